@@ -1,0 +1,49 @@
+"""Find and load the training scripts: the same files SageMaker runs in its containers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from smlp.algorithms import get_algorithm
+
+
+def scripts_dir() -> Path:
+    import training_scripts
+
+    return Path(training_scripts.__file__).parent
+
+
+def script_path(algorithm: str) -> Path:
+    return scripts_dir() / get_algorithm(algorithm).entry_point
+
+
+def load_script(algorithm: str) -> ModuleType:
+    """Import an entry point as a module, as the serving container imports it for inference."""
+    path = script_path(algorithm)
+    name = f"smlp_entry_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # scripts import their helpers from their own folder
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_predictor(algorithm: str, model_dir: Path) -> Callable[[Any], Any]:
+    """``model_fn`` once, then a ``predict_fn`` closure over the loaded model."""
+    module = load_script(algorithm)
+    model = module.model_fn(str(model_dir))
+
+    def predict(features: Any) -> Any:
+        return module.predict_fn(features, model)
+
+    return predict

@@ -1,0 +1,95 @@
+"""The backend interface: the few verbs the pipeline needs, each synchronous for the caller.
+
+A backend runs jobs; it never decides what a result means. A failed job comes back as a
+result with ``status == "Failed"`` and SageMaker's ``FailureReason``; stages decide whether
+that is fatal (``smlp train``) or just a bad trial (``smlp tune``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from smlp.events import EventSink, ignore
+
+if TYPE_CHECKING:
+    from smlp.config.compare import TransformConfig
+    from smlp.data.schema import Schema
+
+JobStatusName = Literal["InProgress", "Completed", "Failed", "Stopped"]
+
+
+@dataclass(frozen=True)
+class TrainingJobSpec:
+    """What CreateTrainingJob needs, in smlp's terms."""
+
+    name: str
+    algorithm: str
+    hyperparameters: dict[str, str]
+    channels: dict[str, str]  # channel name -> URI of a folder/prefix of CSV files
+    output_uri: str  # model lands at <output_uri>/<name>/output/model.tar.gz
+    container_version: str
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 86_400
+
+
+@dataclass
+class TrainingResult:
+    name: str
+    status: JobStatusName
+    model_uri: str | None = None
+    model_sha256: str | None = None
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    metric_series: dict[str, list[float]] = field(default_factory=dict)
+    failure_reason: str | None = None
+    seconds: float = 0.0
+    log_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class TransformJobSpec:
+    """What CreateModel + CreateTransformJob need, in smlp's terms."""
+
+    name: str
+    algorithm: str
+    model_uri: str
+    container_version: str
+    input_uri: str  # a CSV file or a folder/prefix of them
+    output_uri: str  # folder/prefix; <input name>.out per input file
+    n_features: int
+    options: TransformConfig
+    schema: Schema | None = None  # raw input with a header goes through it first
+    model_sha256: str | None = None  # checked before the model is used
+
+
+@dataclass
+class TransformResult:
+    name: str
+    status: JobStatusName
+    output_uri: str
+    outputs: list[str] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+    failure_reason: str | None = None
+
+
+@dataclass
+class JobStatus:
+    name: str
+    status: JobStatusName
+    failure_reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """Runs training and transform jobs (tuning arrives with its own verb)."""
+
+    name: str
+
+    def train(self, job: TrainingJobSpec, events: EventSink = ignore) -> TrainingResult: ...
+
+    def transform(self, job: TransformJobSpec, events: EventSink = ignore) -> TransformResult: ...
+
+    def describe(self, job_name: str) -> JobStatus: ...

@@ -1,0 +1,305 @@
+"""The local backend: SageMaker's job contract on this machine, without containers.
+
+Each training job gets a folder laid out like ``/opt/ml`` (channels, string hyperparameters,
+``model/``, ``output/failure``), runs the same entry point from ``training_scripts/`` in a
+subprocess, has its log captured with tabs shown as ``#011`` (as CloudWatch shows them), and
+its metrics extracted by the same regexes SageMaker applies. The model is tarred into
+``<output>/<job>/output/model.tar.gz`` exactly as SageMaker lays it out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from smlp.algorithms import get_algorithm
+from smlp.algorithms.entry_points import load_predictor, script_path
+from smlp.backends.base import (
+    JobStatus,
+    TrainingJobSpec,
+    TrainingResult,
+    TransformJobSpec,
+    TransformResult,
+)
+from smlp.errors import BackendError, IntegrityError, StoreError
+from smlp.events import Event, EventSink, ignore
+from smlp.fileio import sha256_file, temp_path_for
+from smlp.store import Store
+
+_CONTROL = re.compile(r"[\x00-\x08\x09\x0b-\x1f]")
+STATUS_FILE = "job.json"
+
+
+def cloudwatch_line(line: str) -> str:
+    """Render control characters as CloudWatch does (a tab becomes ``#011``)."""
+    return _CONTROL.sub(lambda m: f"#{ord(m.group()):03o}", line)
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, config: Any, store: Store) -> None:
+        self.work_dir = Path(config.backend.work_dir).expanduser().resolve()
+        self.store = store
+
+    # -- training ---------------------------------------------------------------------------
+    def train(self, job: TrainingJobSpec, events: EventSink = ignore) -> TrainingResult:
+        spec = get_algorithm(job.algorithm)
+        job_dir = self.work_dir / job.name
+        if job_dir.exists():
+            shutil.rmtree(job_dir)
+        started = time.perf_counter()
+        self._write_status(job_dir, "InProgress")
+        events(Event("job", f"{job.name}: InProgress", {"job": job.name, "status": "InProgress"}))
+        for channel in spec.required_channels:
+            if channel not in job.channels:
+                return self._fail(job, job_dir, started, f"ClientError: channel {channel!r} is "
+                                  f"required by {spec.name}", events)
+        self._lay_out(job, job_dir)
+        log_path = job_dir / "logs.txt"
+        patterns = [(m.name, re.compile(m.regex)) for m in spec.metrics]
+        series: dict[str, list[float]] = {}
+        command = [sys.executable, str(script_path(spec.name))]
+        if spec.script_mode:
+            for key, value in job.hyperparameters.items():
+                command += [f"--{key}", value]
+        try:
+            returncode = self._run(command, job, job_dir, log_path, patterns, series, events)
+        except subprocess.TimeoutExpired:
+            return self._fail(job, job_dir, started, "MaxRuntimeExceeded: the job ran longer "
+                              f"than {job.max_runtime_seconds} s", events, series, log_path)
+        if returncode != 0:
+            failure = job_dir / "output" / "failure"
+            reason = failure.read_text().strip() if failure.exists() else _tail(log_path)
+            return self._fail(job, job_dir, started, f"AlgorithmError: {reason}", events,
+                              series, log_path)
+        model_uri, model_sha256 = self._package_model(job, job_dir)
+        result = TrainingResult(
+            name=job.name, status="Completed", model_uri=model_uri, model_sha256=model_sha256,
+            final_metrics={name: values[-1] for name, values in series.items()},
+            metric_series=series, seconds=time.perf_counter() - started,
+            log_uri=str(log_path),
+        )
+        self._write_status(job_dir, "Completed")
+        events(Event("job", f"{job.name}: Completed", {"job": job.name, "status": "Completed"}))
+        return result
+
+    def _lay_out(self, job: TrainingJobSpec, job_dir: Path) -> None:
+        spec = get_algorithm(job.algorithm)
+        config_dir = job_dir / "input" / "config"
+        config_dir.mkdir(parents=True)
+        (job_dir / "model").mkdir()
+        (job_dir / "output" / "data").mkdir(parents=True)
+        (config_dir / "hyperparameters.json").write_text(json.dumps(job.hyperparameters))
+        (config_dir / "inputdataconfig.json").write_text(json.dumps(
+            {channel: {"ContentType": spec.content_type, "TrainingInputMode": "File"}
+             for channel in job.channels}
+        ))
+        (config_dir / "resourceconfig.json").write_text(
+            json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+        )
+        for channel, uri in job.channels.items():
+            target = job_dir / "input" / "data" / channel
+            target.mkdir(parents=True)
+            self._fetch_folder(uri, target)
+
+    def _fetch_folder(self, uri: str, target: Path) -> None:
+        """Bring every file under a channel URI into the job's channel folder."""
+        if uri.startswith("s3://"):
+            prefix = self.store.key(uri)
+            keys = self.store.list(prefix)
+            for key in keys:
+                self.store.download(key, target / Path(key).name)
+        else:
+            source = Path(uri)
+            files = [source] if source.is_file() else sorted(
+                p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
+            ) if source.is_dir() else []
+            for path in files:
+                link = target / path.name
+                try:
+                    link.hardlink_to(path)
+                except OSError:
+                    shutil.copyfile(path, link)
+        if not any(target.iterdir()):
+            raise StoreError(f"{uri}: no data files for the channel")
+
+    def _run(self, command: list[str], job: TrainingJobSpec, job_dir: Path, log_path: Path,
+             patterns: list[tuple[str, re.Pattern[str]]], series: dict[str, list[float]],
+             events: EventSink) -> int:
+        env = self._environment(job, job_dir)
+        deadline = time.monotonic() + job.max_runtime_seconds
+        with open(log_path, "w", encoding="utf-8") as log, subprocess.Popen(
+            command, cwd=job_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1,
+        ) as process:
+            assert process.stdout is not None
+            for raw in process.stdout:
+                line = cloudwatch_line(raw.rstrip("\n"))
+                log.write(line + "\n")
+                for name, pattern in patterns:
+                    match = pattern.match(line)
+                    if match:
+                        series.setdefault(name, []).append(float(match.group(1)))
+                events(Event("log", line, {"job": job.name}))
+                if time.monotonic() > deadline:
+                    process.kill()
+                    raise subprocess.TimeoutExpired(command, job.max_runtime_seconds)
+            return process.wait()
+
+    def _environment(self, job: TrainingJobSpec, job_dir: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "OPT_ML": str(job_dir),
+            "SM_MODEL_DIR": str(job_dir / "model"),
+            "SM_OUTPUT_DIR": str(job_dir / "output"),
+            "SM_OUTPUT_DATA_DIR": str(job_dir / "output" / "data"),
+            "SM_INPUT_DIR": str(job_dir / "input"),
+            "SM_INPUT_CONFIG_DIR": str(job_dir / "input" / "config"),
+            "SM_CHANNELS": json.dumps(sorted(job.channels)),
+            "SM_HPS": json.dumps(job.hyperparameters),
+            "SM_NUM_CPUS": str(os.cpu_count() or 1),
+            "SM_HOSTS": json.dumps(["algo-1"]),
+            "SM_CURRENT_HOST": "algo-1",
+            "PYTHONUNBUFFERED": "1",
+        })
+        for channel in job.channels:
+            env[f"SM_CHANNEL_{channel.upper()}"] = str(job_dir / "input" / "data" / channel)
+        return env
+
+    def _package_model(self, job: TrainingJobSpec, job_dir: Path) -> tuple[str, str]:
+        """``model/`` contents at the archive root, as SageMaker tars them."""
+        tar_path = job_dir / "output" / "model.tar.gz"
+        with tarfile.open(tar_path, "w:gz", compresslevel=6) as archive:
+            for path in sorted((job_dir / "model").iterdir()):
+                archive.add(path, arcname=path.name)
+        uri = f"{job.output_uri.rstrip('/')}/{job.name}/output/model.tar.gz"
+        return self._publish(tar_path, uri), sha256_file(tar_path)
+
+    def _publish(self, local: Path, uri: str) -> str:
+        if uri.startswith("s3://"):
+            self.store.upload(local, self.store.key(uri))
+        else:
+            target = Path(uri)
+            tmp = temp_path_for(target)
+            shutil.copyfile(local, tmp)
+            tmp.replace(target)
+        return uri
+
+    def _fail(self, job: TrainingJobSpec, job_dir: Path, started: float, reason: str,
+              events: EventSink, series: dict[str, list[float]] | None = None,
+              log_path: Path | None = None) -> TrainingResult:
+        self._write_status(job_dir, "Failed", reason)
+        events(Event("job", f"{job.name}: Failed", {"job": job.name, "status": "Failed"}))
+        return TrainingResult(
+            name=job.name, status="Failed", failure_reason=reason,
+            metric_series=series or {}, seconds=time.perf_counter() - started,
+            log_uri=str(log_path) if log_path else None,
+        )
+
+    def _write_status(self, job_dir: Path, status: str, reason: str | None = None) -> None:
+        job_dir.mkdir(parents=True, exist_ok=True)
+        (job_dir / STATUS_FILE).write_text(json.dumps({"status": status, "failure_reason": reason}))
+
+    def describe(self, job_name: str) -> JobStatus:
+        status_file = self.work_dir / job_name / STATUS_FILE
+        if not status_file.exists():
+            raise BackendError(f"job {job_name} not found under {self.work_dir}")
+        data = json.loads(status_file.read_text())
+        return JobStatus(job_name, data["status"], data.get("failure_reason"))
+
+    # -- batch transform --------------------------------------------------------------------
+    def transform(self, job: TransformJobSpec, events: EventSink = ignore) -> TransformResult:
+        from smlp.batch import BatchOptions, run_batch
+
+        started = time.perf_counter()
+        self._write_status(self.work_dir / job.name, "InProgress")
+        model_dir = self.model_dir(job.model_uri, job.model_sha256)
+        predict = load_predictor(job.algorithm, model_dir)
+        input_path = self._local_input(job.input_uri, job.name)
+        remote_output = job.output_uri.startswith("s3://")
+        output_dir = self.work_dir / job.name / "output" if remote_output else Path(
+            job.output_uri)
+        options = job.options
+        batch_options = BatchOptions(
+            split_type=options.split_type, batch_strategy=options.batch_strategy,
+            max_payload_mb=options.max_payload_mb, input_filter=options.input_filter,
+            join_source=options.join_source, output_filter=options.output_filter,
+        )
+
+        def progress(done: int, total: int) -> None:
+            events(Event("progress", "", {"task": job.name, "done": done, "total": total}))
+
+        try:
+            result = run_batch(input_path, output_dir, predict, job.n_features, batch_options,
+                               encoder=job.schema, on_progress=progress)
+        except BaseException as exc:
+            self._write_status(self.work_dir / job.name, "Failed", str(exc))
+            raise
+        outputs = []
+        for _, out_path, _ in result.files:
+            uri = f"{job.output_uri.rstrip('/')}/{out_path.name}"
+            if remote_output:
+                self.store.upload(out_path, self.store.key(uri))
+            outputs.append(uri if remote_output else str(out_path))
+        self._write_status(self.work_dir / job.name, "Completed")
+        return TransformResult(
+            name=job.name, status="Completed", output_uri=job.output_uri, outputs=outputs,
+            rows=result.rows, seconds=time.perf_counter() - started,
+        )
+
+    def model_dir(self, model_uri: str, expected_sha256: str | None = None) -> Path:
+        """Unpack a model.tar.gz once into a cache keyed by its (verified) content hash."""
+        if model_uri.startswith("s3://"):
+            archive = self.work_dir / "_downloads" / "model.tar.gz"
+            self.store.download(self.store.key(model_uri), archive)
+        else:
+            archive = Path(model_uri)
+        try:
+            digest = sha256_file(archive)
+        except OSError as exc:
+            raise StoreError(f"{model_uri}: cannot read model ({exc.strerror})") from None
+        if expected_sha256 is not None and digest != expected_sha256:
+            raise IntegrityError(
+                f"{model_uri}: sha256 {digest[:12]}… does not match the manifest's "
+                f"{expected_sha256[:12]}…; the model was changed after training (re-run "
+                "`smlp train`)"
+            )
+        target = self.work_dir.parent / "models" / digest[:16]
+        if not target.exists():
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            try:
+                with tarfile.open(archive, "r:gz") as tar:
+                    tar.extractall(tmp, filter="data")
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise StoreError(f"{model_uri}: not a readable model.tar.gz ({exc})") from None
+            tmp.replace(target)
+        return target
+
+    def _local_input(self, uri: str, job_name: str) -> Path:
+        if not uri.startswith("s3://"):
+            return Path(uri)
+        folder = self.work_dir / job_name / "input"
+        keys = self.store.list(self.store.key(uri))
+        for key in keys:
+            self.store.download(key, folder / Path(key).name)
+        return folder
+
+
+def _tail(log_path: Path, lines: int = 1) -> str:
+    try:
+        text = log_path.read_text(encoding="utf-8").strip().splitlines()
+    except OSError:
+        return "the job exited with an error and wrote no failure reason"
+    return " | ".join(text[-lines:]) or "the job exited with an error and wrote no log"

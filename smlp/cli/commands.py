@@ -1,0 +1,172 @@
+"""Top-level commands: train, compare, transform, run, status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smlp.cli.common import ConfigOption, StoreOption, console, load, open_project
+from smlp.cli.render import EventRenderer, leaderboard
+
+AlgoOption = Annotated[
+    list[str] | None,
+    typer.Option("--algo", "-a", help="xgboost, knn, sklearn-gbm or all (repeatable)."),
+]
+BackendOption = Annotated[
+    str | None, typer.Option("--backend", help="local or sagemaker (default: from config).")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Stream job logs.")]
+
+
+def _split_algos(algo: list[str] | None) -> list[str] | None:
+    if not algo:
+        return None
+    return [name.strip() for item in algo for name in item.split(",") if name.strip()]
+
+
+def train(
+    algo: AlgoOption = None,
+    hp: Annotated[list[str] | None, typer.Option(
+        "--hp", help="Hyperparameter override name=value or algo.name=value (repeatable).")] = None,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    backend: BackendOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train one or more algorithms on the prepared data; each becomes a candidate."""
+    from smlp.stages.train import train as run_train
+
+    cfg = load(config, {"store": store, "backend.kind": backend})
+    artifacts, runner = open_project(cfg)
+    with EventRenderer(verbose=verbose) as events:
+        candidates = run_train(cfg, artifacts, runner, _split_algos(algo), hp, events)
+    for candidate in candidates:
+        console.print(f"{candidate.name}: {candidate.model.uri}")
+
+
+def compare(
+    metric: Annotated[str | None, typer.Option(
+        "--metric", "-m", help="rmse, mse, mae or r2 (default: from config).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print comparison JSON only.")] = False,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    backend: BackendOption = None,
+) -> None:
+    """Score every candidate on the same held-out split and pick the best."""
+    from smlp.stages.compare import compare as run_compare
+
+    cfg = load(config, {"compare.metric": metric, "store": store, "backend.kind": backend})
+    artifacts, runner = open_project(cfg)
+    with EventRenderer(quiet=as_json) as events:
+        comparison = run_compare(cfg, artifacts, runner, cfg.compare.metric, events)
+    if as_json:
+        typer.echo(json.dumps(comparison.to_json(), indent=2))
+        return
+    leaderboard(comparison)
+    console.print(f"best: [bold]{comparison.best}[/] — {comparison.uri}", markup=True)
+
+
+def transform(
+    input: Annotated[str | None, typer.Option(
+        "--input", "-i", help="CSV file or folder (default: the test split).")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Output folder (default: in the store).")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="'best' or a candidate name.")] = None,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    backend: BackendOption = None,
+) -> None:
+    """Batch-predict a file or folder with SageMaker Batch Transform semantics."""
+    from smlp.stages.transform import transform as run_transform
+
+    cfg = load(config, {"store": store, "backend.kind": backend})
+    artifacts, runner = open_project(cfg)
+    with EventRenderer() as events:
+        result = run_transform(cfg, artifacts, runner, input, output, model, events)
+    rate = result.rows / result.seconds if result.seconds else 0
+    console.print(f"{result.rows:,} rows in {result.seconds:.2f} s ({rate:,.0f} rows/s)")
+    for uri in result.outputs:
+        console.print(uri)
+
+
+def run(
+    input: Annotated[Path | None, typer.Option(
+        "--input", "-i", help="Your CSV/Parquet instead of synthetic data.")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Target column.")] = None,
+    id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
+    tune: Annotated[bool, typer.Option("--tune", help="Tune hyperparameters too.")] = False,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    backend: BackendOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """The whole pipeline: data, train, compare, transform the test split."""
+    from smlp.errors import ConfigError
+    from smlp.stages.run import run_pipeline
+
+    if (input is None) != (target is None):
+        raise ConfigError("--input and --target go together")
+    cfg = load(config, {"store": store, "backend.kind": backend})
+    artifacts, runner = open_project(cfg)
+    with EventRenderer(verbose=verbose) as events:
+        summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events)
+    leaderboard(summary.comparison)
+    timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.timings.items())
+    console.print(f"stages: {timings} (total {sum(summary.timings.values()):.1f} s)")
+    console.print(f"best model: [bold]{summary.comparison.best}[/]", markup=True)
+    console.print(f"comparison: {summary.comparison.uri}")
+    for uri in summary.transform.outputs:
+        console.print(f"predictions: {uri}")
+    console.print(f"manifest: {summary.store}/manifest.json")
+
+
+def status(config: ConfigOption = None, store: StoreOption = None) -> None:
+    """Show what the manifest holds: stages, candidates, metrics, artifacts."""
+    from rich.table import Table
+
+    from smlp.manifest import load_manifest
+    from smlp.store import open_store
+
+    cfg = load(config, {"store": store})
+    artifacts = open_store(cfg.store)
+    manifest = load_manifest(artifacts)
+    if not manifest.stages:
+        console.print(f"{artifacts.root}: no stages recorded yet; start with `smlp run` or "
+                      "`smlp data generate`")
+        return
+    stages = Table(title=f"Stages — {artifacts.root}")
+    for column in ("stage", "status", "finished", "seconds", "command"):
+        stages.add_column(column)
+    for name, record in manifest.stages.items():
+        colour = {"completed": "green", "failed": "red"}.get(record.status, "yellow")
+        stages.add_row(name, f"[{colour}]{record.status}[/]", record.finished_at or "",
+                       f"{record.duration_s or 0:.1f}", record.command)
+    console.print(stages)
+    for name, record in manifest.stages.items():
+        if record.error:
+            console.print(f"[red]{name} failed:[/] {record.error}", markup=True)
+    if manifest.candidates:
+        table = Table(title="Candidates")
+        for column in ("candidate", "source", "job", "training metrics", "model"):
+            table.add_column(column)
+        for name, candidate in manifest.candidates.items():
+            marker = " ★" if name == manifest.best else ""
+            metrics = ", ".join(f"{k}={v:.4f}" for k, v in candidate.training_metrics.items()
+                                if not k.startswith("train:"))
+            table.add_row(name + marker, candidate.source, candidate.job_name, metrics,
+                          candidate.model.uri)
+        console.print(table)
+    if manifest.data is not None:
+        rows = ", ".join(f"{k} {v:,}" for k, v in manifest.data.rows.items())
+        console.print(f"data: {rows}; {len(manifest.data.features)} features")
+    if manifest.comparison is not None:
+        console.print(f"comparison: {manifest.comparison.uri}")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (train, compare, transform, run, status):
+        app.command()(command)

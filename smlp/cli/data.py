@@ -1,0 +1,55 @@
+"""``smlp data generate|prepare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smlp.cli.common import ConfigOption, StoreOption, console, load
+from smlp.cli.render import EventRenderer
+
+app = typer.Typer(help="Create or import the dataset.", no_args_is_help=True)
+
+
+@app.command()
+def generate(
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    rows: Annotated[int | None, typer.Option(help="Rows to synthesize.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+) -> None:
+    """Synthesize California-housing-style data and write SageMaker-format splits."""
+    from smlp.stages.data import generate as run_generate
+    from smlp.store import open_store
+
+    cfg = load(config, {"data.rows": rows, "data.seed": seed, "store": store})
+    with EventRenderer() as events:
+        record = run_generate(cfg, open_store(cfg.store), events)
+    console.print(f"data ready in {_data_folder(record)}")
+
+
+@app.command()
+def prepare(
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet file.")],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target column.")],
+    id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    seed: Annotated[int | None, typer.Option(help="Split seed.")] = None,
+    standardize: Annotated[bool | None, typer.Option(
+        "--standardize/--no-standardize", help="Scale numeric features.")] = None,
+) -> None:
+    """Turn your own table into SageMaker-format splits plus a recorded schema."""
+    from smlp.stages.data import prepare as run_prepare
+    from smlp.store import open_store
+
+    cfg = load(config, {"data.seed": seed, "data.standardize": standardize, "store": store})
+    with EventRenderer() as events:
+        record = run_prepare(cfg, open_store(cfg.store), input, target, id_column, events)
+    console.print(f"{len(record.features)} features; data ready in {_data_folder(record)}")
+
+
+def _data_folder(record: object) -> str:
+    return record.splits["train"].uri.rsplit("/", 2)[0]  # type: ignore[attr-defined]

@@ -1,0 +1,72 @@
+"""The ``smlp`` command: sub-apps per command group, and the one place exit codes are decided."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from smlp.cli.common import err_console
+
+_state = {"debug": False}
+
+
+class SmlpGroup(TyperGroup):
+    """Turns every deliberate smlp error into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from smlp.errors import SmlpError
+
+        try:
+            return super().invoke(ctx)
+        except SmlpError as exc:
+            if _state["debug"]:
+                raise
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                err_console.print(f"[bold red]error:[/] {line}", markup=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            if _state["debug"]:
+                raise
+            err_console.print("[bold red]interrupted[/]")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=SmlpGroup,
+    name="smlp",
+    help="Tabular data to a tuned, compared, batch-deployed model: locally, or on SageMaker.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    from smlp.cli import commands, config_cmd, data
+
+    app.add_typer(config_cmd.app, name="config")
+    app.add_typer(data.app, name="data")
+    commands.register(app)
+    try:
+        from smlp.cli import infra
+    except ImportError:  # pragma: no cover - infra CLI not present in this build
+        return
+    app.add_typer(infra.app, name="infra")
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,151 @@
+"""The one config tree every command reads: packaged defaults, then the YAML file, then flags.
+
+A config file holds only what differs from the defaults: it is deep-merged over them before
+validation, and ``extra="forbid"`` everywhere turns a misspelt key into an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from smlp.config.algorithms import AlgorithmConfig, AlgorithmsConfig
+from smlp.config.backend import BackendConfig, LocalBackendConfig, SageMakerBackendConfig
+from smlp.config.base import Strict
+from smlp.config.compare import CompareConfig, Metric, TransformConfig
+from smlp.config.data import DataConfig
+from smlp.config.infra import InfraConfig
+from smlp.config.tuning import TuningConfig
+from smlp.errors import ConfigError
+
+DEFAULT_FILE = "smlp.yaml"
+DEFAULT_STORE = "smlp-artifacts"
+
+
+class Config(Strict):
+    data: DataConfig = DataConfig()
+    algorithms: AlgorithmsConfig = AlgorithmsConfig()
+    compare: CompareConfig = CompareConfig()
+    transform: TransformConfig = TransformConfig()
+    tuning: TuningConfig = TuningConfig()
+    backend: BackendConfig = Field(default_factory=LocalBackendConfig)
+    store: str = Field(DEFAULT_STORE, description="local folder or s3://bucket/prefix")
+    infra: InfraConfig = InfraConfig()
+
+
+def default_dict() -> dict[str, Any]:
+    return Config().model_dump(mode="json", by_alias=True)
+
+
+def resolve_path(path: Path | None) -> Path | None:
+    """``--config`` if given, else ``./smlp.yaml`` if present, else None (packaged defaults)."""
+    if path is not None:
+        return path
+    local = Path(DEFAULT_FILE)
+    return local if local.is_file() else None
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Build the config from defaults, ``path`` (resolved as the CLI does) and dotted overrides.
+
+    ``overrides`` maps dotted keys (``data.rows``) to values, applied after the file.
+    """
+    path = resolve_path(path)
+    merged = default_dict()
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        user = read_yaml(path)
+        if "backend" in user and isinstance(user["backend"], dict):
+            # A different backend kind replaces the default section instead of merging into it.
+            merged["backend"] = {}
+        _deep_merge(merged, user)
+    for dotted, value in (overrides or {}).items():
+        if dotted == "backend.kind" and merged.get("backend", {}).get("kind") != value:
+            merged["backend"] = {}  # another kind's settings do not carry over
+        _set_dotted(merged, dotted, value)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, "
+                          f"got {type(loaded).__name__}")
+    return loaded
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One ``source: field.path: message`` line per problem."""
+    lines = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling against `smlp config show`)"
+        elif error["type"] in {"literal_error", "enum"}:
+            message = f"{message}, got {error.get('input')!r}"
+        lines.append(f"{source}: {loc}: {message}" if loc else f"{source}: {message}")
+    return "\n".join(lines)
+
+
+def to_yaml(config: Config) -> str:
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False)
+
+
+def _is_union_tag(part: object) -> bool:
+    return part in {"local", "sagemaker", "continuous", "integer", "categorical"}
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = target
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--{dotted}: {part} is not a section")
+    node[last] = value
+
+
+__all__ = [
+    "AlgorithmConfig",
+    "Config",
+    "ConfigError",
+    "LocalBackendConfig",
+    "Metric",
+    "SageMakerBackendConfig",
+    "TransformConfig",
+    "load_config",
+    "to_yaml",
+]

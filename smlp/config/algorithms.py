@@ -1,0 +1,74 @@
+"""``algorithms:``: one section per algorithm, checked against that algorithm's contract."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Iterator
+
+from pydantic import Field, field_validator
+
+from smlp.algorithms import ALGORITHMS, knn
+from smlp.algorithms.hyperparameters import HyperparameterValue
+from smlp.config.base import Strict
+
+
+class AlgorithmConfig(Strict):
+    """Settings of one algorithm; ``algorithm`` names which contract validates them."""
+
+    algorithm: ClassVar[str]
+
+    enabled: bool = True
+    hyperparameters: dict[str, HyperparameterValue] = {}
+    container_version: str = ""
+    instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1, le=100)
+    volume_size_gb: int = Field(30, ge=1, le=16_384)
+    max_runtime_seconds: int = Field(86_400, ge=60, le=2_419_200)
+
+    def __init__(self, **data: Any) -> None:
+        spec = ALGORITHMS[self.algorithm]
+        data.setdefault("hyperparameters", dict(spec.defaults))
+        data.setdefault("container_version", spec.default_container_version)
+        super().__init__(**data)
+
+    @field_validator("hyperparameters", mode="before")
+    @classmethod
+    def _check_hyperparameters(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        spec = ALGORITHMS[cls.algorithm]
+        try:
+            checked = spec.validate(value)
+            if spec.name == "knn":
+                knn.check_combination(checked)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(exc.args[0]) from None
+        return checked
+
+
+class XGBoostConfig(AlgorithmConfig):
+    algorithm: ClassVar[str] = "xgboost"
+
+
+class KnnConfig(AlgorithmConfig):
+    algorithm: ClassVar[str] = "knn"
+
+
+class SklearnGbmConfig(AlgorithmConfig):
+    algorithm: ClassVar[str] = "sklearn-gbm"
+
+
+class AlgorithmsConfig(Strict):
+    xgboost: XGBoostConfig = XGBoostConfig()
+    knn: KnnConfig = KnnConfig()
+    sklearn_gbm: SklearnGbmConfig = Field(SklearnGbmConfig(), alias="sklearn-gbm")
+
+    def get(self, name: str) -> AlgorithmConfig:
+        """Section by ``--algo`` name (``sklearn-gbm``, not the Python attribute name)."""
+        return getattr(self, name.replace("-", "_"))
+
+    def enabled(self) -> list[str]:
+        return [name for name, section in self.items() if section.enabled]
+
+    def items(self) -> Iterator[tuple[str, AlgorithmConfig]]:
+        for name in ALGORITHMS:
+            yield name, self.get(name)

@@ -1,0 +1,38 @@
+"""``compare:`` and ``transform:`` sections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from smlp.config.base import Strict
+
+Metric = Literal["rmse", "mse", "mae", "r2"]
+
+
+class CompareConfig(Strict):
+    metric: Metric = "rmse"
+    split: Literal["test", "validation"] = "test"
+
+
+class TransformConfig(Strict):
+    """Batch Transform options, named as in CreateTransformJob.
+
+    Filters left unset mean: for the prepared test split (label first), drop the label on the
+    way in and keep label + prediction on the way out; for any other input, no filtering.
+    """
+
+    model: str = Field("best", description="'best' (from compare) or a candidate name")
+    input: str | None = Field(None, description="CSV file or folder; default: the test split")
+    output: str | None = Field(None, description="folder; default: <store>/transform/<job>/")
+    content_type: Literal["text/csv"] = "text/csv"
+    accept: Literal["text/csv"] = "text/csv"
+    split_type: Literal["Line", "None"] = "Line"
+    batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
+    max_payload_mb: int = Field(6, ge=0, le=100)
+    input_filter: str | None = None
+    join_source: Literal["None", "Input"] | None = None
+    output_filter: str | None = None
+    instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1, le=100)

@@ -1,0 +1,182 @@
+"""The recorded schema: how raw columns become the numeric features every model was trained on.
+
+Fitted on the training split only (fill values, scaling, category lists), stored as JSON next
+to the splits, and applied again by ``smlp transform`` to raw input with a header, so that
+the model sees the same encoding at inference as at training.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field
+
+from smlp.errors import SchemaMismatchError
+
+MISSING = "__missing__"
+MAX_CATEGORIES = 50
+
+
+class NumericFeature(BaseModel):
+    kind: Literal["numeric"] = "numeric"
+    name: str
+    fill: float
+    mean: float = 0.0
+    scale: float = 1.0
+
+    @property
+    def encoded_names(self) -> list[str]:
+        return [self.name]
+
+
+class CategoricalFeature(BaseModel):
+    """One-hot encoded; a value not seen in training (or beyond the top categories) is all 0."""
+
+    kind: Literal["categorical"] = "categorical"
+    name: str
+    categories: list[str]
+
+    @property
+    def encoded_names(self) -> list[str]:
+        return [f"{self.name}={value}" for value in self.categories]
+
+
+Feature = Annotated[Union[NumericFeature, CategoricalFeature], Field(discriminator="kind")]
+
+
+class Schema(BaseModel):
+    schema_version: int = 1
+    target: str
+    id_column: str | None = None
+    standardize: bool = True
+    features: list[Feature]
+
+    @property
+    def encoded_names(self) -> list[str]:
+        return [name for feature in self.features for name in feature.encoded_names]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.encoded_names)
+
+    def column_types(self) -> dict[str, Any]:
+        """Arrow types to read raw columns with, so a bad numeric value fails at parse time."""
+        import pyarrow as pa
+
+        return {
+            f.name: pa.float64() if f.kind == "numeric" else pa.string() for f in self.features
+        }
+
+    def encode(self, batch: Any, source: str = "input") -> Any:
+        """Encode a pyarrow Table/RecordBatch of raw columns into a float32 feature matrix."""
+        import numpy as np
+
+        names = set(batch.schema.names)
+        missing = [f.name for f in self.features if f.name not in names]
+        if missing:
+            raise SchemaMismatchError(
+                f"{source}: missing column(s) {', '.join(missing)}; the schema expects "
+                + ", ".join(f.name for f in self.features)
+            )
+        out = np.empty((batch.num_rows, self.n_features), dtype=np.float32)
+        position = 0
+        for feature in self.features:
+            column = batch.column(feature.name)
+            if isinstance(feature, NumericFeature):
+                out[:, position] = _numeric(column, feature, source)
+                position += 1
+            else:
+                width = len(feature.categories)
+                out[:, position:position + width] = _one_hot(column, feature.categories)
+                position += width
+        return out
+
+
+def _numeric(column: Any, feature: NumericFeature, source: str) -> Any:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(column.type) and not pa.types.is_integer(column.type):
+        try:
+            column = pc.cast(column, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = _first_non_numeric(column)
+            raise SchemaMismatchError(
+                f"{source}: column {feature.name}: expected a number, got {bad!r}"
+            ) from None
+    values = pc.fill_null(pc.cast(column, pa.float64()), feature.fill).to_numpy()
+    values = np.where(np.isnan(values), feature.fill, values)
+    return (values - feature.mean) / feature.scale
+
+
+def _one_hot(column: Any, categories: list[str]) -> Any:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.fill_null(pc.cast(column, pa.string()), MISSING)
+    index = pc.index_in(text, value_set=pa.array(categories, pa.string()))
+    positions = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
+    encoded = np.zeros((len(positions), len(categories)), dtype=np.float32)
+    known = positions >= 0
+    encoded[np.nonzero(known)[0], positions[known]] = 1.0
+    return encoded
+
+
+def _first_non_numeric(column: Any) -> str:
+    for value in column.to_pylist():
+        if value is None:
+            continue
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return str(value)
+    return "?"
+
+
+def fit_schema(table: Any, target: str, id_column: str | None, standardize: bool,
+               source: str) -> Schema:
+    """Fit fill values, scaling and categories on the (training) table's feature columns."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    features: list[NumericFeature | CategoricalFeature] = []
+    for name in table.schema.names:
+        if name in {target, id_column}:
+            continue
+        column = table.column(name)
+        if _is_numeric(column.type):
+            values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            values = values[~np.isnan(values)]
+            if values.size == 0:
+                raise _all_missing(source, name)
+            fill = float(np.median(values))
+            mean = float(values.mean()) if standardize else 0.0
+            std = float(values.std()) if standardize else 1.0
+            features.append(
+                NumericFeature(name=name, fill=fill, mean=mean, scale=std if std > 0 else 1.0)
+            )
+        else:
+            text = pc.fill_null(pc.cast(column, pa.string()), MISSING)
+            counts = pc.value_counts(text).to_pylist()
+            counts.sort(key=lambda item: (-item["counts"], item["values"]))
+            categories = [item["values"] for item in counts[:MAX_CATEGORIES]]
+            features.append(CategoricalFeature(name=name, categories=categories))
+    if not features:
+        raise SchemaMismatchError(f"{source}: no feature columns besides the target and ID")
+    return Schema(target=target, id_column=id_column, standardize=standardize, features=features)
+
+
+def _is_numeric(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+            or pa.types.is_decimal(arrow_type) or pa.types.is_null(arrow_type))
+
+
+def _all_missing(source: str, name: str) -> Exception:
+    from smlp.errors import DataError
+
+    return DataError(f"{source}: column {name!r} is all missing; drop it or fill it in")

@@ -1,0 +1,191 @@
+"""The manifest: a versioned lock file that is the only hand-off between stages.
+
+It records, per stage, the command, parameters, inputs and outputs (URI + sha256), jobs,
+status and timing; plus the prepared data, the candidates and the comparison. A stage that
+fails is recorded as failed without touching what earlier stages recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from smlp.errors import IntegrityError, MissingStageError, SmlpError
+from smlp.fileio import sha256_bytes, sha256_file
+from smlp.store import Store
+
+SCHEMA_VERSION = 1
+MANIFEST_KEY = "manifest.json"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Artifact(BaseModel):
+    uri: str
+    sha256: str
+    size: int = 0
+
+
+class StageRecord(BaseModel):
+    command: str
+    status: Literal["running", "completed", "failed"] = "running"
+    started_at: str = Field(default_factory=now)
+    finished_at: str | None = None
+    duration_s: float | None = None
+    parameters: dict[str, Any] = {}
+    inputs: dict[str, Artifact] = {}
+    outputs: dict[str, Artifact] = {}
+    jobs: list[str] = []
+    metrics: dict[str, Any] = {}
+    error: str | None = None
+
+
+class DataRecord(BaseModel):
+    """The prepared splits (SageMaker CSV: target first, no header) and their schema."""
+
+    splits: dict[str, Artifact]
+    schema_: Artifact = Field(alias="schema")
+    features: list[str]
+    rows: dict[str, int]
+
+    model_config = {"populate_by_name": True}
+
+
+class Candidate(BaseModel):
+    name: str
+    algo: str
+    source: Literal["train", "tune"] = "train"
+    job_name: str
+    hyperparameters: dict[str, str]
+    model: Artifact
+    training_metrics: dict[str, float] = {}
+    data_sha256: str = ""
+    created_at: str = Field(default_factory=now)
+
+
+class Manifest(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    updated_at: str = Field(default_factory=now)
+    stages: dict[str, StageRecord] = {}
+    data: DataRecord | None = None
+    candidates: dict[str, Candidate] = {}
+    comparison: Artifact | None = None
+    best: str | None = None
+    extra: dict[str, Any] = {}
+
+    def require_data(self) -> DataRecord:
+        if self.data is None:
+            raise MissingStageError("prepared data", "smlp data generate")
+        return self.data
+
+    def require_candidates(self) -> dict[str, Candidate]:
+        if not self.candidates:
+            raise MissingStageError("a trained model", "smlp train")
+        return self.candidates
+
+
+def load_manifest(store: Store) -> Manifest:
+    """The store's manifest, or an empty one if none exists yet."""
+    if not store.exists(MANIFEST_KEY):
+        return Manifest()
+    uri = store.uri(MANIFEST_KEY)
+    try:
+        raw = json.loads(store.read_bytes(MANIFEST_KEY))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{uri}: manifest is not valid JSON ({exc})") from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version != SCHEMA_VERSION:
+        raise IntegrityError(
+            f"{uri}: manifest schema_version {version!r} is not {SCHEMA_VERSION}; "
+            "this smlp cannot read it"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise IntegrityError(f"{uri}: manifest field {where}: {first['msg']}") from None
+
+
+def save_manifest(store: Store, manifest: Manifest) -> None:
+    manifest.updated_at = now()
+    data = manifest.model_dump_json(indent=2, by_alias=True).encode()
+    store.write_bytes(MANIFEST_KEY, data)
+
+
+def update_manifest(store: Store, change: Any) -> Manifest:
+    """Re-read, apply ``change(manifest)``, write: each writer touches only its own entries."""
+    manifest = load_manifest(store)
+    change(manifest)
+    save_manifest(store, manifest)
+    return manifest
+
+
+@contextmanager
+def record_stage(
+    store: Store, name: str, command: str, parameters: dict[str, Any] | None = None
+) -> Iterator[StageRecord]:
+    """Record a stage as running, then completed or failed (with the error), atomically."""
+    record = StageRecord(command=command, parameters=parameters or {})
+    started = time.perf_counter()
+    try:
+        yield record
+    except BaseException as exc:
+        record.status = "failed"
+        record.error = _describe(exc)
+        _finish(store, name, record, started)
+        raise
+    record.status = "completed"
+    _finish(store, name, record, started)
+
+
+def _finish(store: Store, name: str, record: StageRecord, started: float) -> None:
+    record.finished_at = now()
+    record.duration_s = round(time.perf_counter() - started, 3)
+
+    def change(manifest: Manifest) -> None:
+        manifest.stages[name] = record
+
+    try:
+        update_manifest(store, change)
+    except SmlpError:
+        if record.status == "completed":
+            raise
+        # A failed stage whose manifest cannot be written must still report its own error.
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return str(exc) or type(exc).__name__
+
+
+def artifact_for_file(store: Store, key: str, local: Path) -> Artifact:
+    return Artifact(uri=store.uri(key), sha256=sha256_file(local), size=local.stat().st_size)
+
+
+def artifact_for_bytes(store: Store, key: str, data: bytes) -> Artifact:
+    return Artifact(uri=store.uri(key), sha256=sha256_bytes(data), size=len(data))
+
+
+def verify(local: Path, artifact: Artifact) -> None:
+    """Raise IntegrityError if the file on disk is not the artifact the manifest recorded."""
+    try:
+        actual = sha256_file(local)
+    except OSError as exc:
+        raise IntegrityError(f"{artifact.uri}: unreadable ({exc.strerror})") from None
+    if actual != artifact.sha256:
+        raise IntegrityError(
+            f"{artifact.uri}: sha256 {actual[:12]}… does not match the manifest's "
+            f"{artifact.sha256[:12]}…; the artifact was changed after it was recorded "
+            "(re-run the stage that wrote it)"
+        )

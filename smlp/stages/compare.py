@@ -1,0 +1,119 @@
+"""``smlp compare``: every candidate batch-predicts the same held-out split; smlp scores them.
+
+Training metrics are not comparable across algorithms (XGBoost reports RMSE on validation,
+KNN MSE on its test channel), so the leaderboard uses only smlp's own scoring of the
+transform outputs on one common split.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from smlp.backends.base import Backend
+from smlp.config import Config
+from smlp.errors import MissingStageError
+from smlp.events import Event, EventSink, ignore
+from smlp.manifest import Manifest, artifact_for_bytes, load_manifest, now, record_stage, \
+    update_manifest
+from smlp.metrics import HIGHER_IS_BETTER, regression_metrics
+from smlp.stages.transform import batch_predict, labelled_options
+from smlp.store import Store
+
+COMPARISON_KEY = "compare/comparison.json"
+
+
+@dataclass
+class Scored:
+    name: str
+    algo: str
+    source: str
+    job_name: str
+    hyperparameters: dict[str, str]
+    metrics: dict[str, float]
+    model_uri: str
+    training_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Comparison:
+    metric: str
+    split: str
+    best: str
+    rows: int
+    candidates: list[Scored]
+    skipped: list[str]
+    uri: str = ""
+    created_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare(config: Config, store: Store, backend: Backend, metric: str | None = None,
+            events: EventSink = ignore) -> Comparison:
+    metric = metric or config.compare.metric
+    split = config.compare.split
+    manifest: Manifest = load_manifest(store)
+    data = manifest.require_data()
+    candidates = manifest.require_candidates()
+    current = data.splits["train"].sha256
+    fresh = {n: c for n, c in candidates.items() if not c.data_sha256 or c.data_sha256 == current}
+    skipped = sorted(set(candidates) - set(fresh))
+    for name in skipped:
+        events(Event("info", f"skipping {name}: trained on other data (re-run `smlp train`)"))
+    if not fresh:
+        raise MissingStageError("a model trained on the current data", "smlp train")
+    options = labelled_options(config.transform)
+    split_uri = data.splits[split].uri
+    scored: list[Scored] = []
+    with record_stage(store, "compare", f"smlp compare --metric {metric}",
+                      {"metric": metric, "split": split}) as record:
+        record.inputs[split] = data.splits[split]
+        for name, candidate in sorted(fresh.items()):
+            events(Event("info", f"scoring {name} on the {split} split"))
+            result = batch_predict(store, backend, candidate, data, split_uri,
+                                   store.uri(f"compare/{name}"), options, events=events)
+            record.jobs.append(result.name)
+            labels, predictions = _read_labelled_output(store, result.outputs[0])
+            scored.append(Scored(
+                name=name, algo=candidate.algo, source=candidate.source,
+                job_name=candidate.job_name, hyperparameters=candidate.hyperparameters,
+                metrics=regression_metrics(labels, predictions), model_uri=candidate.model.uri,
+                training_metrics=candidate.training_metrics,
+            ))
+        reverse = metric in HIGHER_IS_BETTER
+        scored.sort(key=lambda s: s.metrics[metric], reverse=reverse)
+        comparison = Comparison(metric=metric, split=split, best=scored[0].name,
+                                rows=data.rows[split], candidates=scored, skipped=skipped,
+                                uri=store.uri(COMPARISON_KEY), created_at=now())
+        body = json.dumps(comparison.to_json(), indent=2).encode()
+        store.write_bytes(COMPARISON_KEY, body)
+        artifact = artifact_for_bytes(store, COMPARISON_KEY, body)
+        record.outputs["comparison"] = artifact
+        record.metrics = {s.name: s.metrics[metric] for s in scored}
+
+        def change(manifest: Manifest) -> None:
+            manifest.comparison = artifact
+            manifest.best = comparison.best
+
+        update_manifest(store, change)
+    return comparison
+
+
+def _read_labelled_output(store: Store, uri: str) -> tuple[Any, Any]:
+    """Columns 0 and 1 of a ``label,prediction`` transform output."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    source: Any = io.BytesIO(store.read_bytes(store.key(uri))) if uri.startswith("s3://") else uri
+    table = pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+        convert_options=pacsv.ConvertOptions(column_types={"f0": pa.float64(),
+                                                           "f1": pa.float64()}),
+    )
+    return table.column(0).to_numpy(), table.column(1).to_numpy()

@@ -1,0 +1,173 @@
+"""``smlp train``: one training job per algorithm; each success becomes a candidate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smlp.algorithms import ALGORITHMS, get_algorithm, knn
+from smlp.algorithms.hyperparameters import HyperparameterValue, as_string
+from smlp.backends.base import Backend, TrainingJobSpec
+from smlp.config import Config
+from smlp.errors import ConfigError, JobFailedError
+from smlp.events import Event, EventSink, ignore
+from smlp.manifest import (
+    Artifact,
+    Candidate,
+    DataRecord,
+    Manifest,
+    load_manifest,
+    record_stage,
+    update_manifest,
+)
+from smlp.naming import job_name
+from smlp.store import Store
+
+TRAINING_PREFIX = "training"
+
+
+def resolve_algorithms(config: Config, requested: list[str] | None) -> list[str]:
+    """``None`` or ``all`` means every enabled algorithm; names are checked against the registry."""
+    if not requested or requested == ["all"]:
+        enabled = config.algorithms.enabled()
+        if not enabled:
+            raise ConfigError("algorithms: every algorithm is disabled; enable at least one")
+        return enabled
+    for name in requested:
+        try:
+            get_algorithm(name)
+        except KeyError as exc:
+            raise ConfigError(f"--algo: {exc.args[0]}") from None
+    return list(dict.fromkeys(requested))
+
+
+def parse_overrides(pairs: list[str], algorithms: list[str]) -> dict[str, dict[str, str]]:
+    """``--hp name=value`` (every selected algorithm that has it) or ``--hp algo.name=value``."""
+    result: dict[str, dict[str, str]] = {name: {} for name in algorithms}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--hp {pair!r}: expected name=value")
+        algo, dot, name = key.rpartition(".")
+        targets = [algo] if dot else [a for a in algorithms
+                                      if name in ALGORITHMS[a].hyperparameters]
+        if dot and algo not in algorithms:
+            raise ConfigError(f"--hp {pair!r}: {algo!r} is not among the algorithms being "
+                              f"trained ({', '.join(algorithms)})")
+        if not targets:
+            raise ConfigError(f"--hp {pair!r}: no selected algorithm has a hyperparameter "
+                              f"{name!r}")
+        for target in targets:
+            result[target][name] = value
+    return result
+
+
+def hyperparameters_for(config: Config, algo: str, data: DataRecord,
+                        overrides: dict[str, str] | None = None) -> dict[str, HyperparameterValue]:
+    """Config values, then overrides, then values derived from the data; all validated."""
+    spec = get_algorithm(algo)
+    values: dict[str, Any] = dict(config.algorithms.get(algo).hyperparameters)
+    values.update(overrides or {})
+    n_features = len(data.features)
+    if "feature_dim" in spec.derived:
+        given = values.get("feature_dim")
+        if given is not None and int(given) != n_features:
+            raise ConfigError(f"algorithms.{algo}.hyperparameters.feature_dim: {given} does not "
+                              f"match the data's {n_features} features")
+        values["feature_dim"] = n_features
+    try:
+        checked = spec.validate(values)
+        if algo == "knn":
+            knn.check_combination(checked)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"algorithms.{algo}.hyperparameters: {exc.args[0]}") from None
+    missing = [h.name for h in spec.hyperparameters.values() if h.required and h.name not in checked]
+    if missing:
+        raise ConfigError(f"algorithms.{algo}.hyperparameters: missing required "
+                          + ", ".join(missing))
+    return checked
+
+
+def channels_for(store: Store, algo: str, data: DataRecord) -> dict[str, str]:
+    from smlp.stages.data import split_key
+
+    spec = get_algorithm(algo)
+    return {channel: store.uri(split_key(split).rsplit("/", 1)[0])
+            for channel, split in spec.channels.items()}
+
+
+def build_job(config: Config, store: Store, algo: str, data: DataRecord,
+              hyperparameters: dict[str, HyperparameterValue], name: str) -> TrainingJobSpec:
+    section = config.algorithms.get(algo)
+    return TrainingJobSpec(
+        name=name,
+        algorithm=algo,
+        hyperparameters={k: as_string(v) for k, v in hyperparameters.items()},
+        channels=channels_for(store, algo, data),
+        output_uri=store.uri(TRAINING_PREFIX),
+        container_version=section.container_version,
+        instance_type=section.instance_type,
+        instance_count=section.instance_count,
+        volume_size_gb=section.volume_size_gb,
+        max_runtime_seconds=section.max_runtime_seconds,
+    )
+
+
+def verify_data(store: Store, data: DataRecord) -> None:
+    """Refuse to train on split files that changed since the manifest recorded them."""
+    from smlp.manifest import verify
+
+    for split, artifact in data.splits.items():
+        local = store.local_path(store.key(artifact.uri))
+        if local is not None:
+            if not local.exists():
+                from smlp.errors import IntegrityError
+
+                raise IntegrityError(f"{artifact.uri}: the {split} split is missing; "
+                                     "re-run `smlp data generate` or `smlp data prepare`")
+            verify(local, artifact)
+
+
+def train(config: Config, store: Store, backend: Backend, algorithms: list[str] | None = None,
+          hp: list[str] | None = None, events: EventSink = ignore) -> list[Candidate]:
+    names = resolve_algorithms(config, algorithms)
+    manifest: Manifest = load_manifest(store)
+    data = manifest.require_data()
+    overrides = parse_overrides(hp or [], names)
+    settings = {name: hyperparameters_for(config, name, data, overrides[name]) for name in names}
+    verify_data(store, data)
+    candidates = []
+    parameters = {"algorithms": names, "hp": hp or [], "backend": backend.name}
+    command = "smlp train --algo " + ",".join(names)
+    with record_stage(store, "train", command, parameters) as record:
+        record.inputs.update(data.splits)
+        for name in names:
+            job = build_job(config, store, name, data, settings[name], job_name(name))
+            events(Event("info", f"training {name} as job {job.name}"))
+            record.jobs.append(job.name)
+            result = backend.train(job, events)
+            if result.status != "Completed":
+                raise JobFailedError(job.name, result.failure_reason or result.status)
+            candidate = Candidate(
+                name=name, algo=name, source="train", job_name=job.name,
+                hyperparameters=job.hyperparameters,
+                model=Artifact(uri=result.model_uri or "", sha256=result.model_sha256 or ""),
+                training_metrics=result.final_metrics,
+                data_sha256=data.splits["train"].sha256,
+            )
+            register_candidate(store, candidate)
+            record.outputs[name] = candidate.model
+            record.metrics[name] = result.final_metrics
+            candidates.append(candidate)
+            events(Event("info", f"{name}: " + ", ".join(
+                f"{k}={v:.4f}" for k, v in result.final_metrics.items()
+                if not k.startswith("train:")) + f" ({result.seconds:.1f} s)"))
+    return candidates
+
+
+def register_candidate(store: Store, candidate: Candidate) -> None:
+    """Add or replace one candidate, leaving every other manifest entry as it was."""
+
+    def change(manifest: Manifest) -> None:
+        manifest.candidates[candidate.name] = candidate
+
+    update_manifest(store, change)

@@ -1,0 +1,152 @@
+"""``smlp transform``: Batch Transform of a file or folder with a chosen candidate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from smlp.backends.base import Backend, TransformJobSpec, TransformResult
+from smlp.config import Config, TransformConfig
+from smlp.data.schema import Schema
+from smlp.errors import ConfigError, DataError, IntegrityError, MissingStageError
+from smlp.events import Event, EventSink, ignore
+from smlp.manifest import Candidate, DataRecord, Manifest, load_manifest, record_stage
+from smlp.naming import job_name
+from smlp.store import Store
+
+# The prepared splits carry the label in column 0: feed the rest, keep label + prediction.
+LABELLED_FILTERS = {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"}
+
+
+def choose_candidate(manifest: Manifest, model: str) -> Candidate:
+    candidates = manifest.require_candidates()
+    if model == "best":
+        if manifest.best is None or manifest.best not in candidates:
+            raise MissingStageError("a best model", "smlp compare")
+        return candidates[manifest.best]
+    if model not in candidates:
+        raise ConfigError(f"--model: no candidate named {model!r}; candidates are "
+                          + ", ".join(sorted(candidates)) + " (or 'best')")
+    return candidates[model]
+
+
+def load_schema(store: Store, data: DataRecord) -> Schema:
+    from smlp.fileio import sha256_bytes
+
+    raw = store.read_bytes(store.key(data.schema_.uri))
+    if sha256_bytes(raw) != data.schema_.sha256:
+        raise IntegrityError(f"{data.schema_.uri}: sha256 does not match the manifest; the "
+                             "schema was changed after `smlp data` wrote it")
+    try:
+        return Schema.model_validate_json(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{data.schema_.uri}: unreadable schema ({exc})") from None
+
+
+def has_header(path: Path, schema: Schema) -> bool:
+    """A first line naming the schema's raw columns means raw input that needs the schema."""
+    files = [path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    for file in files:
+        with open(file, encoding="utf-8", errors="replace") as handle:
+            first = handle.readline().strip()
+        if not first:
+            continue
+        names = {field.strip().strip('"') for field in first.split(",")}
+        known = {f.name for f in schema.features} | {schema.target}
+        return bool(names & known)
+    return False
+
+
+def batch_predict(store: Store, backend: Backend, candidate: Candidate, data: DataRecord,
+                  input_uri: str, output_uri: str, options: TransformConfig,
+                  schema: Schema | None = None, events: EventSink = ignore,
+                  name: str | None = None) -> TransformResult:
+    """Run one transform job for ``candidate``; raises if the job does not complete."""
+    from smlp.errors import JobFailedError
+
+    job = TransformJobSpec(
+        name=name or job_name(candidate.name, "transform"),
+        algorithm=candidate.algo,
+        model_uri=candidate.model.uri,
+        model_sha256=candidate.model.sha256 or None,
+        container_version=_container_version(candidate),
+        input_uri=input_uri,
+        output_uri=output_uri,
+        n_features=len(data.features),
+        options=options,
+        schema=schema,
+    )
+    result = backend.transform(job, events)
+    if result.status != "Completed":
+        raise JobFailedError(job.name, result.failure_reason or result.status)
+    return result
+
+
+def _container_version(candidate: Candidate) -> str:
+    from smlp.algorithms import get_algorithm
+
+    return get_algorithm(candidate.algo).default_container_version
+
+
+def labelled_options(options: TransformConfig) -> TransformConfig:
+    """Options for a prepared split: filters default to label-in, label+prediction-out."""
+    updates = {key: value for key, value in LABELLED_FILTERS.items()
+               if getattr(options, key) is None}
+    return options.model_copy(update=updates)
+
+
+def transform(config: Config, store: Store, backend: Backend, input_path: str | None = None,
+              output: str | None = None, model: str | None = None,
+              events: EventSink = ignore) -> TransformResult:
+    options = config.transform
+    manifest = load_manifest(store)
+    data = manifest.require_data()
+    candidate = choose_candidate(manifest, model or options.model)
+    if candidate.data_sha256 and candidate.data_sha256 != data.splits["train"].sha256:
+        raise IntegrityError(f"candidate {candidate.name} was trained on other data than the "
+                             "manifest's current splits; re-run `smlp train`")
+    source = input_path or options.input
+    schema = None
+    if source is None:
+        input_uri = data.splits["test"].uri
+        options = labelled_options(options)
+    else:
+        local = Path(source)
+        if not local.exists():
+            raise DataError(f"{source}: transform input not found")
+        input_uri = str(local.resolve())
+        schema = load_schema(store, data)
+        if not has_header(local, schema):
+            schema = None
+    name = job_name(candidate.name, "transform")
+    destination = output or options.output
+    output_uri = str(Path(destination).resolve()) if destination else store.uri(
+        f"transform/{name}")
+    parameters = {"model": candidate.name, "input": input_uri, "output": output_uri,
+                  "raw_input": schema is not None,
+                  **options.model_dump(include={"input_filter", "join_source", "output_filter",
+                                                "batch_strategy", "split_type"})}
+    with record_stage(store, "transform", f"smlp transform --model {candidate.name}",
+                      parameters) as record:
+        record.inputs["model"] = candidate.model
+        record.jobs.append(name)
+        events(Event("info", f"batch transform with {candidate.name} as job {name}"))
+        result = batch_predict(store, backend, candidate, data, input_uri, output_uri, options,
+                               schema, events, name=name)
+        record.metrics["rows"] = result.rows
+        record.metrics["seconds"] = round(result.seconds, 3)
+        for uri in result.outputs:
+            record.outputs[Path(uri).name] = _output_artifact(store, uri)
+    return result
+
+
+def _output_artifact(store: Store, uri: str) -> Any:
+    from smlp.fileio import sha256_bytes, sha256_file
+    from smlp.manifest import Artifact
+
+    if uri.startswith("s3://"):
+        body = store.read_bytes(store.key(uri))
+        return Artifact(uri=uri, sha256=sha256_bytes(body), size=len(body))
+    path = Path(uri)
+    return Artifact(uri=uri, sha256=sha256_file(path), size=path.stat().st_size)

@@ -1,0 +1,218 @@
+"""The artifact store: a local folder or an S3 prefix, picked by URI scheme.
+
+Stages address artifacts by *key* (``data/train.csv``); the manifest records full URIs so a
+reader knows where a thing lives without knowing the config that wrote it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Protocol
+
+from smlp.errors import StoreError
+from smlp.fileio import atomic_copy, atomic_write_bytes, sha256_file
+
+
+class Store(Protocol):
+    """Where artifacts and the manifest live."""
+
+    root: str
+
+    def uri(self, key: str) -> str: ...
+    def key(self, uri: str) -> str: ...
+    def exists(self, key: str) -> bool: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def write_bytes(self, key: str, data: bytes) -> None: ...
+    def upload(self, local: Path, key: str, sha256: str | None = None) -> None: ...
+    def download(self, key: str, local: Path) -> None: ...
+    def local_path(self, key: str) -> Path | None: ...
+    def list(self, prefix: str) -> list[str]: ...
+
+
+class LocalStore:
+    """A folder; keys are relative paths inside it."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root.expanduser().resolve()
+        self.root = str(self.path)
+
+    def uri(self, key: str) -> str:
+        return str(self.path / key)
+
+    def key(self, uri: str) -> str:
+        try:
+            return Path(uri).resolve().relative_to(self.path).as_posix()
+        except ValueError:
+            raise StoreError(f"{uri} is outside the store {self.root}") from None
+
+    def exists(self, key: str) -> bool:
+        return (self.path / key).exists()
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return (self.path / key).read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"{self.uri(key)}: not found in the store") from None
+        except OSError as exc:
+            raise StoreError(f"{self.uri(key)}: cannot read ({exc.strerror})") from None
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        atomic_write_bytes(self.path / key, data)
+
+    def upload(self, local: Path, key: str, sha256: str | None = None) -> None:
+        target = self.path / key
+        if target.resolve() == local.resolve():
+            return
+        atomic_copy(local, target)
+
+    def download(self, key: str, local: Path) -> None:
+        source = self.path / key
+        if not source.is_file():
+            raise StoreError(f"{self.uri(key)}: not found in the store")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.unlink(missing_ok=True)
+        try:
+            local.hardlink_to(source)  # cheap and safe: artifacts are replaced, never edited
+        except OSError:
+            shutil.copyfile(source, local)
+
+    def local_path(self, key: str) -> Path | None:
+        return self.path / key
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.path / prefix
+        if base.is_file():
+            return [prefix]
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(self.path).as_posix() for p in base.rglob("*") if p.is_file())
+
+
+class S3Store:
+    """An S3 prefix; keys are appended to it. Uploads carry their sha256 as object metadata,
+    so unchanged content is never uploaded twice."""
+
+    def __init__(self, uri: str, client: Any | None = None) -> None:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise StoreError(f"{uri}: expected s3://bucket[/prefix]")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.root = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def _object_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._object_key(key)}"
+
+    def key(self, uri: str) -> str:
+        head = self.root + "/"
+        if not uri.startswith(head):
+            raise StoreError(f"{uri} is outside the store {self.root}")
+        return uri[len(head):]
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def read_bytes(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))[
+                "Body"
+            ].read()
+        except Exception as exc:  # botocore errors are mapped once, here
+            raise _store_error(exc, self.uri(key)) from None
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        from smlp.fileio import sha256_bytes
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._object_key(key), Body=data,
+                Metadata={"sha256": sha256_bytes(data)},
+            )
+        except Exception as exc:
+            raise _store_error(exc, self.uri(key)) from None
+
+    def upload(self, local: Path, key: str, sha256: str | None = None) -> None:
+        sha256 = sha256 or sha256_file(local)
+        head = self._head(key)
+        if head is not None and head.get("Metadata", {}).get("sha256") == sha256:
+            return
+        try:
+            # upload_file switches to multipart above 8 MiB by itself.
+            self.client.upload_file(
+                str(local), self.bucket, self._object_key(key),
+                ExtraArgs={"Metadata": {"sha256": sha256}},
+            )
+        except Exception as exc:
+            raise _store_error(exc, self.uri(key)) from None
+
+    def download(self, key: str, local: Path) -> None:
+        from smlp.fileio import temp_path_for
+
+        tmp = temp_path_for(local)
+        try:
+            self.client.download_file(self.bucket, self._object_key(key), str(tmp))
+            tmp.replace(local)
+        except Exception as exc:
+            tmp.unlink(missing_ok=True)
+            raise _store_error(exc, self.uri(key)) from None
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._object_key(prefix)):
+                for item in page.get("Contents", []):
+                    full = item["Key"]
+                    keys.append(full[len(self.prefix) + 1:] if self.prefix else full)
+        except Exception as exc:
+            raise _store_error(exc, self.uri(prefix)) from None
+        return sorted(keys)
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise _store_error(exc, self.uri(key)) from None
+
+
+def _store_error(exc: Exception, uri: str) -> StoreError:
+    error = getattr(exc, "response", {}).get("Error", {})
+    if error:
+        code = error.get("Code", "Unknown")
+        if code in {"404", "NoSuchKey", "NotFound"}:
+            return StoreError(f"{uri}: not found in the store")
+        if code == "NoSuchBucket":
+            return StoreError(f"{uri}: bucket does not exist")
+        return StoreError(f"{uri}: S3 error {code}: {error.get('Message', '')}".rstrip(": "))
+    return StoreError(f"{uri}: {type(exc).__name__}: {exc}")
+
+
+def open_store(uri: str, base: Path | None = None) -> Store:
+    """``s3://…`` gives an S3 store; anything else is a folder (relative to ``base`` or cwd)."""
+    if uri.startswith("s3://"):
+        return S3Store(uri)
+    if "://" in uri:
+        raise StoreError(f"store {uri!r}: expected a local folder or an s3:// URI")
+    path = Path(uri)
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return LocalStore(path)
