@@ -14,6 +14,7 @@ from smlp.events import EventSink, ignore
 
 if TYPE_CHECKING:
     from smlp.config.compare import TransformConfig
+    from smlp.config.tuning import ParameterRange
     from smlp.data.schema import Schema
 
 JobStatusName = Literal["InProgress", "Completed", "Failed", "Stopped"]
@@ -75,6 +76,51 @@ class TransformResult:
     failure_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class TuningJobSpec:
+    """What CreateHyperParameterTuningJob needs: a training job template plus the search."""
+
+    name: str
+    training: TrainingJobSpec  # static hyperparameters, channels, output, resources
+    ranges: dict[str, ParameterRange]
+    objective_metric: str
+    objective_type: Literal["Minimize", "Maximize"] = "Minimize"
+    strategy: Literal["Bayesian", "Random", "Grid", "Hyperband"] = "Bayesian"
+    max_jobs: int = 20
+    max_parallel_jobs: int = 2
+    random_seed: int = 42
+    early_stopping: Literal["Off", "Auto"] = "Off"
+    timeout_seconds: float | None = None
+    warm_start_parents: tuple[str, ...] = ()
+    warm_start_type: str = "IDENTICAL_DATA_AND_ALGORITHM"
+    resume: bool = False
+
+
+@dataclass
+class TrialResult:
+    """One training job of a tuning job, as ListTrainingJobsForHyperParameterTuningJob tells."""
+
+    name: str
+    hyperparameters: dict[str, str]
+    status: JobStatusName
+    objective: float | None = None
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    model_uri: str | None = None
+    model_sha256: str | None = None
+    failure_reason: str | None = None
+
+
+@dataclass
+class TuningResult:
+    name: str
+    status: JobStatusName
+    trials: list[TrialResult] = field(default_factory=list)
+    best: TrialResult | None = None
+    seconds: float = 0.0
+    failure_reason: str | None = None
+
+
 @dataclass
 class JobStatus:
     name: str
@@ -84,11 +130,13 @@ class JobStatus:
 
 
 class Backend(Protocol):
-    """Runs training and transform jobs (tuning arrives with its own verb)."""
+    """Runs training, tuning and transform jobs, and reports a job's status."""
 
     name: str
 
     def train(self, job: TrainingJobSpec, events: EventSink = ignore) -> TrainingResult: ...
+
+    def tune(self, job: TuningJobSpec, events: EventSink = ignore) -> TuningResult: ...
 
     def transform(self, job: TransformJobSpec, events: EventSink = ignore) -> TransformResult: ...
 

@@ -75,8 +75,8 @@ def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitF
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise DataError(f"{source}: target column {target!r} must be numeric for regression") \
             from None
-    keep = pc.is_valid(labels)
-    dropped = table.num_rows - pc.sum(keep).as_py()
+    keep = pc.and_(pc.is_valid(labels), pc.invert(pc.is_nan(labels)))
+    dropped = table.num_rows - (pc.sum(keep).as_py() or 0)
     if dropped:
         table = table.filter(keep)
         labels = labels.filter(keep)

@@ -1,0 +1,64 @@
+"""Shared fixtures: a project folder per test, small configs, stores of each kind."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+SMALL = {
+    "data.rows": 1500,
+    "algorithms.xgboost.hyperparameters.num_round": 20,
+    "algorithms.sklearn-gbm.hyperparameters.n_estimators": 20,
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder: the default store and job folders land inside it."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def small_config(project: Path) -> Any:
+    from smlp.config import load_config
+
+    return load_config(None, SMALL)
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def make_store(project: Path, aws_env: None) -> Iterator[Any]:
+    """A factory: ``make_store("local")`` or ``make_store("s3")`` (moto), same interface."""
+    from moto import mock_aws
+
+    with mock_aws():
+        def factory(kind: str) -> Any:
+            from smlp.store import LocalStore, S3Store
+
+            if kind == "local":
+                return LocalStore(project / "store")
+            import boto3
+
+            client = boto3.client("s3", region_name="us-east-1")
+            client.create_bucket(Bucket="smlp-test")
+            return S3Store("s3://smlp-test/projects/demo", client=client)
+
+        yield factory

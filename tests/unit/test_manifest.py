@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smlp.errors import DataError, IntegrityError, MissingStageError
+from smlp.manifest import (
+    MANIFEST_KEY,
+    Artifact,
+    load_manifest,
+    record_stage,
+    save_manifest,
+    update_manifest,
+    verify,
+)
+from smlp.store import LocalStore
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_stage_records_completed_then_failed_without_losing_earlier(make_store: Any,
+                                                                    kind: str) -> None:
+    store = make_store(kind)
+    with record_stage(store, "data", "smlp data generate", {"rows": 10}) as record:
+        record.outputs["train"] = Artifact(uri="u", sha256="s")
+    with pytest.raises(DataError):
+        with record_stage(store, "train", "smlp train"):
+            raise DataError("boom")
+    manifest = load_manifest(store)
+    assert manifest.stages["data"].status == "completed"
+    assert manifest.stages["data"].outputs["train"].uri == "u"
+    assert manifest.stages["train"].status == "failed"
+    assert manifest.stages["train"].error == "boom"
+    assert manifest.stages["train"].duration_s is not None
+
+
+def test_interrupted_stage_is_recorded(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        with record_stage(store, "train", "smlp train"):
+            raise KeyboardInterrupt
+    assert load_manifest(store).stages["train"].error == "interrupted"
+
+
+def test_missing_inputs_name_the_command(tmp_path: Path) -> None:
+    manifest = load_manifest(LocalStore(tmp_path))
+    with pytest.raises(MissingStageError, match="run `smlp data generate` first"):
+        manifest.require_data()
+    with pytest.raises(MissingStageError, match="run `smlp train` first"):
+        manifest.require_candidates()
+
+
+def test_corrupt_or_foreign_manifest(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    (tmp_path / MANIFEST_KEY).write_text("{not json")
+    with pytest.raises(IntegrityError, match="not valid JSON"):
+        load_manifest(store)
+    (tmp_path / MANIFEST_KEY).write_text('{"schema_version": 99}')
+    with pytest.raises(IntegrityError, match="schema_version 99"):
+        load_manifest(store)
+
+
+def test_update_only_touches_its_entry(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    manifest = load_manifest(store)
+    manifest.best = "xgboost"
+    save_manifest(store, manifest)
+    update_manifest(store, lambda m: m.extra.update(note=1))
+    reloaded = load_manifest(store)
+    assert reloaded.best == "xgboost" and reloaded.extra == {"note": 1}
+    assert reloaded.schema_version == 1
+
+
+def test_verify_detects_tampering(tmp_path: Path) -> None:
+    from smlp.fileio import sha256_file
+
+    path = tmp_path / "f.csv"
+    path.write_text("1,2\n")
+    artifact = Artifact(uri=str(path), sha256=sha256_file(path))
+    verify(path, artifact)
+    path.write_text("1,3\n")
+    with pytest.raises(IntegrityError, match="does not match the manifest"):
+        verify(path, artifact)
