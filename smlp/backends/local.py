@@ -48,6 +48,7 @@ class LocalBackend:
 
     def __init__(self, config: Any, store: Store) -> None:
         self.work_dir = Path(config.backend.work_dir).expanduser().resolve()
+        self.max_parallel_jobs = config.backend.max_parallel_jobs
         self.store = store
 
     # -- training ---------------------------------------------------------------------------

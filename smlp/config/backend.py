@@ -4,30 +4,65 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from smlp.config.base import Strict
+
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
+ROLE_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 
 
 class LocalBackendConfig(Strict):
     kind: Literal["local"] = "local"
     work_dir: str = Field(".smlp/jobs", description="job folders (SageMaker's /opt/ml layout)")
+    max_parallel_jobs: int = Field(2, ge=1, le=64, description="training jobs run side by side")
 
 
 class SageMakerBackendConfig(Strict):
+    """Everything CreateTrainingJob/CreateTransformJob take that is not per algorithm."""
+
     kind: Literal["sagemaker"] = "sagemaker"
-    region: str | None = None
-    role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    region: str | None = Field(None, pattern=REGION_PATTERN,
+                               description="default: the AWS CLI's configured region")
+    role_arn: str | None = Field(None, pattern=ROLE_PATTERN,
+                                 description="execution role SageMaker assumes for every job")
     use_spot: bool = False
-    max_wait_seconds: int | None = Field(None, ge=60)
-    checkpoint_s3_uri: str | None = Field(None, pattern=r"^s3://")
+    max_wait_seconds: int | None = Field(
+        None, ge=60, description="spot only: runtime plus time waiting for capacity; "
+        "default: each algorithm's max_runtime_seconds")
+    checkpoint_s3_uri: str | None = Field(
+        None, pattern=r"^s3://", description="spot only; default: <store>/checkpoints")
     subnets: list[str] = []
     security_group_ids: list[str] = []
     volume_kms_key_id: str | None = None
     output_kms_key_id: str | None = None
-    poll_seconds: float = Field(15.0, gt=0)
-    download_outputs: bool = True
+    poll_seconds: float = Field(15.0, gt=0, description="first wait between status checks")
+    max_poll_seconds: float = Field(60.0, gt=0, description="backoff cap between checks")
+    stream_logs: bool = Field(True, description="follow the job's CloudWatch log lines")
+    max_attempts: int = Field(10, ge=1, le=50,
+                              description="botocore attempts on throttling and transient errors")
+    download_outputs: bool = Field(
+        True, description="bring transform outputs to a local --output folder (else left on S3)")
+    keep_models: bool = Field(False, description="keep the SageMaker Model after a transform")
     tags: dict[str, str] = {}
+    dry_run: bool = Field(False, description="print the requests instead of sending them")
+    estimate_training_minutes: float = Field(
+        15.0, gt=0, description="assumed billed minutes per training job, for cost estimates")
+    estimate_transform_minutes: float = Field(
+        10.0, gt=0, description="assumed billed minutes per transform job, for cost estimates")
+
+    @model_validator(mode="after")
+    def _check(self) -> SageMakerBackendConfig:
+        if bool(self.subnets) != bool(self.security_group_ids):
+            raise ValueError("subnets and security_group_ids go together (SageMaker's "
+                             "VpcConfig needs both)")
+        if self.max_poll_seconds < self.poll_seconds:
+            raise ValueError(f"max_poll_seconds ({self.max_poll_seconds:g}) is below "
+                             f"poll_seconds ({self.poll_seconds:g})")
+        if not self.use_spot and (self.max_wait_seconds or self.checkpoint_s3_uri):
+            raise ValueError("max_wait_seconds and checkpoint_s3_uri apply to spot training "
+                             "only; set use_spot: true or remove them")
+        return self
 
 
 BackendConfig = Annotated[

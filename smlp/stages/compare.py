@@ -15,8 +15,14 @@ from smlp.backends.base import Backend
 from smlp.config import Config
 from smlp.errors import MissingStageError
 from smlp.events import Event, EventSink, ignore
-from smlp.manifest import Manifest, artifact_for_bytes, load_manifest, now, record_stage, \
-    update_manifest
+from smlp.manifest import (
+    Manifest,
+    artifact_for_bytes,
+    load_manifest,
+    now,
+    record_stage,
+    update_manifest,
+)
 from smlp.metrics import HIGHER_IS_BETTER, regression_metrics
 from smlp.stages.transform import batch_predict, labelled_options
 from smlp.store import Store

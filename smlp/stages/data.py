@@ -9,8 +9,13 @@ from typing import Any
 from smlp.config import Config
 from smlp.data.prepare import SPLITS, PreparedData, prepare_table, read_table, write_split
 from smlp.events import Event, EventSink, ignore
-from smlp.manifest import DataRecord, artifact_for_bytes, artifact_for_file, record_stage, \
-    update_manifest
+from smlp.manifest import (
+    DataRecord,
+    artifact_for_bytes,
+    artifact_for_file,
+    record_stage,
+    update_manifest,
+)
 from smlp.store import Store
 
 SCHEMA_KEY = "data/schema.json"
@@ -23,7 +28,8 @@ def split_key(split: str) -> str:
 
 def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRecord:
     """Synthesize the California-housing-style set and prepare it like any user file."""
-    from smlp.data.synthetic import TARGET, generate as synthesize
+    from smlp.data.synthetic import TARGET
+    from smlp.data.synthetic import generate as synthesize
 
     data = config.data
     parameters = {"rows": data.rows, "seed": data.seed, "splits": data.splits.model_dump(),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from smlp.algorithms import ALGORITHMS, get_algorithm, knn
 from smlp.algorithms.hyperparameters import HyperparameterValue, as_string
-from smlp.backends.base import Backend, TrainingJobSpec
+from smlp.backends.base import Backend, TrainingJobSpec, TrainingResult
 from smlp.config import Config
 from smlp.errors import ConfigError, JobFailedError
 from smlp.events import Event, EventSink, ignore
@@ -80,7 +81,8 @@ def hyperparameters_for(config: Config, algo: str, data: DataRecord,
             knn.check_combination(checked)
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"algorithms.{algo}.hyperparameters: {exc.args[0]}") from None
-    missing = [h.name for h in spec.hyperparameters.values() if h.required and h.name not in checked]
+    missing = [h.name for h in spec.hyperparameters.values()
+               if h.required and h.name not in checked]
     if missing:
         raise ConfigError(f"algorithms.{algo}.hyperparameters: missing required "
                           + ", ".join(missing))
@@ -135,18 +137,20 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
     overrides = parse_overrides(hp or [], names)
     settings = {name: hyperparameters_for(config, name, data, overrides[name]) for name in names}
     verify_data(store, data)
-    candidates = []
     parameters = {"algorithms": names, "hp": hp or [], "backend": backend.name}
     command = "smlp train --algo " + ",".join(names)
+    jobs = {name: build_job(config, store, name, data, settings[name], job_name(name))
+            for name in names}
+    candidates: dict[str, Candidate] = {}
     with record_stage(store, "train", command, parameters) as record:
         record.inputs.update(data.splits)
-        for name in names:
-            job = build_job(config, store, name, data, settings[name], job_name(name))
-            events(Event("info", f"training {name} as job {job.name}"))
-            record.jobs.append(job.name)
-            result = backend.train(job, events)
+        record.jobs.extend(job.name for job in jobs.values())
+        failures = []
+        for name, result in _run_jobs(backend, jobs, events):
+            job = jobs[name]
             if result.status != "Completed":
-                raise JobFailedError(job.name, result.failure_reason or result.status)
+                failures.append(JobFailedError(job.name, result.failure_reason or result.status))
+                continue
             candidate = Candidate(
                 name=name, algo=name, source="train", job_name=job.name,
                 hyperparameters=job.hyperparameters,
@@ -157,11 +161,31 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
             register_candidate(store, candidate)
             record.outputs[name] = candidate.model
             record.metrics[name] = result.final_metrics
-            candidates.append(candidate)
+            candidates[name] = candidate
             events(Event("info", f"{name}: " + ", ".join(
                 f"{k}={v:.4f}" for k, v in result.final_metrics.items()
                 if not k.startswith("train:")) + f" ({result.seconds:.1f} s)"))
-    return candidates
+        if failures:
+            raise failures[0]
+    return [candidates[name] for name in names]
+
+
+def _run_jobs(backend: Backend, jobs: dict[str, TrainingJobSpec],
+              events: EventSink) -> Iterator[tuple[str, TrainingResult]]:
+    """Run independent jobs side by side, up to the backend's parallelism, as SageMaker would."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    workers = max(1, min(len(jobs), getattr(backend, "max_parallel_jobs", 1)))
+    for name, job in jobs.items():
+        events(Event("info", f"training {name} as job {job.name}"))
+    if workers == 1:
+        for name, job in jobs.items():
+            yield name, backend.train(job, events)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(backend.train, job, events): name for name, job in jobs.items()}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
 def register_candidate(store: Store, candidate: Candidate) -> None:

@@ -99,15 +99,16 @@ def test_prepare_and_transform_raw_input_with_header(project: Path) -> None:
     city = rng.choice(["Oslo", "Lima", "Pune"], n)
     size = rng.normal(100, 20, n)
     price = size * 2 + (city == "Oslo") * 30 + rng.normal(0, 1, n)
+    rows = zip(city, size, price, strict=True)
     raw = ["id,city,size,price"] + [f"r{i},{c},{s:.3f},{p:.3f}"
-                                    for i, (c, s, p) in enumerate(zip(city, size, price))]
+                                    for i, (c, s, p) in enumerate(rows)]
     raw[5] = "r4,,,77.0"  # missing values
     (project / "houses.csv").write_text("\n".join(raw) + "\n")
     write_small_config(project)
     smlp("data", "prepare", "--input", "houses.csv", "--target", "price", "--id-column", "id")
     smlp("train", "--algo", "xgboost")
     new = ["id,city,size"] + [f"n{i},{c},{s:.3f}" for i, (c, s) in
-                              enumerate(zip(city[:50], size[:50]))]
+                              enumerate(zip(city[:50], size[:50], strict=True))]
     (project / "new.csv").write_text("\n".join(new) + "\n")
     smlp("transform", "--input", "new.csv", "--output", "preds", "--model", "xgboost")
     predictions = np.loadtxt(project / "preds" / "new.csv.out")

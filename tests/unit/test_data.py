@@ -94,7 +94,8 @@ def test_schema_rejects_text_in_numeric_column_and_missing_columns() -> None:
 @pytest.mark.parametrize(
     ("content", "target", "message"),
     [
-        ("a,b,price\n1,2,3\n" * 1, "cost", "target column 'cost' not found; columns are a, b, price"),
+        ("a,b,price\n1,2,3\n", "cost",
+         "target column 'cost' not found; columns are a, b, price"),
         ("a,b,price\n" + "1,,3\n" * 20, "price", "column 'b' is all missing"),
         ("a,price\n" + "1,x\n" * 20, "price", "target column 'price' must be numeric"),
         ("a,price\n" + "1,2\n" * 5, "price", "need at least 10"),

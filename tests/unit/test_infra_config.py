@@ -189,6 +189,14 @@ def test_fetch_outputs_maps_aws_errors() -> None:
         outputs.fetch_outputs("smlp", "eu-west-1", FakeCloudFormation(error))
 
 
+@pytest.mark.usefixtures("no_aws_credentials")
+def test_fetch_outputs_without_region_or_credentials() -> None:
+    with pytest.raises(SmlpError, match="no AWS region: set infra.region"):
+        outputs.fetch_outputs("smlp", None)
+    with pytest.raises(SmlpError, match="no AWS credentials found.*--stack-outputs-file"):
+        outputs.fetch_outputs("smlp", "eu-west-1")
+
+
 # -- toolkit preflight --------------------------------------------------------------------------
 
 
@@ -211,7 +219,7 @@ def no_cdk_override(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_cdk_override")
 def test_missing_node_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(toolkit.ToolkitError, match="Node.js is not on PATH.*npm install -g aws-cdk"):
+    with pytest.raises(toolkit.ToolkitError, match="Node.js is not on PATH.*npm install -g"):
         toolkit.cdk_command(path=make_bin(tmp_path))
 
 

@@ -1,0 +1,123 @@
+"""Stack outputs back into smlp config: the hand-off from ``smlp infra deploy`` to the backend.
+
+Outputs come from a ``cdk deploy --outputs-file`` JSON (offline, testable) or from
+CloudFormation's ``DescribeStacks``. They become a ``backend:``/``store:`` fragment that is
+printed as YAML or merged into the config file. No aws_cdk here: this works without the extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from smlp.errors import AwsError, ConfigError, SmlpError
+
+# Output keys the stack declares (smlp.infra.stack) and this module reads.
+OUT_BUCKET = "BucketName"
+OUT_STORE = "StoreUri"
+OUT_ROLE = "RoleArn"
+OUT_KEY = "KmsKeyArn"
+OUT_REGION = "Region"
+OUT_TRAINING_LOGS = "TrainingLogGroup"
+OUT_TRANSFORM_LOGS = "TransformLogGroup"
+OUT_NOTEBOOK = "NotebookInstanceName"
+
+REQUIRED = (OUT_STORE, OUT_ROLE, OUT_REGION)
+
+
+def read_outputs_file(path: Path, stack_name: str) -> dict[str, str]:
+    """``{OutputKey: value}`` of ``stack_name`` from a ``cdk deploy --outputs-file`` JSON."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SmlpError(f"{path}: outputs file not found; `smlp infra deploy` writes it") from None
+    except (OSError, ValueError) as exc:
+        raise SmlpError(f"{path}: not a readable cdk outputs JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get(stack_name), dict):
+        found = ", ".join(sorted(data)) if isinstance(data, dict) and data else "none"
+        raise SmlpError(f"{path}: no outputs for stack {stack_name!r} (stacks in the file: "
+                        f"{found}); check infra.stack_name")
+    return {str(key): str(value) for key, value in data[stack_name].items()}
+
+
+def fetch_outputs(stack_name: str, region: str | None, client: Any = None) -> dict[str, str]:
+    """``{OutputKey: value}`` of the deployed stack, from CloudFormation."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        if client is None:
+            client = boto3.client("cloudformation", region_name=region)
+        stacks = client.describe_stacks(StackName=stack_name)["Stacks"]
+    except NoRegionError:
+        raise SmlpError("no AWS region: set infra.region (or backend.region) in the config, "
+                        "or AWS_DEFAULT_REGION") from None
+    except NoCredentialsError:
+        raise SmlpError("no AWS credentials found: run `aws configure` or `aws sso login`, "
+                        "or pass --stack-outputs-file") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise AwsError(error.get("Code", "Unknown"), error.get("Message", str(exc)),
+                       "DescribeStacks") from None
+    except BotoCoreError as exc:
+        raise SmlpError(f"cannot reach CloudFormation: {exc}") from None
+    outputs = stacks[0].get("Outputs", []) if stacks else []
+    return {item["OutputKey"]: item["OutputValue"] for item in outputs}
+
+
+def config_fragment(outputs: dict[str, str], source: str) -> dict[str, Any]:
+    """The ``backend:`` and ``store:`` settings the SageMaker backend needs from the stack."""
+    missing = [key for key in REQUIRED if not outputs.get(key)]
+    if missing:
+        raise SmlpError(f"{source}: stack outputs lack {', '.join(missing)}; deploy the stack "
+                        "with this version of smlp (`smlp infra deploy`)")
+    backend: dict[str, Any] = {
+        "kind": "sagemaker",
+        "region": outputs[OUT_REGION],
+        "role_arn": outputs[OUT_ROLE],
+    }
+    if outputs.get(OUT_KEY):
+        backend["output_kms_key_id"] = outputs[OUT_KEY]
+        backend["volume_kms_key_id"] = outputs[OUT_KEY]
+    return {"backend": backend, "store": outputs[OUT_STORE]}
+
+
+def to_yaml(fragment: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(fragment, sort_keys=False)
+
+
+def write_config(path: Path, fragment: dict[str, Any]) -> None:
+    """Merge ``fragment`` into the config file at ``path`` (created if absent), validated first.
+
+    A backend section of another kind is replaced, one of kind sagemaker is updated in place so
+    settings like ``use_spot`` survive. Comments in the file are not preserved (PyYAML).
+    """
+    from smlp.config import load_config, read_yaml
+
+    user = read_yaml(path) if path.exists() else {}
+    backend = user.get("backend")
+    if not isinstance(backend, dict) or backend.get("kind", "local") != "sagemaker":
+        backend = {}
+    user["backend"] = {**backend, **fragment["backend"]}
+    user["store"] = fragment["store"]
+    text = to_yaml(user)
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".yaml", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as tmp_file:
+            tmp_file.write(text)
+        tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        try:
+            load_config(tmp)  # never leave a config behind that smlp cannot load
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(str(tmp), str(path))) from None
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
