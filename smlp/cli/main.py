@@ -52,15 +52,11 @@ def main(
 
 
 def _register() -> None:
-    from smlp.cli import commands, config_cmd, data
+    from smlp.cli import commands, config_cmd, data, infra
 
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(data.app, name="data")
     commands.register(app)
-    try:
-        from smlp.cli import infra
-    except ImportError:  # pragma: no cover - infra CLI not present in this build
-        return
     app.add_typer(infra.app, name="infra")
 
 
