@@ -147,7 +147,7 @@ class LocalBackend:
                 line = cloudwatch_line(raw.rstrip("\n"))
                 log.write(line + "\n")
                 for name, pattern in patterns:
-                    match = pattern.match(line)
+                    match = pattern.search(line)  # SageMaker finds a metric anywhere in a line
                     if match:
                         series.setdefault(name, []).append(float(match.group(1)))
                 events(Event("log", line, {"job": job.name}))
@@ -174,6 +174,10 @@ class LocalBackend:
         })
         for channel in job.channels:
             env[f"SM_CHANNEL_{channel.upper()}"] = str(job_dir / "input" / "data" / channel)
+        if self.max_parallel_jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
+            # Jobs side by side share the cores; oversubscribed OpenMP threads spin and crawl.
+            share = max(1, (os.cpu_count() or 1) // self.max_parallel_jobs)
+            env["OMP_NUM_THREADS"] = str(share)
         return env
 
     def _package_model(self, job: TrainingJobSpec, job_dir: Path) -> tuple[str, str]:

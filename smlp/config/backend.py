@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -15,7 +15,8 @@ ROLE_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 class LocalBackendConfig(Strict):
     kind: Literal["local"] = "local"
     work_dir: str = Field(".smlp/jobs", description="job folders (SageMaker's /opt/ml layout)")
-    max_parallel_jobs: int = Field(2, ge=1, le=64, description="training jobs run side by side")
+    max_parallel_jobs: int = Field(
+        1, ge=1, le=64, description="training jobs side by side; the cores are split between them")
 
 
 class SageMakerBackendConfig(Strict):
@@ -41,6 +42,8 @@ class SageMakerBackendConfig(Strict):
     stream_logs: bool = Field(True, description="follow the job's CloudWatch log lines")
     max_attempts: int = Field(10, ge=1, le=50,
                               description="botocore attempts on throttling and transient errors")
+    max_parallel_jobs: int = Field(4, ge=1, le=100,
+                                   description="training jobs run (and waited for) side by side")
     download_outputs: bool = Field(
         True, description="bring transform outputs to a local --output folder (else left on S3)")
     keep_models: bool = Field(False, description="keep the SageMaker Model after a transform")
@@ -68,3 +71,42 @@ class SageMakerBackendConfig(Strict):
 BackendConfig = Annotated[
     Union[LocalBackendConfig, SageMakerBackendConfig], Field(discriminator="kind")
 ]
+
+
+def starter_config(kind: str, *, bucket: str | None = None, prefix: str | None = None,
+                   role_arn: str | None = None, region: str | None = None) -> dict[str, Any]:
+    """The few settings a new project needs for ``kind``; everything else stays default.
+
+    ``prefix`` defaults to ``smlp`` unless ``bucket`` is given as ``s3://bucket/path``.
+
+    Raises ValueError naming the missing or malformed option.
+    """
+    import re
+
+    if kind == "local":
+        return {"backend": {"kind": "local"}, "store": "smlp-artifacts"}
+    if kind != "sagemaker":
+        raise ValueError(f"--backend: expected local or sagemaker, got {kind!r}")
+    if not bucket:
+        raise ValueError("--bucket is required for the sagemaker backend (data, models and "
+                         "the manifest live there)")
+    bucket, _, extra = bucket.removeprefix("s3://").partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ValueError(f"--bucket: {bucket!r} is not a valid S3 bucket name")
+    if not role_arn:
+        raise ValueError("--role-arn is required for the sagemaker backend: the execution role "
+                         "SageMaker assumes (`smlp infra deploy` creates one)")
+    if not re.fullmatch(ROLE_PATTERN, role_arn):
+        raise ValueError(f"--role-arn: {role_arn!r} is not an IAM role ARN "
+                         "(arn:aws:iam::123456789012:role/NAME)")
+    if not region:
+        raise ValueError("--region is required: no default region is configured for the AWS "
+                         "CLI on this machine")
+    if not re.fullmatch(REGION_PATTERN, region):
+        raise ValueError(f"--region: {region!r} is not an AWS region name (e.g. eu-west-1)")
+    if prefix is None:  # --bucket s3://bucket/path names its own prefix
+        prefix = "" if extra.strip("/") else "smlp"
+    key_prefix = "/".join(p for p in (extra.strip("/"), prefix.strip("/")) if p)
+    store = f"s3://{bucket}/{key_prefix}" if key_prefix else f"s3://{bucket}"
+    return {"backend": {"kind": "sagemaker", "region": region, "role_arn": role_arn},
+            "store": store}

@@ -1,0 +1,198 @@
+"""SageMaker's built-in XGBoost container (3.2-0), emulated for smlp's local backend.
+
+Training: ``python xgboost_builtin.py`` inside a job folder (``$OPT_ML``, default ``/opt/ml``)
+reads ``input/config/hyperparameters.json`` and the ``train`` / ``validation`` CSV channels,
+prints the container's per-round lines (``[3]<TAB>train-rmse:0.5<TAB>validation-rmse:0.6``),
+which ``MetricDefinitions`` regexes turn into metrics, and saves ``model/xgboost-model`` with
+``Booster.save_model`` as the container does. Errors go to ``output/failure`` and exit 1.
+
+Batch transform imports this file and calls ``model_fn`` then ``predict_fn``; those need only
+xgboost and numpy, never the ``_sm_io`` helper that training uses.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import xgboost
+
+MODEL_FILE = "xgboost-model"
+METRICS = ("rmse", "mae", "mse")  # mse is not native to xgboost: a custom metric, as in AWS's
+OBJECTIVES = (
+    "reg:squarederror", "reg:squaredlogerror", "reg:absoluteerror", "reg:pseudohubererror",
+    "reg:tweedie", "reg:gamma", "reg:logistic", "binary:logistic", "count:poisson",
+)
+# Hyperparameters that are not booster parameters (they steer xgboost.train itself).
+_TRAIN_ARGS = ("num_round", "early_stopping_rounds", "eval_metric")
+
+
+def model_fn(model_dir: str) -> xgboost.Booster:
+    """Load ``xgboost-model`` the way the container's serving stack does."""
+    import xgboost
+
+    booster = xgboost.Booster()
+    # From a buffer: xgboost sniffs JSON vs UBJSON from the bytes, whereas a path without an
+    # extension makes it warn that it is guessing.
+    booster.load_model(bytearray((Path(model_dir) / MODEL_FILE).read_bytes()))
+    return booster
+
+
+def predict_fn(data: np.ndarray, model: xgboost.Booster) -> np.ndarray:
+    """One float32 prediction per row of ``data`` (features only, no target column)."""
+    features = np.ascontiguousarray(data, dtype=np.float64)
+    if features.ndim == 1:
+        features = features.reshape(1, -1)
+    return np.asarray(model.inplace_predict(features), dtype=np.float32).reshape(-1)
+
+
+def _schema() -> dict[str, Any]:
+    from _sm_io import Param
+
+    unit = Param(float, 0, 1)
+    fraction = Param(float, 1e-6, 1)
+    return {
+        "num_round": Param(int, 1, required=True),
+        "max_depth": Param(int, 0),
+        "eta": unit,
+        "subsample": fraction,
+        "colsample_bytree": fraction,
+        "colsample_bylevel": fraction,
+        "colsample_bynode": fraction,
+        "min_child_weight": Param(float, 0),
+        "gamma": Param(float, 0),
+        "alpha": Param(float, 0),
+        "lambda": Param(float, 0),
+        "max_delta_step": Param(float, 0),
+        "max_bin": Param(int, 2),
+        "max_leaves": Param(int, 0),
+        "num_parallel_tree": Param(int, 1),
+        "early_stopping_rounds": Param(int, 1),
+        "objective": Param(str, choices=OBJECTIVES),
+        "eval_metric": Param(str),  # a comma list, checked in _eval_metrics
+        "tree_method": Param(str, choices=("auto", "exact", "approx", "hist")),
+        "grow_policy": Param(str, choices=("depthwise", "lossguide")),
+        "booster": Param(str, choices=("gbtree", "dart", "gblinear")),
+        "base_score": Param(float),
+        "seed": Param(int, 0),
+        "nthread": Param(int, 1),
+        "verbosity": Param(int, 0, 3),
+    }
+
+
+def _eval_metrics(hps: dict[str, Any]) -> list[str]:
+    """``eval_metric`` plus the tuning objective's metric, which goes last.
+
+    Early stopping watches the last one, so a tuning job stops on its objective.
+    """
+    from _sm_io import JobError
+
+    metrics = [m.strip() for m in str(hps.get("eval_metric", "rmse")).split(",") if m.strip()]
+    objective = hps.get("_tuning_objective_metric")
+    if objective:
+        name = str(objective).split(":")[-1]
+        if name in metrics:
+            metrics.remove(name)
+        metrics.append(name)
+    for name in metrics:
+        if name not in METRICS:
+            raise JobError(f"hyperparameter eval_metric: {name!r} is not one of "
+                           f"{', '.join(METRICS)}")
+    return metrics or ["rmse"]
+
+
+def _mse(predt: np.ndarray, dmatrix: xgboost.DMatrix) -> tuple[str, float]:
+    residual = predt.astype(np.float64) - dmatrix.get_label().astype(np.float64)
+    return "mse", float(np.mean(residual * residual))
+
+
+def _import_xgboost() -> Any:
+    """Import xgboost without sklearn, which ``xgboost.compat`` imports eagerly.
+
+    sklearn drags in scipy and pandas: ~0.8 s of a job's start-up, and ``xgboost.train`` never
+    needs it. Only done in the training subprocess; an importing process is left alone.
+    """
+    if "sklearn" in sys.modules or "xgboost" in sys.modules:
+        import xgboost
+
+        return xgboost
+    sys.modules["sklearn"] = None  # type: ignore[assignment]  # makes `import sklearn` fail
+    try:
+        import xgboost
+    finally:
+        del sys.modules["sklearn"]
+    return xgboost
+
+
+def train() -> None:
+    """The training job: hyperparameters and channels in, ``model/xgboost-model`` out."""
+    import _sm_io as io
+
+    hps = io.parse_hyperparameters(io.read_hyperparameters(), _schema())
+    declared = io.check_channels(("train", "validation"), required=("train",))
+    metrics = _eval_metrics(hps)
+    train_data = io.read_channel("train", required=True)
+    val_data = io.read_channel("validation", required="validation" in declared)
+    assert train_data is not None
+    y_train, x_train = train_data
+    if val_data is not None and val_data[1].shape[1] != x_train.shape[1]:
+        raise io.JobError(
+            f"validation has {val_data[1].shape[1]} feature columns but train has "
+            f"{x_train.shape[1]}"
+        )
+
+    xgb = _import_xgboost()
+    params: dict[str, Any] = {
+        name: value for name, value in hps.items()
+        if name not in _TRAIN_ARGS and not name.startswith(("_", "sagemaker_"))
+    }
+    params.setdefault("objective", "reg:squarederror")
+    native = [m for m in metrics if m != "mse"]
+    if native:
+        params["eval_metric"] = native
+    custom = _mse if "mse" in metrics else None
+    # verbose_eval=True's per-round printer, placed first: callbacks after the one that stops
+    # training are skipped, and the round that triggers early stopping must still be logged.
+    callbacks = [xgb.callback.EvaluationMonitor()]
+    if hps.get("early_stopping_rounds"):
+        # The metric is named, because xgboost would otherwise watch whichever it logs last, and
+        # it logs custom ones (mse) after native ones, whatever order eval_metric gives.
+        callbacks.append(xgb.callback.EarlyStopping(
+            rounds=hps["early_stopping_rounds"], metric_name=metrics[-1], save_best=False,
+        ))
+
+    dtrain = xgb.DMatrix(x_train, label=y_train)
+    evals = [(dtrain, "train")]
+    if val_data is not None:
+        evals.append((xgb.DMatrix(val_data[1], label=val_data[0]), "validation"))
+    print(
+        f"Train matrix has {dtrain.num_row()} rows and {dtrain.num_col()} columns"
+        + (f"; validation matrix has {evals[1][0].num_row()} rows" if len(evals) > 1 else ""),
+        flush=True,
+    )
+    try:
+        booster = xgb.train(
+            params, dtrain,
+            num_boost_round=hps["num_round"],
+            evals=evals,
+            custom_metric=custom,
+            callbacks=callbacks,
+            verbose_eval=False,  # printed by the EvaluationMonitor above
+        )
+    except xgb.core.XGBoostError as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.strip() and not ln.startswith("Stack")]
+        raise io.JobError(f"XGBoost training failed: {lines[0] if lines else exc}") from None
+    # What the container's save_model("xgboost-model") writes (UBJSON), minus the warning
+    # xgboost raises for a file name without a .json/.ubj extension.
+    (io.model_dir() / MODEL_FILE).write_bytes(booster.save_raw("ubj"))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _sm_io import run_job
+
+    sys.exit(run_job(train))
