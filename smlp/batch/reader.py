@@ -1,0 +1,312 @@
+"""Turning one CSV file into parsed blocks: features for the model, text for the joined output.
+
+Only imported on the transform path, so pyarrow and numpy are imported at the top.
+
+The file is cut into byte blocks at newlines (SageMaker's ``SplitType=Line`` splits there too,
+quotes or not) and each block is parsed by ``pyarrow.csv.read_csv``: feature columns straight
+to float32, columns the output keeps as strings (their text as written), other columns not at
+all. Cutting the blocks ourselves keeps memory bounded by the block size and lets errors name
+a line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from smlp.batch.jsonpath import ColumnPath
+from smlp.batch.options import RowEncoder
+from smlp.errors import SchemaMismatchError
+
+_BAD_VALUE = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'$", re.DOTALL)
+_BAD_CAST = re.compile(r"Failed to parse string: '(.*)' as a scalar", re.DOTALL)
+_BAD_WIDTH = re.compile(r"Expected (\d+) columns, got (\d+)")
+_EMPTY_LINES = (b"\n", b"\r\n", b"\r")
+_NULLS = pcsv.ConvertOptions().null_values
+
+
+@dataclass
+class Block:
+    """One parsed block; ``text`` holds the columns the output needs, by name."""
+
+    offset: int
+    nbytes: int
+    rows: int
+    features: np.ndarray
+    text: dict[str, pa.ChunkedArray]
+
+
+@dataclass
+class FilePlan:
+    """How to parse every block of one file, decided from its first line."""
+
+    path: Path
+    names: list[str]
+    n_features: int
+    convert: pcsv.ConvertOptions
+    features: list[str] = field(default_factory=list)  # headerless: feature columns, in order
+    cast: frozenset[str] = frozenset()  # feature columns read as text (the output keeps them)
+    text_convert: pcsv.ConvertOptions | None = None  # encoder + join: second, all-text parse
+    outputs: list[str | None] = field(default_factory=list)  # column per output field; None=pred
+    encoder: RowEncoder | None = None
+
+    @property
+    def read_options(self) -> pcsv.ReadOptions:
+        return pcsv.ReadOptions(column_names=self.names)
+
+
+def plan_file(
+    path: Path,
+    handle: BinaryIO,
+    n_features: int,
+    input_filter: ColumnPath,
+    output_filter: ColumnPath,
+    join: bool,
+    encoder: RowEncoder | None,
+) -> tuple[FilePlan, bytes, int] | None:
+    """Read the first line and plan the parse; ``None`` for a file with no rows.
+
+    Returns the plan, the bytes already read that belong to the first block, and the byte
+    offset where that block starts (after a header, if any).
+    """
+    skipped = 0
+    first = handle.readline()
+    while first in _EMPTY_LINES:
+        skipped += len(first)
+        first = handle.readline()
+    if not first:
+        return None
+    row = pcsv.read_csv(
+        pa.py_buffer(first),
+        read_options=pcsv.ReadOptions(autogenerate_column_names=encoder is None),
+        convert_options=pcsv.ConvertOptions(strings_can_be_null=False),
+    )
+    width = row.num_columns
+    if encoder is None:
+        names = [f"c{i}" for i in range(width)]
+        carry, start = first, skipped
+    else:
+        names = row.column_names
+        carry, start = b"", skipped + len(first)
+    try:
+        out_idx = output_filter.resolve(width + 1 if join else 1)
+    except IndexError as exc:
+        raise SchemaMismatchError(f"{path}: output_filter {exc}") from None
+    pred_at = width if join else 0
+    outputs = [None if i == pred_at else names[i] for i in out_idx]
+    text_cols = {name for name in outputs if name is not None}
+    plan = FilePlan(path, names, n_features, pcsv.ConvertOptions(), outputs=outputs)
+    if encoder is None:
+        _plan_features(plan, width, input_filter, text_cols)
+    else:
+        _plan_encoder(plan, encoder, text_cols)
+    return plan, carry, start
+
+
+def _plan_features(plan: FilePlan, width: int, path_filter: ColumnPath, text: set[str]) -> None:
+    try:
+        idx = path_filter.resolve(width)
+    except IndexError as exc:
+        raise SchemaMismatchError(f"{plan.path}: input_filter {exc}") from None
+    if len(idx) != plan.n_features:
+        raise SchemaMismatchError(
+            f"{plan.path}: expected {plan.n_features} feature columns after input_filter "
+            f"{path_filter.expr} ({width} in each row), got {len(idx)}"
+        )
+    plan.features = [plan.names[i] for i in idx]
+    plan.cast = frozenset(text.intersection(plan.features))
+    types = {name: pa.float32() for name in plan.features}
+    types.update({name: pa.string() for name in text})
+    plan.convert = pcsv.ConvertOptions(
+        column_types=types,
+        include_columns=[name for name in plan.names if name in types],
+        strings_can_be_null=False,
+    )
+
+
+def _plan_encoder(plan: FilePlan, encoder: RowEncoder, text: set[str]) -> None:
+    types = dict(encoder.column_types())
+    missing = [name for name in types if name not in plan.names]
+    if missing:
+        raise SchemaMismatchError(
+            f"{plan.path}: header lacks column(s) {', '.join(missing)}; "
+            f"it has {', '.join(plan.names)}"
+        )
+    for name in plan.names:
+        types.setdefault(name, pa.string())
+    plan.encoder = encoder
+    plan.convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=False)
+    if text:
+        plan.text_convert = pcsv.ConvertOptions(
+            column_types={name: pa.string() for name in text},
+            include_columns=[name for name in plan.names if name in text],
+            strings_can_be_null=False,
+        )
+
+
+def read_blocks(
+    handle: BinaryIO, block_size: int, carry: bytes, offset: int
+) -> Iterator[tuple[int, bytearray]]:
+    """``(offset, data)`` pieces of the file, each ending at a newline (or at EOF).
+
+    Reads straight into a fresh buffer per block (the parse may still hold the last one) and
+    trims it in place, so the only copy is the partial line carried to the next block.
+    """
+    while True:
+        data = bytearray(len(carry) + block_size)
+        data[: len(carry)] = carry
+        read = handle.readinto(memoryview(data)[len(carry) :])
+        end = len(carry) + (read or 0)
+        if not read:
+            if carry:
+                del data[end:]
+                yield offset, data
+            return
+        cut = data.rfind(b"\n", 0, end) + 1
+        if cut == 0:  # one line longer than a block: keep reading until it ends
+            carry = bytes(data[:end])
+            continue
+        carry = bytes(data[cut:end])
+        del data[cut:]
+        yield offset, data
+        offset += cut
+
+
+def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
+    """Parse one block into the model's features and the output's text columns."""
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(data), read_options=plan.read_options, convert_options=plan.convert
+        )
+    except pa.ArrowInvalid as exc:
+        raise _parse_error(plan, exc, offset, data) from exc
+    text: dict[str, pa.ChunkedArray] = {}
+    if plan.encoder is None:
+        columns = [table.column(name) for name in plan.features]
+        features = np.column_stack(
+            [_as_float(plan, name, col) for name, col in zip(plan.features, columns, strict=True)]
+            if columns
+            else [np.empty(table.num_rows, np.float32)]
+        ).astype(np.float32, copy=False)
+        wanted = {name for name in plan.outputs if name is not None}
+        text = {name: table.column(name) for name in wanted}
+    else:
+        features = _encode(plan, table)
+        if plan.text_convert is not None:
+            strings = pcsv.read_csv(
+                pa.py_buffer(data),
+                read_options=plan.read_options,
+                convert_options=plan.text_convert,
+            )
+            text = {name: strings.column(name) for name in strings.column_names}
+    if b'"' in data:
+        text = {name: _quote(col) for name, col in text.items()}
+    return Block(offset, len(data), table.num_rows, features, text)
+
+
+def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:
+    """A feature column as a float32 vector, missing values as NaN."""
+    if name in plan.cast:
+        try:
+            column = column.cast(pa.float32())
+        except pa.ArrowInvalid:
+            nulls = pc.is_in(column, value_set=pa.array(_NULLS))
+            try:
+                column = pc.if_else(nulls, None, column).cast(pa.float32())
+            except pa.ArrowInvalid as exc:
+                match = _BAD_CAST.search(str(exc))
+                value = match.group(1) if match else str(exc)
+                raise SchemaMismatchError(
+                    f"{plan.path}: column {plan.names.index(name)}: "
+                    f"expected a number, got {value!r}"
+                ) from exc
+    if column.null_count:
+        column = column.fill_null(np.nan)
+    return column.to_numpy()
+
+
+def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
+    assert plan.encoder is not None
+    batch = pa.RecordBatch.from_arrays(
+        [col.combine_chunks() for col in table.columns], names=table.column_names
+    )
+    features = np.ascontiguousarray(plan.encoder.encode(batch), dtype=np.float32)
+    if features.ndim != 2 or features.shape != (table.num_rows, plan.n_features):
+        raise SchemaMismatchError(
+            f"{plan.path}: the recorded schema encodes {table.num_rows} rows into shape "
+            f"{features.shape}; the model expects ({table.num_rows}, {plan.n_features})"
+        )
+    return features
+
+
+def _quote(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Re-quote fields the CSV parse unquoted, so the joined row is valid CSV again."""
+    needs = pc.match_substring_regex(column, r'[,"\r\n]')
+    if not pc.any(needs).as_py():
+        return column
+    escaped = pc.replace_substring(column, '"', '""')
+    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+    return pc.if_else(needs, quoted, column)
+
+
+def _parse_error(
+    plan: FilePlan, exc: pa.ArrowInvalid, offset: int, data: bytes | bytearray
+) -> Exception:
+    """Translate pyarrow's message into one line naming the file, and line or column."""
+    message = str(exc)
+    match = _BAD_VALUE.search(message)
+    if match:
+        index, value = int(match.group(1)), match.group(2)
+        expected = plan.convert.column_types.get(plan.names[index], pa.float32())
+        numeric = pa.types.is_floating(expected) or pa.types.is_integer(expected)
+        what = "a number" if numeric else f"a value of type {expected}"
+        where = str(index) if plan.encoder is None else f"{index} ({plan.names[index]})"
+        return SchemaMismatchError(f"{plan.path}: column {where}: expected {what}, got {value!r}")
+    match = _BAD_WIDTH.search(message)
+    if match:
+        line, got = _find_bad_line(plan, offset, data)
+        at = f"line {line}: " if line else ""
+        return SchemaMismatchError(
+            f"{plan.path}: {at}expected {len(plan.names)} columns like the first row, "
+            f"got {got if got is not None else match.group(2)}"
+        )
+    return SchemaMismatchError(f"{plan.path}: cannot parse as CSV: {message.splitlines()[0]}")
+
+
+def _find_bad_line(
+    plan: FilePlan, offset: int, data: bytes | bytearray
+) -> tuple[int | None, int | None]:
+    """The 1-based file line number and width of the block's first row of the wrong width.
+
+    Only runs on the error path, so re-reading the file before the block is fine.
+    """
+    text = data.decode("utf-8", errors="replace")
+    for k, line in enumerate(text.split("\n")):
+        stripped = line.rstrip("\r")
+        if not stripped:
+            continue
+        fields = next(csv.reader(io.StringIO(stripped)), [])
+        if len(fields) != len(plan.names):
+            with open(plan.path, "rb") as handle:
+                before = sum(chunk.count(b"\n") for chunk in _chunks(handle, offset))
+            return before + k + 1, len(fields)
+    return None, None
+
+
+def _chunks(handle: BinaryIO, limit: int) -> Iterator[bytes]:
+    while limit > 0:
+        chunk = handle.read(min(limit, 1 << 20))
+        if not chunk:
+            return
+        limit -= len(chunk)
+        yield chunk
