@@ -66,10 +66,53 @@ class Candidate(BaseModel):
     source: Literal["train", "tune"] = "train"
     job_name: str
     hyperparameters: dict[str, str]
+    container_version: str = ""  # the image the model was trained in, and must be served by
     model: Artifact
     training_metrics: dict[str, float] = {}
     data_sha256: str = ""
     created_at: str = Field(default_factory=now)
+
+
+class TrialRecord(BaseModel):
+    """One trial of a tuning job: its training job, hyperparameters (strings) and outcome."""
+
+    name: str
+    status: str
+    objective: float | None = None
+    hyperparameters: dict[str, str] = {}
+    final_metrics: dict[str, float] = {}
+    seconds: float = 0.0
+    model: Artifact | None = None
+    failure_reason: str | None = None
+
+
+class TuningRecord(BaseModel):
+    """One tuning job: what was searched and how each trial did.
+
+    ``smlp tune --resume`` continues the latest one that did not complete; warm start reads
+    the trials of the parents it names.
+    """
+
+    name: str
+    algo: str
+    backend: str
+    status: Literal["InProgress", "Completed", "Failed", "Stopped"] = "InProgress"
+    strategy: str
+    objective_metric: str
+    objective_type: str
+    max_jobs: int
+    ranges: dict[str, Any] = {}
+    static_hyperparameters: dict[str, str] = {}
+    data_sha256: str = ""
+    parents: list[str] = []
+    warm_start_type: str | None = None
+    trials: list[TrialRecord] = []
+    best: str | None = None
+    leaderboard: Artifact | None = None
+    started_at: str = Field(default_factory=now)
+    finished_at: str | None = None
+    seconds: float | None = None
+    failure_reason: str | None = None
 
 
 class Manifest(BaseModel):
@@ -80,6 +123,7 @@ class Manifest(BaseModel):
     candidates: dict[str, Candidate] = {}
     comparison: Artifact | None = None
     best: str | None = None
+    tuning: dict[str, TuningRecord] = {}
     extra: dict[str, Any] = {}
 
     def require_data(self) -> DataRecord:

@@ -153,7 +153,7 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
                 continue
             candidate = Candidate(
                 name=name, algo=name, source="train", job_name=job.name,
-                hyperparameters=job.hyperparameters,
+                hyperparameters=job.hyperparameters, container_version=job.container_version,
                 model=Artifact(uri=result.model_uri or "", sha256=result.model_sha256 or ""),
                 training_metrics=result.final_metrics,
                 data_sha256=data.splits["train"].sha256,

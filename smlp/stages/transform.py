@@ -86,7 +86,7 @@ def batch_predict(store: Store, backend: Backend, candidate: Candidate, data: Da
 def _container_version(candidate: Candidate) -> str:
     from smlp.algorithms import get_algorithm
 
-    return get_algorithm(candidate.algo).default_container_version
+    return candidate.container_version or get_algorithm(candidate.algo).default_container_version
 
 
 def labelled_options(options: TransformConfig) -> TransformConfig:
