@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from smlp.cli.common import ConfigOption, StoreOption, console, load, open_project
+from smlp.cli.common import (
+    ConfigOption,
+    DryRunOption,
+    StoreOption,
+    console,
+    load,
+    open_project,
+    show_plan,
+)
 from smlp.cli.render import EventRenderer, leaderboard
 
 AlgoOption = Annotated[
@@ -35,14 +43,17 @@ def train(
     store: StoreOption = None,
     backend: BackendOption = None,
     verbose: VerboseOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Train one or more algorithms on the prepared data; each becomes a candidate."""
     from smlp.stages.train import train as run_train
 
-    cfg = load(config, {"store": store, "backend.kind": backend})
-    artifacts, runner = open_project(cfg)
+    cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
+    artifacts, runner = open_project(cfg, needs="data")
     with EventRenderer(verbose=verbose) as events:
         candidates = run_train(cfg, artifacts, runner, _split_algos(algo), hp, events)
+    if show_plan(runner):
+        return
     for candidate in candidates:
         console.print(f"{candidate.name}: {candidate.model.uri}")
 
@@ -54,14 +65,18 @@ def compare(
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Score every candidate on the same held-out split and pick the best."""
     from smlp.stages.compare import compare as run_compare
 
-    cfg = load(config, {"compare.metric": metric, "store": store, "backend.kind": backend})
-    artifacts, runner = open_project(cfg)
+    cfg = load(config, {"compare.metric": metric, "store": store, "backend.kind": backend},
+               dry_run)
+    artifacts, runner = open_project(cfg, needs="candidates")
     with EventRenderer(quiet=as_json) as events:
         comparison = run_compare(cfg, artifacts, runner, cfg.compare.metric, events)
+    if show_plan(runner):
+        return
     if as_json:
         typer.echo(json.dumps(comparison.to_json(), indent=2))
         return
@@ -79,14 +94,18 @@ def transform(
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Batch-predict a file or folder with SageMaker Batch Transform semantics."""
     from smlp.stages.transform import transform as run_transform
 
-    cfg = load(config, {"store": store, "backend.kind": backend})
-    artifacts, runner = open_project(cfg)
+    cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
+    artifacts, runner = open_project(cfg, needs="best" if model in (None, "best") else
+                                     "candidates")
     with EventRenderer() as events:
         result = run_transform(cfg, artifacts, runner, input, output, model, events)
+    if show_plan(runner):
+        return
     rate = result.rows / result.seconds if result.seconds else 0
     console.print(f"{result.rows:,} rows in {result.seconds:.2f} s ({rate:,.0f} rows/s)")
     for uri in result.outputs:
@@ -103,6 +122,7 @@ def run(
     store: StoreOption = None,
     backend: BackendOption = None,
     verbose: VerboseOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """The whole pipeline: data, train, compare, transform the test split."""
     from smlp.errors import ConfigError
@@ -110,10 +130,12 @@ def run(
 
     if (input is None) != (target is None):
         raise ConfigError("--input and --target go together")
-    cfg = load(config, {"store": store, "backend.kind": backend})
+    cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
     artifacts, runner = open_project(cfg)
     with EventRenderer(verbose=verbose) as events:
         summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events)
+    if show_plan(runner):
+        return
     leaderboard(summary.comparison)
     timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.timings.items())
     console.print(f"stages: {timings} (total {sum(summary.timings.values()):.1f} s)")

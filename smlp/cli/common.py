@@ -22,20 +22,83 @@ ConfigOption = Annotated[
 StoreOption = Annotated[
     str | None, typer.Option("--store", help="Artifact store: a folder or s3://bucket/prefix.")
 ]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="SageMaker only: print the exact requests (JSON) and "
+                       "an estimated cost; send nothing, no credentials needed.")
+]
 
 
-def load(config: Path | None, overrides: dict[str, Any] | None = None) -> Any:
+def load(config: Path | None, overrides: dict[str, Any] | None = None,
+         dry_run: bool = False) -> Any:
     """Load the config, applying only the flags the user actually gave."""
     from smlp.config import load_config
+    from smlp.errors import ConfigError
 
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
-    return load_config(config, given)
+    loaded = load_config(config, given)
+    if not dry_run:
+        return loaded
+    if loaded.backend.kind != "sagemaker":
+        raise ConfigError("--dry-run shows the requests the sagemaker backend would send; "
+                          "add --backend sagemaker (or set backend.kind: sagemaker)")
+    return loaded.model_copy(update={"backend": loaded.backend.model_copy(
+        update={"dry_run": True})})
 
 
-def open_project(config: Any) -> tuple[Any, Any]:
-    """The store and backend a loaded config names."""
+def open_project(config: Any, needs: str | None = None) -> tuple[Any, Any]:
+    """The store and backend a loaded config names.
+
+    In a dry run the store keeps every write in memory, and the upstream stages a command
+    ``needs`` (``data``, ``candidates``, ``best``) are rehearsed if the store lacks them.
+    """
     from smlp.backends import get_backend
     from smlp.store import open_store
 
     store = open_store(config.store)
-    return store, get_backend(config, store)
+    if getattr(config.backend, "dry_run", False):
+        from smlp.backends.sagemaker.dryrun import DryRunStore, rehearse
+
+        store = DryRunStore(store)
+        backend = get_backend(config, store)
+        rehearse(config, store, backend, needs)
+        return store, backend
+    backend = get_backend(config, store)
+    if hasattr(backend, "interrupt"):  # remote jobs: Ctrl-C asks whether to stop them
+        backend.confirm_stop = _confirm_stop
+        _forward_sigint(backend.interrupt)
+    return store, backend
+
+
+def _forward_sigint(interrupt: Any) -> None:
+    """On Ctrl-C, also wake the threads waiting for remote jobs, then interrupt as usual."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        interrupt()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def _confirm_stop(job: str) -> bool:
+    """Asked on Ctrl-C while a remote job runs: it keeps running (and billing) otherwise."""
+    err_console.print()
+    return typer.confirm(f"Stop the remote {job} too?", default=False, err=True)
+
+
+def show_plan(backend: Any) -> bool:
+    """Print a dry run's plan as JSON; False (nothing printed) when this was not a dry run."""
+    import json
+
+    if not getattr(backend, "dry_run", False):
+        return False
+    typer.echo(json.dumps(backend.dry_run_report(), indent=2))
+    return True

@@ -1,12 +1,78 @@
-"""``smlp config validate|show``."""
+"""``smlp config init|validate|show``."""
 
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from smlp.cli.common import ConfigOption, console, load
 
-app = typer.Typer(help="Check and show the resolved configuration.", no_args_is_help=True)
+app = typer.Typer(help="Create, check and show the configuration.", no_args_is_help=True)
+
+HEADER = ("# smlp configuration, written by `smlp config init`. Only what differs from the\n"
+          "# defaults is here; `smlp config show` prints every setting.\n")
+
+
+@app.command()
+def init(
+    backend: Annotated[str, typer.Option("--backend", help="local or sagemaker.")] = "local",
+    bucket: Annotated[str | None, typer.Option(
+        "--bucket", help="S3 bucket for data, models and the manifest (sagemaker).")] = None,
+    prefix: Annotated[str | None, typer.Option(
+        "--prefix", help="Key prefix inside the bucket (default: smlp).")] = None,
+    role_arn: Annotated[str | None, typer.Option(
+        "--role-arn", help="Execution role SageMaker assumes (sagemaker).")] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", help="AWS region (default: the AWS CLI's).")] = None,
+    path: Annotated[Path, typer.Option(
+        "--path", "-o", help="File to write.", dir_okay=False)] = Path("smlp.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a ready-to-use config file (./smlp.yaml, read by every command by default)."""
+    from smlp.config.backend import starter_config
+    from smlp.errors import ConfigError
+
+    if backend == "sagemaker" and region is None:
+        from smlp.backends.sagemaker.session import resolve_region
+
+        region = resolve_region(None)
+    try:
+        document = starter_config(backend, bucket=bucket, prefix=prefix, role_arn=role_arn,
+                                  region=region)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists already; pass --force to replace it")
+    _write_validated(path, document)
+    console.print(f"{path}: backend {document['backend']['kind']}, store {document['store']}")
+
+
+def _write_validated(path: Path, document: dict[str, Any]) -> None:
+    """Write through a temp file that smlp must load cleanly, then rename it into place."""
+    import yaml
+
+    from smlp.config import load_config
+    from smlp.errors import ConfigError
+
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".yaml", dir=directory)
+    tmp = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(HEADER + yaml.safe_dump(document, sort_keys=False))
+        tmp.chmod(0o644)
+        try:
+            load_config(tmp)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(str(tmp), str(path))) from None
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @app.command()

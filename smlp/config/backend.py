@@ -40,8 +40,8 @@ class SageMakerBackendConfig(Strict):
     poll_seconds: float = Field(15.0, gt=0, description="first wait between status checks")
     max_poll_seconds: float = Field(60.0, gt=0, description="backoff cap between checks")
     stream_logs: bool = Field(True, description="follow the job's CloudWatch log lines")
-    max_attempts: int = Field(10, ge=1, le=50,
-                              description="botocore attempts on throttling and transient errors")
+    max_attempts: int = Field(10, ge=1, le=50, description="attempts per AWS call (first + "
+                              "retries) on throttling and transient errors")
     max_parallel_jobs: int = Field(4, ge=1, le=100,
                                    description="training jobs run (and waited for) side by side")
     download_outputs: bool = Field(

@@ -1,0 +1,259 @@
+"""``--dry-run``: every request checked against botocore's SageMaker model, collected, not sent.
+
+The stages run unchanged over a :class:`DryRunStore`, which reads through to the real store
+when it can (credentials are optional) and keeps every write in memory, and over the backend
+in dry-run mode, which records each request and answers as if the job had completed. Upstream
+stages the store has no record of are rehearsed the same way, so ``smlp train --dry-run``
+works in a fresh project; the notes say what was assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from smlp.errors import ConfigError, StoreError
+from smlp.store import Store
+
+COMMON_INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.c5.xlarge",
+                         "ml.c5.2xlarge", "ml.g4dn.xlarge")
+INSTANCE_TYPE_SHAPES = {"TrainingInstanceType": "training jobs",
+                        "TransformInstanceType": "batch transform jobs"}
+
+
+# -- validation against the service model -------------------------------------------------------
+@lru_cache(maxsize=4)
+def service_model(service: str = "sagemaker") -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+def validate_request(operation: str, params: dict[str, Any], service: str = "sagemaker") -> None:
+    """Raise ConfigError listing every way ``params`` does not fit ``operation``'s input shape.
+
+    botocore's own validator checks required members, types and minimums; the service model
+    also declares enums (instance types among them), maximum lengths and patterns, which the
+    service checks only after a request is sent. Both are checked here, before any call.
+    """
+    from botocore.validate import ParamValidator
+
+    shape = service_model(service).operation_model(operation).input_shape
+    report = ParamValidator().validate(params, shape)
+    problems = report.generate_report().splitlines() if report.has_errors() else []
+    problems += _constraints(params, shape, "")
+    if len(problems) == 1:
+        raise ConfigError(f"{operation}: {problems[0]}")
+    if problems:
+        raise ConfigError(f"{operation}: the request does not fit SageMaker's API:\n  "
+                          + "\n  ".join(problems))
+
+
+def _constraints(value: Any, shape: Any, path: str) -> list[str]:
+    problems: list[str] = []
+    if shape.type_name == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                problems += _constraints(value[name], member, f"{path}.{name}".lstrip("."))
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            problems += _constraints(item, shape.member, f"{path}[{index}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            problems += _constraints(key, shape.key, f"{path} key {key!r}")
+            problems += _constraints(item, shape.value, f"{path}[{key!r}]")
+    elif shape.type_name == "string" and isinstance(value, str):
+        problems += _string_problems(value, shape, path)
+    return problems
+
+
+def _string_problems(value: str, shape: Any, path: str) -> list[str]:
+    enum = getattr(shape, "enum", None) or []
+    if enum and value not in enum:
+        what = INSTANCE_TYPE_SHAPES.get(shape.name)
+        if what:
+            family = value.rsplit(".", 1)[0] + "."
+            near = [v for v in enum if v.startswith(family)][:8] or [
+                v for v in COMMON_INSTANCE_TYPES if v in enum]
+            return [f"{path}: SageMaker does not offer {value} for {what}; e.g. "
+                    + ", ".join(near)]
+        return [f"{path}: {value!r} is not one of {', '.join(enum)}"]
+    meta = shape.metadata
+    if "max" in meta and len(value) > meta["max"]:
+        return [f"{path}: {len(value)} characters, at most {meta['max']} allowed ({value!r})"]
+    pattern = meta.get("pattern")
+    if pattern:
+        try:
+            matched = re.fullmatch(pattern, value, flags=re.DOTALL)
+        except re.error:  # a Java-only construct: leave it to the service
+            return []
+        if matched is None:
+            return [f"{path}: {value!r} does not match {pattern}"]
+    return []
+
+
+# -- the plan -----------------------------------------------------------------------------------
+@dataclass
+class PlannedRequest:
+    operation: str
+    params: dict[str, Any]
+    service: str = "sagemaker"
+
+
+@dataclass
+class DryRunPlan:
+    """What a dry run would have sent, in order, plus what it assumed."""
+
+    region: str
+    requests: list[PlannedRequest] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    estimator: Any = None
+
+    def add(self, operation: str, params: dict[str, Any]) -> None:
+        validate_request(operation, params)
+        self.requests.append(PlannedRequest(operation, params))
+        if self.estimator is not None:
+            self.estimator.add(operation, params)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def reset(self) -> None:
+        self.requests.clear()
+        if self.estimator is not None:
+            self.estimator.estimate.lines.clear()
+
+    def to_json(self, writes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "dry_run": True,
+            "region": self.region,
+            "validated_against": "botocore service model sagemaker "
+                                 + service_model().api_version,
+            "requests": [{"service": r.service, "operation": r.operation, "params": r.params}
+                         for r in self.requests],
+        }
+        if writes is not None:
+            body["s3_writes"] = writes
+        if self.estimator is not None:
+            body["estimated_cost"] = self.estimator.estimate.to_json()
+        body["notes"] = self.notes
+        return body
+
+
+# -- a store that never writes --------------------------------------------------------------
+class DryRunStore:
+    """Reads through to ``base`` (when it can be read at all); writes stay in memory."""
+
+    def __init__(self, base: Store) -> None:
+        self.base = base
+        self.root = base.root
+        self.files: dict[str, bytes] = {}
+        self.writes: list[dict[str, Any]] = []
+        self.unreadable: str | None = None
+
+    def __getattr__(self, name: str) -> Any:  # bucket, prefix, client of an S3Store
+        return getattr(self.base, name)
+
+    def uri(self, key: str) -> str:
+        return self.base.uri(key)
+
+    def key(self, uri: str) -> str:
+        return self.base.key(uri)
+
+    def _read(self, call: Any, default: Any) -> Any:
+        if self.unreadable is not None:
+            return default
+        try:
+            return call()
+        except StoreError as exc:
+            if "not found" in str(exc):
+                return default
+            self.unreadable = str(exc)
+            return default
+
+    def exists(self, key: str) -> bool:
+        return key in self.files or bool(self._read(lambda: self.base.exists(key), False))
+
+    def read_bytes(self, key: str) -> bytes:
+        if key in self.files:
+            return self.files[key]
+        data = self._read(lambda: self.base.read_bytes(key), None)
+        if data is None:
+            raise StoreError(f"{self.uri(key)}: not found in the store (dry run)")
+        return data
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self.files[key] = data
+        self.writes = [w for w in self.writes if w["uri"] != self.uri(key)]
+        self.writes.append({"uri": self.uri(key), "bytes": len(data)})
+
+    def put_placeholder(self, key: str, data: bytes) -> None:
+        """What a remote job would write (not smlp): readable, but not listed as a write."""
+        self.files[key] = data
+
+    def upload(self, local: Path, key: str, sha256: str | None = None) -> None:
+        self.write_bytes(key, Path(local).read_bytes())
+
+    def download(self, key: str, local: Path) -> None:
+        if key in self.files:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(self.files[key])
+            return
+        self.base.download(key, local)
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._read(lambda: self.base.list(prefix), [])
+        return sorted(set(base) | {k for k in self.files if k.startswith(prefix)})
+
+
+def rehearse(config: Any, store: DryRunStore, backend: Any, needs: str | None) -> None:
+    """Simulate, in ``store``, the upstream stages a command needs and the store lacks.
+
+    ``needs``: ``data`` (train, tune), ``candidates`` (compare), ``best`` (transform).
+    The simulated stages' own requests and writes are dropped from the plan afterwards.
+    """
+    from smlp.manifest import load_manifest
+
+    if needs is None:
+        return
+    plan: DryRunPlan = backend.plan
+    manifest = load_manifest(store)
+    why = (f" (it could not be read: {store.unreadable})" if store.unreadable else "")
+    if manifest.data is None:
+        _simulate_data(config, store)
+        plan.note(f"{store.root} has no prepared data{why}: the requests assume the splits "
+                  "`smlp data` would write from this config")
+        manifest = load_manifest(store)
+    if needs in {"candidates", "best"} and not manifest.candidates:
+        from smlp.stages.train import train
+
+        train(config, store, backend)
+        plan.note("no trained candidates in the store: the requests assume `smlp train` ran "
+                  "first (its own requests are not shown)")
+        manifest = load_manifest(store)
+    if needs == "best" and manifest.best is None:
+        from smlp.stages.compare import compare
+
+        compare(config, store, backend)
+        plan.note("no compared best model in the store: the transform is shown with the "
+                  "candidate a dry-run comparison picks, which is not meaningful")
+    plan.reset()
+    store.writes.clear()
+
+
+def _simulate_data(config: Any, store: Store) -> None:
+    from smlp.stages import data as data_stage
+
+    data = config.data
+    if data.source == "file":
+        data_stage.prepare(config, store, Path(data.input or ""), data.target or "",
+                           data.id_column)
+    else:
+        data_stage.generate(config, store)

@@ -1,0 +1,137 @@
+"""Moving Batch Transform data between this machine and S3, and finishing what SageMaker cannot.
+
+Two cases need smlp's help, and both reuse the local batch engine so that the result is the
+same file the local backend writes:
+
+- raw input with a header (the user's own columns) is encoded with the recorded schema before
+  upload, since a SageMaker container knows nothing of smlp's schema;
+- built-in KNN answers in JSON only (its documented response formats are JSON, JSON Lines and
+  RecordIO-protobuf), so SageMaker returns predictions alone and smlp joins and filters them.
+
+In both, the local engine replays SageMaker's predictions instead of calling a model.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smlp.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from smlp.backends.base import TransformJobSpec
+
+# Algorithms whose serving container cannot answer in text/csv, and what to ask for instead.
+JSON_ONLY = {"knn": "application/jsonlines"}
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def batch_options(options: Any, *, filters: bool = True) -> Any:
+    from smlp.batch import BatchOptions
+
+    return BatchOptions(
+        split_type=options.split_type, batch_strategy=options.batch_strategy,
+        max_payload_mb=options.max_payload_mb,
+        input_filter=options.input_filter if filters else None,
+        join_source=options.join_source if filters else None,
+        output_filter=options.output_filter if filters else None,
+    )
+
+
+def encode_file(raw: Path, target: Path, job: TransformJobSpec) -> int:
+    """Write ``raw``'s rows as the model's header-less feature CSV; return the row count.
+
+    The local engine reads and encodes exactly as it does for a local transform; its
+    "model" here only writes the encoded features out.
+    """
+    import numpy as np
+
+    from smlp.batch import run_batch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8") as handle, \
+            tempfile.TemporaryDirectory(prefix="smlp-encode-") as scratch:
+        def write(features: np.ndarray) -> np.ndarray:
+            np.savetxt(handle, features, delimiter=",", fmt="%.9g")
+            return np.zeros(len(features))
+
+        result = run_batch(raw, Path(scratch), write, job.n_features,
+                           batch_options(job.options, filters=False), encoder=job.schema)
+    return result.rows
+
+
+def parse_predictions(lines: Iterator[str]) -> list[float]:
+    """One value per record from CSV (``1.5``) or JSON Lines (``{"predicted_label": 1.5}``,
+    or a ``{"predictions": [...]}`` object per mini-batch)."""
+    values: list[float] = []
+    for line in lines:
+        text = line.strip()
+        if not text:
+            continue
+        if text[0] not in "{[":
+            values.append(float(text.split(",")[0]))
+            continue
+        item = json.loads(text)
+        records = item.get("predictions", [item]) if isinstance(item, dict) else item
+        for record in records:
+            values.append(float(record["predicted_label"] if isinstance(record, dict)
+                                else record))
+    return values
+
+
+class Replay:
+    """A "model" that hands out SageMaker's predictions in input order."""
+
+    def __init__(self, predictions: list[float], source: str) -> None:
+        self.predictions = predictions
+        self.position = 0
+        self.source = source
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        end = self.position + len(features)
+        if end > len(self.predictions):
+            raise DataError(f"{self.source}: SageMaker returned {len(self.predictions)} "
+                            f"predictions, fewer than the input's rows")
+        chunk = np.asarray(self.predictions[self.position:end], dtype=np.float64)
+        self.position = end
+        return chunk
+
+    def check_consumed(self) -> None:
+        if self.position != len(self.predictions):
+            raise DataError(f"{self.source}: SageMaker returned {len(self.predictions)} "
+                            f"predictions for {self.position} rows")
+
+
+def replay(input_file: Path, predictions_file: Path, out_dir: Path,
+           job: TransformJobSpec) -> tuple[Path, int]:
+    """Write ``<input>.out`` with the job's join and filters, from SageMaker's predictions."""
+    from smlp.batch import run_batch
+
+    with open(predictions_file, encoding="utf-8") as handle:
+        predict = Replay(parse_predictions(handle), str(predictions_file))
+    result = run_batch(input_file, out_dir, predict, job.n_features,
+                       batch_options(job.options), encoder=job.schema)
+    predict.check_consumed()
+    _, target, rows = result.files[0]
+    return target, rows
+
+
+def count_lines(body: Any) -> int:
+    """Newlines in a streaming S3 body, without holding it in memory."""
+    total = 0
+    last = b"\n"
+    for chunk in body.iter_chunks(1 << 20):
+        total += chunk.count(b"\n")
+        last = chunk[-1:] or last
+    return total + (0 if last == b"\n" else 1)

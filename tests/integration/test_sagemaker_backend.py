@@ -1,0 +1,514 @@
+"""The sagemaker backend against moto (``mock_aws``): what SageMaker receives, and that the
+models its jobs would write are the ones the local backend writes.
+
+The stand-in containers (see ``sagemaker_fixtures``) give moto's jobs real artifacts, so the
+stages run end to end and their results can be compared with a local run on the same data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tarfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from smlp.backends.sagemaker import SageMakerBackend
+from smlp.backends.sagemaker.session import AwsSession
+from smlp.errors import BackendError, ConfigError
+from smlp.events import Event
+from tests.integration.sagemaker_fixtures import (
+    REGION,
+    ROLE,
+    STORE,
+    SageMakerTraffic,
+    prepare_data,
+    record_sagemaker,
+    sagemaker_config,
+)
+
+
+@pytest.fixture
+def sm_store(make_store: Any) -> Any:
+    """The moto-backed S3 store (bucket ``smlp-test``, prefix ``projects/demo``)."""
+    return make_store("s3")
+
+
+@pytest.fixture
+def traffic(sm_store: Any, project: Path, monkeypatch: pytest.MonkeyPatch) -> SageMakerTraffic:
+    return record_sagemaker(sm_store, project / ".emulator", monkeypatch)
+
+
+@pytest.fixture
+def prepared(small_config: Any, sm_store: Any) -> Any:
+    return prepare_data(small_config, sm_store)
+
+
+def backend_for(config: Any, store: Any, **kwargs: Any) -> SageMakerBackend:
+    return SageMakerBackend(config, store, session=AwsSession(REGION, 3), **kwargs)
+
+
+def untar(data: bytes, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        archive.extractall(target, filter="data")
+    return target
+
+
+def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, traffic,
+                                              tmp_path):
+    """Every stage through the sagemaker backend; then the same models scored locally."""
+    from smlp.stages.compare import compare
+    from smlp.stages.train import train
+    from smlp.stages.transform import transform
+
+    config = sagemaker_config(small_config)
+    backend = backend_for(config, sm_store)
+    events: list[Event] = []
+    candidates = train(config, sm_store, backend, None, None, events.append)
+    check_training_requests(traffic, len(prepared.features))
+    check_candidates(traffic, {c.name: c for c in candidates}, events)
+    check_split_layout(sm_store, len(prepared.features))
+
+    remote = compare(config, sm_store, backend)
+    result = transform(config, sm_store, backend)
+    check_transform_requests(traffic)
+    assert result.outputs == [f"{STORE}/transform/{result.name}/test.csv.out"]
+    assert result.rows == prepared.rows["test"]
+
+    # The same models, scored by the local backend: same numbers, same bytes (KNN included,
+    # whose join smlp does after SageMaker answers in JSON Lines).
+    from smlp.backends.local import LocalBackend
+
+    ours = {n: sm_store.read_bytes(f"compare/{n}/test.csv.out") for n in ("knn", "xgboost",
+                                                                         "sklearn-gbm")}
+    local = compare(small_config.model_copy(update={"store": STORE}), sm_store,
+                    LocalBackend(small_config, sm_store))
+    assert remote.best == local.best
+    for theirs, mine in zip(remote.candidates, local.candidates, strict=True):
+        assert theirs.name == mine.name
+        assert theirs.metrics == pytest.approx(mine.metrics, rel=1e-6)
+    for name, body in ours.items():
+        assert body == sm_store.read_bytes(f"compare/{name}/test.csv.out"), name
+
+    # XGBoost artifact compatibility: the model loads as the container loads it and predicts
+    # what the transform wrote.
+    import xgboost
+
+    xgb = next(c for c in candidates if c.name == "xgboost")
+    model_dir = untar(sm_store.read_bytes(sm_store.key(xgb.model.uri)), tmp_path / "xgb")
+    booster = xgboost.Booster()
+    with warnings.catch_warnings():  # a path without .json/.ubj: xgboost says it sniffs
+        warnings.simplefilter("ignore", UserWarning)
+        booster.load_model(str(model_dir / "xgboost-model"))  # as the container does
+    rows = np.loadtxt(io.StringIO(sm_store.read_bytes("data/test/test.csv").decode()),
+                      delimiter=",", ndmin=2)
+    joined = np.loadtxt(io.StringIO(ours["xgboost"].decode()), delimiter=",", ndmin=2)
+    predictions = booster.predict(xgboost.DMatrix(rows[:, 1:]))
+    np.testing.assert_allclose(joined[:, 0], rows[:, 0])
+    np.testing.assert_allclose(joined[:, 1], predictions, rtol=1e-5)
+
+
+def check_training_requests(traffic: Any, n_features: int) -> None:
+    requests = {r["TrainingJobName"].split("-")[1]: r
+                for r in traffic.requests("CreateTrainingJob")}
+    assert set(requests) == {"xgboost", "knn", "sklearn"}
+    xgb = requests["xgboost"]
+    assert xgb["AlgorithmSpecification"] == {
+        "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0",
+        "TrainingInputMode": "File"}  # built-in: SageMaker's own metric definitions
+    assert [(c["ChannelName"], c["ContentType"], c["DataSource"]["S3DataSource"]["S3Uri"])
+            for c in xgb["InputDataConfig"]] == [
+        ("train", "text/csv", f"{STORE}/data/train/"),
+        ("validation", "text/csv", f"{STORE}/data/validation/")]
+    assert xgb["HyperParameters"]["num_round"] == "20"
+    assert xgb["RoleArn"] == ROLE
+    assert xgb["OutputDataConfig"] == {"S3OutputPath": f"{STORE}/training"}
+
+    knn = requests["knn"]
+    assert knn["AlgorithmSpecification"]["TrainingImage"].endswith("/knn:1")
+    assert [(c["ChannelName"], c["ContentType"]) for c in knn["InputDataConfig"]] == [
+        ("train", "text/csv;label_size=1"), ("test", "text/csv;label_size=1")]
+    assert knn["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"].endswith(
+        "/data/validation/")  # the test split stays unseen
+    assert knn["HyperParameters"]["feature_dim"] == str(n_features)
+
+    sk = requests["sklearn"]
+    hps = sk["HyperParameters"]
+    assert json.loads(hps["sagemaker_program"]) == "sklearn_gbm.py"
+    sourcedir = json.loads(hps["sagemaker_submit_directory"])
+    assert sourcedir.startswith(f"{STORE}/code/") and sourcedir.endswith("/sourcedir.tar.gz")
+    assert hps["n_estimators"] == "20"
+    assert sk["AlgorithmSpecification"]["TrainingImage"].endswith(
+        "/sagemaker-scikit-learn:1.9-0-cpu-py3")
+    definitions = sk["AlgorithmSpecification"]["MetricDefinitions"]
+    assert {d["Name"] for d in definitions} >= {"validation:rmse", "train:rmse"}
+    for request in requests.values():
+        assert all(isinstance(v, str) for v in request["HyperParameters"].values())
+
+
+def check_candidates(traffic: Any, candidates: dict[str, Any], events: list[Event]) -> None:
+    # The metric regexes match what the scripts printed: the streamed CloudWatch log lines
+    # gave the same metrics as the local run of the same job.
+    for name, candidate in candidates.items():
+        job = candidate.job_name
+        local_run = traffic.trained[job]
+        objective = "test:mse" if name == "knn" else "validation:rmse"
+        assert candidate.training_metrics[objective] == pytest.approx(
+            local_run.final_metrics[objective]), name
+        # Models are where the jobs reported them, hashed like local ones.
+        assert candidate.model.uri == f"{STORE}/training/{job}/output/model.tar.gz"
+        assert candidate.model.sha256 == local_run.model_sha256, name
+    assert any(e.kind == "log" and "validation:rmse=" in e.message for e in events)
+    assert any(e.kind == "job" and e.data.get("status") == "Completed" for e in events)
+
+
+def check_split_layout(store: Any, n_features: int) -> None:
+    """What SageMaker reads: one folder per split, target first, no header."""
+    assert {"data/train/train.csv", "data/validation/validation.csv",
+            "data/test/test.csv"} <= set(store.list("data"))
+    first = store.read_bytes("data/train/train.csv").split(b"\n", 1)[0].decode()
+    assert len([float(v) for v in first.split(",")]) == n_features + 1  # a header won't parse
+
+
+def check_transform_requests(traffic: Any) -> None:
+    models = traffic.requests("CreateModel")
+    env = {m["ModelName"].split("-")[1]: m["PrimaryContainer"] for m in models}
+    assert env["sklearn"]["Environment"]["SAGEMAKER_PROGRAM"] == "sklearn_gbm.py"
+    assert env["sklearn"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"].endswith(
+        "sourcedir.tar.gz")
+    assert "Environment" not in env["xgboost"] and "Environment" not in env["knn"]
+    jobs = {j["TransformJobName"].split("-")[1]: j
+            for j in traffic.requests("CreateTransformJob")}
+    xgb = jobs["xgboost"]
+    assert xgb["TransformInput"]["SplitType"] == "Line"
+    assert xgb["TransformInput"]["ContentType"] == "text/csv"
+    assert xgb["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        f"{STORE}/data/test/test.csv")
+    assert xgb["TransformOutput"]["AssembleWith"] == "Line"
+    assert xgb["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input",
+                                     "OutputFilter": "$[0,-1]"}
+    knn = jobs["knn"]  # JSON-only container: SageMaker predicts, smlp joins
+    assert knn["TransformOutput"]["Accept"] == "application/jsonlines"
+    assert knn["DataProcessing"] == {"InputFilter": "$[1:]"}
+    assert traffic.operations().count("DeleteModel") == len(models)
+
+
+def test_sourcedir_is_uploaded_once_and_serves_like_the_container(
+        small_config, sm_store, prepared, traffic, tmp_path, monkeypatch):
+    """sklearn artifact compatibility: the model the job writes, loaded by the script from the
+    sourcedir SageMaker downloads, through model_fn/input_fn/predict_fn/output_fn."""
+    from smlp.stages.train import train
+
+    config = sagemaker_config(small_config)
+    train(config, sm_store, backend_for(config, sm_store), ["sklearn-gbm"])
+    code_keys = sm_store.list("code")
+    assert len(code_keys) == 1
+    written: list[str] = []
+    monkeypatch.setattr(type(sm_store), "write_bytes", lambda self, key, data: written.append(key))
+    again = backend_for(config, sm_store).sourcedir()  # a new run, the same code
+    assert again == sm_store.uri(code_keys[0]) and written == []  # content-addressed: no upload
+    request = traffic.requests("CreateTrainingJob")[-1]
+    code = untar(sm_store.read_bytes(code_keys[0]), tmp_path / "code")
+    program = json.loads(request["HyperParameters"]["sagemaker_program"])
+    assert (code / program).is_file() and (code / "_sm_io.py").is_file()
+    job = request["TrainingJobName"]
+    model_dir = untar(sm_store.read_bytes(f"training/{job}/output/model.tar.gz"),
+                      tmp_path / "model")
+
+    sys.path.insert(0, str(code))
+    try:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("served_sklearn_gbm", code / program)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        model = module.model_fn(str(model_dir))
+        rows = sm_store.read_bytes("data/test/test.csv").decode().splitlines()[:5]
+        payload = "\n".join(row.split(",", 1)[1] for row in rows)
+        answer = module.output_fn(module.predict_fn(module.input_fn(payload, "text/csv"), model),
+                                  "text/csv")
+    finally:
+        sys.path.remove(str(code))
+    assert len(str(answer).strip().splitlines()) == 5
+
+
+def test_transform_of_local_files_with_and_without_download(small_config, sm_store, prepared,
+                                                           traffic, project):
+    """Raw input with a header is encoded with the schema before upload and joined after;
+    outputs for a local folder are downloaded, or left on S3 when the config says so."""
+    from smlp.stages.compare import compare
+    from smlp.stages.train import train
+    from smlp.stages.transform import transform
+
+    config = sagemaker_config(small_config)
+    backend = backend_for(config, sm_store)
+    train(config, sm_store, backend, ["xgboost"])
+    compare(config, sm_store, backend)
+    schema = json.loads(sm_store.read_bytes("data/schema.json"))
+    names = [f["name"] for f in schema["features"]]
+    raw = project / "raw.csv"
+    raw.write_text(",".join(names) + "\n" + "\n".join(
+        ",".join(str(1.0 + i + j) for j in range(len(names))) for i in range(7)) + "\n")
+    out = project / "predictions"
+    result = transform(config, sm_store, backend, str(raw), str(out))
+    job = traffic.requests("CreateTransformJob")[-1]
+    assert "DataProcessing" not in job  # the uploaded file holds the features only
+    uploaded = sm_store.read_bytes(f"transform-input/{result.name}/raw.csv").decode()
+    assert len(uploaded.splitlines()) == 7
+    assert len(uploaded.splitlines()[0].split(",")) == len(prepared.features)
+    assert result.outputs == [str(out / "raw.csv.out")]
+    lines = (out / "raw.csv.out").read_text().splitlines()
+    assert len(lines) == 7 and result.rows == 7
+    float(lines[0])
+    assert traffic.operations().count("DeleteModel") == 2  # compare's and this one
+
+    config = sagemaker_config(small_config, download_outputs=False, keep_models=True)
+    events: list[Event] = []
+    result = transform(config, sm_store, backend_for(config, sm_store),
+                       output=str(project / "out"), events=events.append)
+    assert result.outputs == [f"{STORE}/transform/{result.name}/test.csv.out"]
+    assert result.rows == prepared.rows["test"]
+    assert not (project / "out").exists()
+    assert any("left on S3" in e.message for e in events)
+    assert traffic.operations().count("DeleteModel") == 2
+
+
+def test_tuning_request_and_best_trial(small_config, sm_store, prepared, traffic):
+    traffic.emulate = False  # requests only: no model needed
+    from smlp.backends.base import TuningJobSpec
+    from smlp.config.tuning import CategoricalRange, ContinuousRange, IntegerRange
+    from smlp.stages.train import build_job, hyperparameters_for
+
+    config = sagemaker_config(small_config)
+    backend = backend_for(config, sm_store)
+    job = build_job(config, sm_store, "xgboost", prepared,
+                    hyperparameters_for(config, "xgboost", prepared), "smlp-xgboost-tuning-x")
+    spec = TuningJobSpec(
+        name="smlp-xgboost-tune-20250101-000000-abcd", training=job,
+        ranges={"eta": ContinuousRange(min_value=0.01, max_value=0.3, scaling="Logarithmic"),
+                "max_depth": IntegerRange(min_value=3, max_value=8),
+                "tree_method": CategoricalRange(values=["hist", "approx"])},
+        objective_metric="validation:rmse", strategy="Random", max_jobs=6,
+        max_parallel_jobs=2, random_seed=7, early_stopping="Auto",
+        warm_start_parents=("smlp-earlier-tuning",),
+    )
+    events: list[Event] = []
+    result = backend.tune(spec, events.append)
+    [request] = traffic.requests("CreateHyperParameterTuningJob")
+    name = request["HyperParameterTuningJobName"]
+    assert len(name) <= 32 and name == result.name
+    tuning = request["HyperParameterTuningJobConfig"]
+    assert tuning["Strategy"] == "Random" and tuning["RandomSeed"] == 7
+    assert tuning["ResourceLimits"] == {"MaxParallelTrainingJobs": 2,
+                                        "MaxNumberOfTrainingJobs": 6}
+    assert tuning["TrainingJobEarlyStoppingType"] == "Auto"
+    assert tuning["HyperParameterTuningJobObjective"] == {"Type": "Minimize",
+                                                          "MetricName": "validation:rmse"}
+    assert tuning["ParameterRanges"] == {
+        "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "3", "MaxValue": "8",
+                                    "ScalingType": "Auto"}],
+        "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.01", "MaxValue": "0.3",
+                                       "ScalingType": "Logarithmic"}],
+        "CategoricalParameterRanges": [{"Name": "tree_method", "Values": ["hist", "approx"]}]}
+    definition = request["TrainingJobDefinition"]
+    assert "eta" not in definition["StaticHyperParameters"]
+    assert definition["StaticHyperParameters"]["num_round"] == "20"
+    assert "MetricDefinitions" not in definition["AlgorithmSpecification"]
+    assert request["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName":
+                                            "smlp-earlier-tuning"}],
+        "WarmStartType": "IdenticalDataAndAlgorithm"}  # the API's name for it
+    # moto: canned best job, no trial list, the best job cannot be described.
+    assert result.status == "Completed"
+    assert result.best is not None and result.best.name == "FakeTrainingJobName"
+    assert result.best.model_uri == f"{STORE}/training/FakeTrainingJobName/output/model.tar.gz"
+    assert result.best.hyperparameters["num_round"] == "20"
+    assert result.trials == [result.best]
+    assert any("could not be listed" in e.message for e in events)
+    status = backend.describe(name)  # not a training or transform job: tried in turn
+    assert (status.status, status.details["operation"]) == (
+        "Completed", "DescribeHyperParameterTuningJob")
+    with pytest.raises(BackendError, match="no SageMaker job named nothing-here"):
+        backend.describe("nothing-here")
+
+
+def test_sklearn_tuning_sends_metric_definitions_and_encoded_categories(
+        small_config, sm_store, prepared, traffic):
+    traffic.emulate = False
+    from smlp.backends.base import TuningJobSpec
+    from smlp.config.tuning import CategoricalRange
+    from smlp.stages.train import build_job, hyperparameters_for
+
+    config = sagemaker_config(small_config)
+    job = build_job(config, sm_store, "sklearn-gbm", prepared,
+                    hyperparameters_for(config, "sklearn-gbm", prepared), "smlp-sk")
+    spec = TuningJobSpec(name="smlp-sk-tune", training=job, strategy="Grid",
+                         ranges={"loss": CategoricalRange(values=["squared_error", "huber"])},
+                         objective_metric="validation:rmse", max_jobs=2, max_parallel_jobs=2)
+    backend_for(config, sm_store).tune(spec)
+    [request] = traffic.requests("CreateHyperParameterTuningJob")
+    tuning = request["HyperParameterTuningJobConfig"]
+    assert tuning["ResourceLimits"] == {"MaxParallelTrainingJobs": 2}  # Grid: no count
+    assert tuning["ParameterRanges"]["CategoricalParameterRanges"] == [
+        {"Name": "loss", "Values": ['"squared_error"', '"huber"']}]
+    definition = request["TrainingJobDefinition"]
+    names = [d["Name"] for d in definition["AlgorithmSpecification"]["MetricDefinitions"]]
+    assert "validation:rmse" in names
+    assert "sagemaker_program" in definition["StaticHyperParameters"]
+    assert "sagemaker_job_name" not in definition["StaticHyperParameters"]
+
+
+def test_spot_vpc_kms_and_tags_reach_the_request(small_config, sm_store, prepared, traffic):
+    traffic.emulate = False  # requests only: no model needed
+    from smlp.stages.train import train
+
+    config = sagemaker_config(
+        small_config, use_spot=True, max_wait_seconds=90_000, subnets=["subnet-0abc"],
+        security_group_ids=["sg-0abc"], volume_kms_key_id="alias/vol",
+        output_kms_key_id="alias/out", tags={"team": "ml"})
+    train(config, sm_store, backend_for(config, sm_store), ["xgboost"])
+    [request] = traffic.requests("CreateTrainingJob")
+    job = request["TrainingJobName"]
+    assert request["EnableManagedSpotTraining"] is True
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 86_400,
+                                            "MaxWaitTimeInSeconds": 90_000}
+    assert request["CheckpointConfig"] == {"S3Uri": f"{STORE}/checkpoints/{job}",
+                                           "LocalPath": "/opt/ml/checkpoints"}
+    assert request["VpcConfig"] == {"SecurityGroupIds": ["sg-0abc"], "Subnets": ["subnet-0abc"]}
+    assert request["ResourceConfig"]["VolumeKmsKeyId"] == "alias/vol"
+    assert request["OutputDataConfig"]["KmsKeyId"] == "alias/out"
+    assert {"Key": "team", "Value": "ml"} in request["Tags"]
+
+
+# -- checks before any call ----------------------------------------------------------------------
+def test_wrong_instance_type_fails_before_any_call(small_config, sm_store, prepared, traffic):
+    from smlp.stages.train import train
+
+    config = sagemaker_config(small_config)
+    config.algorithms.get("sklearn-gbm").instance_type = "ml.t2.micro"
+    with pytest.raises(ConfigError, match="does not offer ml.t2.micro for training jobs"):
+        train(config, sm_store, backend_for(config, sm_store), ["sklearn-gbm"])
+    assert traffic.calls == [] and sm_store.list("code") == []  # not even the code upload
+
+
+def test_bucket_missing_or_in_another_region(small_config, make_store, project, traffic):
+    import boto3
+
+    from smlp.store import S3Store
+
+    config = sagemaker_config(small_config)
+    with pytest.raises(ConfigError, match="bucket nowhere-bucket does not exist"):
+        backend_for(config, S3Store("s3://nowhere-bucket/x")).connect()
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="smlp-eu", CreateBucketConfiguration={
+        "LocationConstraint": "eu-west-1"})
+    with pytest.raises(ConfigError, match="is in eu-west-1 but backend.region is us-east-1"):
+        backend_for(config, S3Store("s3://smlp-eu/x")).connect()
+
+
+def test_role_region_store_and_credentials_are_checked(small_config, sm_store, monkeypatch):
+    from smlp.store import LocalStore
+
+    with pytest.raises(ConfigError, match="role_arn is not set"):
+        backend_for(sagemaker_config(small_config, role_arn=None), sm_store).prepare()
+    with pytest.raises(ConfigError, match="needs|s3://"):
+        SageMakerBackend(sagemaker_config(small_config), LocalStore(Path("x")))
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(ConfigError, match="no AWS region"):
+        SageMakerBackend(sagemaker_config(small_config, region=None), sm_store)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for key in ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(ConfigError, match="no AWS credentials found"):
+        backend_for(sagemaker_config(small_config), sm_store).prepare()
+
+
+# -- the CLI: config init and --dry-run ----------------------------------------------------------
+@pytest.fixture
+def no_credentials(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere, and nothing that could look for them on the network."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+                "AWS_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(project / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(project / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_config_init_writes_a_ready_config_once(project, no_credentials):
+    from tests.integration.cli_helpers import assert_one_line_error, smlp
+
+    args = ["config", "init", "--backend", "sagemaker", "--bucket", "my-smlp-bucket",
+            "--role-arn", ROLE, "--region", "eu-west-1"]
+    smlp(*args)
+    text = (project / "smlp.yaml").read_text()
+    assert "kind: sagemaker" in text and "store: s3://my-smlp-bucket/smlp" in text
+    assert "smlp.yaml: valid" in smlp("config", "validate").output
+    assert_one_line_error(smlp(*args, ok=False), "exists already; pass --force", 2)
+    smlp(*args[:-1], "us-west-2", "--force")
+    assert "region: us-west-2" in (project / "smlp.yaml").read_text()
+    assert_one_line_error(smlp("config", "init", "--backend", "sagemaker", "--bucket", "b-1-2",
+                               "--role-arn", ROLE, "--force", ok=False),
+                          "--region is required", 2)
+    assert [p.name for p in project.iterdir() if p.name.startswith(".smlp.yaml")] == []
+
+
+def test_dry_run_prints_validated_requests_and_cost_without_credentials(project,
+                                                                        no_credentials):
+    from tests.integration.cli_helpers import smlp, write_small_config
+
+    write_small_config(project)
+    common = ["--backend", "sagemaker", "--store", "s3://my-smlp-bucket/smlp",
+              "--config", str(project / "smlp.yaml")]
+    with open(project / "smlp.yaml", "a") as handle:
+        handle.write(f"backend: {{kind: sagemaker, region: eu-west-1, role_arn: '{ROLE}'}}\n")
+    result = smlp("train", "--dry-run", "--algo", "xgboost,knn", *common)
+    plan = json.loads(result.stdout)
+    assert [r["operation"] for r in plan["requests"]] == ["CreateTrainingJob"] * 2
+    knn = plan["requests"][1]["params"]
+    assert knn["HyperParameters"]["feature_dim"] == "8"
+    assert knn["AlgorithmSpecification"]["TrainingImage"].startswith(
+        "438346466558.dkr.ecr.eu-west-1.amazonaws.com/knn:1")
+    assert plan["validated_against"].startswith("botocore service model sagemaker")
+    cost = plan["estimated_cost"]
+    assert cost["total"] == pytest.approx(2 * 0.23 * 0.25)
+    assert any("dated" in a for a in cost["assumptions"])
+    assert any("NoCredentialsError" in n and "no prepared data" in n for n in plan["notes"])
+    assert [w["uri"] for w in plan["s3_writes"]] == ["s3://my-smlp-bucket/smlp/manifest.json"]
+    assert not (project / "smlp-artifacts").exists()
+
+    plan = json.loads(smlp("compare", "--dry-run", *common).stdout)
+    assert [r["operation"] for r in plan["requests"]] == ["CreateModel",
+                                                          "CreateTransformJob"] * 3
+    plan = json.loads(smlp("run", "--dry-run", *common).stdout)
+    operations = [r["operation"] for r in plan["requests"]]
+    assert operations.count("CreateTrainingJob") == 3
+    assert operations.count("CreateTransformJob") == 4  # compare 3, then the final transform
+    assert any(w["uri"].endswith("data/train/train.csv") for w in plan["s3_writes"])
+
+
+def test_dry_run_errors_are_one_line(project, no_credentials):
+    from tests.integration.cli_helpers import assert_one_line_error, smlp
+
+    assert_one_line_error(smlp("train", "--dry-run", ok=False), "add --backend sagemaker", 2)
+    assert_one_line_error(
+        smlp("train", "--dry-run", "--backend", "sagemaker", ok=False),
+        "the sagemaker backend keeps data, models and the manifest on S3", 2)
+    (project / "smlp.yaml").write_text(
+        "backend: {kind: sagemaker, region: eu-west-1}\nstore: s3://my-smlp-bucket/x\n"
+        "algorithms: {xgboost: {instance_type: ml.t2.micro}}\n")
+    assert_one_line_error(smlp("train", "--dry-run", "--algo", "xgboost", ok=False),
+                          "does not offer ml.t2.micro for training jobs", 2)
