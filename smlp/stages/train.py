@@ -162,9 +162,10 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
             record.outputs[name] = candidate.model
             record.metrics[name] = result.final_metrics
             candidates[name] = candidate
-            events(Event("info", f"{name}: " + ", ".join(
-                f"{k}={v:.4f}" for k, v in result.final_metrics.items()
-                if not k.startswith("train:")) + f" ({result.seconds:.1f} s)"))
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items()
+                              if not k.startswith("train:"))
+            if shown:
+                events(Event("info", f"{name}: {shown} ({result.seconds:.1f} s)"))
         if failures:
             raise failures[0]
     return [candidates[name] for name in names]
