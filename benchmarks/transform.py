@@ -5,13 +5,14 @@ Acceptance targets (see smlp/batch): ``run_batch`` reaches at least half the row
 that does not grow with the input size. Each transform runs in a child process so its peak
 RSS is its own; timings are the best of ``--repeat`` runs because the machine is shared.
 
-    python benchmarks/transform.py [--rows 1000000] [--scale-rows 3000000] [--repeat 3]
+    python benchmarks/transform.py [--rows 1000000] [--scale-rows 3000000] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--scale-rows", type=int, default=3_000_000, help="0 skips the check")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--child", nargs=2, metavar=("CASE", "SPEC"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -230,13 +231,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="smlp-bench-transform-") as tmp:
         workdir = Path(tmp)
+        load_before = os.getloadavg()[0]
         memory_rate, runs = measure(workdir, args.rows, args.repeat)
+        load_after = os.getloadavg()[0]
         print(
             f"transform benchmark: {args.rows:,} rows x {N_FEATURES} float features, "
             f"xgboost {TREES} trees depth {DEPTH}; best of {args.repeat}"
         )
         for line in report(memory_rate, runs):
             print(line)
+        print(
+            f"load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} "
+            "cores: other work on the machine lowers both rates, and the ratio"
+        )
         if args.scale_rows:
             big = peak_rss_at(workdir, args.scale_rows)
             small = runs["plain"]

@@ -86,11 +86,15 @@ def plan_file(
         first = handle.readline()
     if not first:
         return None
-    row = pcsv.read_csv(
-        pa.py_buffer(first),
-        read_options=pcsv.ReadOptions(autogenerate_column_names=encoder is None),
-        convert_options=pcsv.ConvertOptions(strings_can_be_null=False),
-    )
+    try:
+        row = pcsv.read_csv(
+            pa.py_buffer(first),
+            read_options=pcsv.ReadOptions(autogenerate_column_names=encoder is None),
+            convert_options=pcsv.ConvertOptions(strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        reason = str(exc).splitlines()[0]
+        raise SchemaMismatchError(f"{path}: cannot parse the first row as CSV: {reason}") from exc
     width = row.num_columns
     if encoder is None:
         names = [f"c{i}" for i in range(width)]
@@ -145,7 +149,9 @@ def _plan_encoder(plan: FilePlan, encoder: RowEncoder, text: set[str]) -> None:
     for name in plan.names:
         types.setdefault(name, pa.string())
     plan.encoder = encoder
-    plan.convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=False)
+    # Empty and NA cells arrive as nulls, as when smlp prepared the training data, so the
+    # encoder sees missing values the same way; the joined text is parsed separately.
+    plan.convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
     if text:
         plan.text_convert = pcsv.ConvertOptions(
             column_types={name: pa.string() for name in text},
@@ -192,12 +198,10 @@ def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
         raise _parse_error(plan, exc, offset, data) from exc
     text: dict[str, pa.ChunkedArray] = {}
     if plan.encoder is None:
-        columns = [table.column(name) for name in plan.features]
-        features = np.column_stack(
-            [_as_float(plan, name, col) for name, col in zip(plan.features, columns, strict=True)]
-            if columns
-            else [np.empty(table.num_rows, np.float32)]
-        ).astype(np.float32, copy=False)
+        # One pass from columns to a row-major float32 matrix, the layout predict wants.
+        vectors = [_as_float(plan, name, table.column(name)) for name in plan.features]
+        features = np.column_stack(vectors) if vectors else np.empty((table.num_rows, 0))
+        features = features.astype(np.float32, copy=False)
         wanted = {name for name in plan.outputs if name is not None}
         text = {name: table.column(name) for name in wanted}
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +35,6 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def out_text(result_path: Path) -> str:
     return result_path.read_text()
-
-
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
 def test_predictions_one_per_line_in_input_order(tmp_path: Path) -> None:
@@ -344,18 +342,30 @@ class ColorEncoder:
 
     def encode(self, batch: pa.RecordBatch) -> np.ndarray:
         size = batch.column("size").to_numpy(zero_copy_only=False)
-        red = np.array([c == "red" for c in batch.column("color").to_pylist()], np.float32)
+        colors = batch.column("color").to_pylist()
+        red = np.array([{"red": 1, None: -10}.get(c, 0) for c in colors], np.float32)
         return np.column_stack([size, red]).astype(np.float32)
 
 
 def test_encoder_reads_header_and_joins_raw_rows(tmp_path: Path) -> None:
-    src = write(tmp_path, "raw.csv", "id,color,size\nA,red,1.50\nB,blue,\nC,red,2\n")
+    src = write(tmp_path, "raw.csv", "id,color,size\nA,red,1.50\nB,blue,\nC,red,2\nD,,1\n")
     options = BatchOptions(join_source="Input", input_filter="$[1:]")  # filter ignored
     result = run_batch(
         src, tmp_path / "out", nan_sums, 2, options, encoder=ColorEncoder(), block_size=16
     )
-    assert result.rows == 3
-    assert out_text(tmp_path / "out" / "raw.csv.out") == ("A,red,1.50,2.5\nB,blue,,0\nC,red,2,3\n")
+    assert result.rows == 4
+    # Missing cells reach the encoder as nulls but are joined back as the text they were.
+    assert out_text(tmp_path / "out" / "raw.csv.out") == (
+        "A,red,1.50,2.5\nB,blue,,0\nC,red,2,3\nD,,1,-9\n"
+    )
+
+
+def test_encoder_header_may_start_with_a_bom(tmp_path: Path) -> None:
+    src = tmp_path / "excel.csv"
+    src.write_text("\ufeffcolor,size\nred,1\n", encoding="utf-8")
+    options = BatchOptions(join_source="Input")
+    run_batch(src, tmp_path / "out", row_sums, 2, options, encoder=ColorEncoder())
+    assert out_text(tmp_path / "out" / "excel.csv.out") == "red,1,2\n"
 
 
 def test_encoder_output_filter_and_missing_column(tmp_path: Path) -> None:
@@ -391,3 +401,12 @@ def test_xgboost_booster_predictions_round_trip(tmp_path: Path) -> None:
     assert [r[0] for r in rows] == [f"row{i}" for i in range(300)]
     got = np.array([float(r[1]) for r in rows], np.float32)
     np.testing.assert_array_equal(got, booster.inplace_predict(features))
+
+
+def test_importing_the_package_stays_light() -> None:
+    code = (
+        "import sys, smlp.batch; "
+        "heavy = [m for m in ('pyarrow', 'numpy', 'xgboost') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
