@@ -207,6 +207,57 @@ def peak_rss_at(workdir: Path, rows: int) -> Run:
     return run
 
 
+CLI_CHILD = """
+import atexit, sys
+def _peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print("PEAK_RSS_KB", line.split()[1], file=sys.stderr)
+atexit.register(_peak)
+sys.argv = ["smlp", *sys.argv[1:]]
+from smlp.cli.main import run
+run()
+"""
+
+
+def cli_transform(workdir: Path, rows: int, repeat: int) -> tuple[float, Run, float]:
+    """`smlp transform` end to end (a fresh process, as a user runs it) on a real candidate.
+
+    Returns the in-memory rows/s of the same model on the same rows, the best CLI run (its
+    seconds are the whole command's wall time), and the job's own rows/s as smlp reports it.
+    """
+    import re
+    import tarfile
+
+    project = workdir / "project"
+    project.mkdir(exist_ok=True)
+    smlp = [sys.executable, "-c", CLI_CHILD]
+    quiet = {"cwd": project, "check": True, "capture_output": True, "text": True}
+    subprocess.run([*smlp, "data", "generate", "--rows", str(TRAIN_ROWS)], **quiet)
+    subprocess.run([*smlp, "train", "--algo", "xgboost", "--hp", f"num_round={TREES}",
+                    "--hp", f"max_depth={DEPTH}"], **quiet)
+    manifest = json.loads((project / "smlp-artifacts" / "manifest.json").read_text())
+    with tarfile.open(manifest["candidates"]["xgboost"]["model"]["uri"]) as archive:
+        archive.extract("xgboost-model", workdir / "cli-model", filter="data")
+    data = workdir / f"rows-{rows}" / "features.csv"
+    memory_rate = rows / min(in_memory_seconds(workdir / "cli-model" / "xgboost-model",
+                                               load_features(data)) for _ in range(2))
+    best: Run | None = None
+    job_rate = 0.0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        done = subprocess.run([*smlp, "transform", "--input", str(data), "--output",
+                               str(workdir / "out" / "cli"), "--model", "xgboost"], **quiet)
+        seconds = time.perf_counter() - started
+        peak = float(re.search(r"PEAK_RSS_KB (\d+)", done.stderr).group(1)) / 1024
+        reported = re.search(r"\(([\d,]+) rows/s\)", done.stdout)
+        if best is None or seconds < best.seconds:
+            best = Run(rows=rows, seconds=seconds, peak_rss_mib=peak, base_rss_mib=0.0)
+            job_rate = float(reported.group(1).replace(",", "")) if reported else 0.0
+    assert best is not None
+    return memory_rate, best, job_rate
+
+
 def report(memory_rate: float, runs: dict[str, Run]) -> list[str]:
     lines = [f"in-memory inplace_predict: {memory_rate:,.0f} rows/s"]
     for case, run in runs.items():
@@ -244,6 +295,16 @@ def main(argv: list[str] | None = None) -> int:
             f"load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} "
             "cores: other work on the machine lowers both rates, and the ratio"
         )
+        cli_memory, cli_run, job_rate = cli_transform(workdir, args.rows, min(args.repeat, 3))
+        print(
+            f"(d) `smlp transform` end to end: {cli_run.rate:,.0f} rows/s over the whole "
+            f"command ({cli_run.seconds:.2f} s incl. start-up and model load; the job itself "
+            f"reports {job_rate:,.0f} rows/s); in-memory with the same model "
+            f"{cli_memory:,.0f} rows/s"
+        )
+        print(f"  smlp transform/in-memory = {cli_run.rate / cli_memory:.2f} whole command, "
+              f"{job_rate / cli_memory:.2f} job (target >= 0.5); peak RSS = "
+              f"{cli_run.peak_rss_mib:.0f} MiB (target < 1024)")
         if args.scale_rows:
             big = peak_rss_at(workdir, args.scale_rows)
             small = runs["plain"]

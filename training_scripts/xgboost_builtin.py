@@ -33,8 +33,7 @@ _TRAIN_ARGS = ("num_round", "early_stopping_rounds", "eval_metric")
 
 def model_fn(model_dir: str) -> xgboost.Booster:
     """Load ``xgboost-model`` the way the container's serving stack does."""
-    import xgboost
-
+    xgboost = _import_xgboost()
     booster = xgboost.Booster()
     # From a buffer: xgboost sniffs JSON vs UBJSON from the bytes, whereas a path without an
     # extension makes it warn that it is guessing.
@@ -44,7 +43,9 @@ def model_fn(model_dir: str) -> xgboost.Booster:
 
 def predict_fn(data: np.ndarray, model: xgboost.Booster) -> np.ndarray:
     """One float32 prediction per row of ``data`` (features only, no target column)."""
-    features = np.ascontiguousarray(data, dtype=np.float64)
+    # float32 as it comes (what xgboost uses internally); a float64 copy would only cost time.
+    dtype = data.dtype if data.dtype in (np.float32, np.float64) else np.float32
+    features = np.ascontiguousarray(data, dtype=dtype)
     if features.ndim == 1:
         features = features.reshape(1, -1)
     return np.asarray(model.inplace_predict(features), dtype=np.float32).reshape(-1)
@@ -114,7 +115,8 @@ def _import_xgboost() -> Any:
     """Import xgboost without sklearn, which ``xgboost.compat`` imports eagerly.
 
     sklearn drags in scipy and pandas: ~0.8 s of a job's start-up, and ``xgboost.train`` never
-    needs it. Only done in the training subprocess; an importing process is left alone.
+    needs it. Done only when neither is imported yet (a training job, or a transform process
+    that serves this model); ``xgboost``'s own scikit-learn wrappers are then unavailable.
     """
     if "sklearn" in sys.modules or "xgboost" in sys.modules:
         import xgboost
