@@ -10,10 +10,26 @@ from pathlib import Path
 CHUNK = 1 << 20
 
 
+def _file_mode() -> int:
+    """What ``open()`` would create: mkstemp's 0600 would hide artifacts from their readers."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
+def _mkstemp(path: Path) -> tuple[int, str]:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, FILE_MODE)
+    return fd, tmp
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -30,7 +46,7 @@ def atomic_copy(source: Path, target: Path) -> None:
     import shutil
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = _mkstemp(target)
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
@@ -43,7 +59,7 @@ def atomic_copy(source: Path, target: Path) -> None:
 def temp_path_for(path: Path) -> Path:
     """A sibling temp path to write to before ``os.replace`` onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _mkstemp(path)
     os.close(fd)
     return Path(tmp)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,27 +50,11 @@ def init(
 
 
 def _write_validated(path: Path, document: dict[str, Any]) -> None:
-    """Write through a temp file that smlp must load cleanly, then rename it into place."""
     import yaml
 
-    from smlp.config import load_config
-    from smlp.errors import ConfigError
+    from smlp.config import write_config_file
 
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".yaml", dir=directory)
-    tmp = Path(name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(HEADER + yaml.safe_dump(document, sort_keys=False))
-        tmp.chmod(0o644)
-        try:
-            load_config(tmp)
-        except ConfigError as exc:
-            raise ConfigError(str(exc).replace(str(tmp), str(path))) from None
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_config_file(path, HEADER + yaml.safe_dump(document, sort_keys=False))
 
 
 @app.command()

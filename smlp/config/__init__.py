@@ -110,6 +110,27 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def write_config_file(path: Path, text: str) -> None:
+    """Write a config through a temp file that must load cleanly, then rename it into place,
+    so smlp never leaves behind a config it cannot read."""
+    import os
+
+    from smlp.fileio import temp_path_for
+
+    tmp = temp_path_for(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        if path.exists():
+            tmp.chmod(path.stat().st_mode & 0o777)
+        try:
+            load_config(tmp)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace(str(tmp), str(path))) from None
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def to_yaml(config: Config) -> str:
     import yaml
 

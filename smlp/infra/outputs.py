@@ -8,12 +8,10 @@ printed as YAML or merged into the config file. No aws_cdk here: this works with
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from smlp.errors import AwsError, ConfigError, SmlpError
+from smlp.errors import AwsError, SmlpError
 
 # Output keys the stack declares (smlp.infra.stack) and this module reads.
 OUT_BUCKET = "BucketName"
@@ -97,7 +95,7 @@ def write_config(path: Path, fragment: dict[str, Any]) -> None:
     A backend section of another kind is replaced, one of kind sagemaker is updated in place so
     settings like ``use_spot`` survive. Comments in the file are not preserved (PyYAML).
     """
-    from smlp.config import load_config, read_yaml
+    from smlp.config import read_yaml, write_config_file
 
     user = read_yaml(path) if path.exists() else {}
     backend = user.get("backend")
@@ -105,19 +103,4 @@ def write_config(path: Path, fragment: dict[str, Any]) -> None:
         backend = {}
     user["backend"] = {**backend, **fragment["backend"]}
     user["store"] = fragment["store"]
-    text = to_yaml(user)
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".yaml", dir=directory)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as tmp_file:
-            tmp_file.write(text)
-        tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        try:
-            load_config(tmp)  # never leave a config behind that smlp cannot load
-        except ConfigError as exc:
-            raise ConfigError(str(exc).replace(str(tmp), str(path))) from None
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_config_file(path, to_yaml(user))

@@ -68,3 +68,12 @@ def test_local_write_is_atomic_and_leaves_no_temp(tmp_path: Path) -> None:
     store.write_bytes("m.json", b"{}")
     store.write_bytes("m.json", b"{\"a\": 1}")
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_artifacts_are_readable_like_any_new_file(tmp_path: Path) -> None:
+
+    from smlp.fileio import FILE_MODE
+
+    store = LocalStore(tmp_path)
+    store.write_bytes("m.json", b"{}")
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == FILE_MODE
