@@ -244,7 +244,11 @@ def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
     batch = pa.RecordBatch.from_arrays(
         [col.combine_chunks() for col in table.columns], names=table.column_names
     )
-    features = np.ascontiguousarray(plan.encoder.encode(batch), dtype=np.float32)
+    try:
+        encoded = plan.encoder.encode(batch)
+    except SchemaMismatchError as exc:  # the encoder knows columns, the engine knows the file
+        raise SchemaMismatchError(f"{plan.path}: {str(exc).removeprefix('input: ')}") from None
+    features = np.ascontiguousarray(encoded, dtype=np.float32)
     if features.ndim != 2 or features.shape != (table.num_rows, plan.n_features):
         raise SchemaMismatchError(
             f"{plan.path}: the recorded schema encodes {table.num_rows} rows into shape "
