@@ -202,11 +202,32 @@ def read_channel(
     return target, np.ascontiguousarray(data[:, 1:])
 
 
+# Parsed channel files, kept by a process that runs many jobs on the same files (smlp's local
+# tuning workers run one trial after another in-process). None, the default, keeps nothing.
+_PARSED: dict[tuple[int, int, int, int], np.ndarray] | None = None
+
+
+def cache_parsed_files(enabled: bool = True) -> None:
+    """Parse each channel file once per process instead of once per job.
+
+    Files are known by device, inode, size and mtime, so the hard links that later job folders
+    make to the same file hit the cache; cached arrays are read-only.
+    """
+    global _PARSED
+    _PARSED = {} if enabled else None
+
+
 def read_csv_matrix(path: Path, shown: str | None = None) -> np.ndarray:
     """One header-less numeric CSV file as a 2-D float64 array, parsed once, in C.
 
     ``shown`` names the file in error messages (``train/part-0.csv``).
     """
+    key = None
+    if _PARSED is not None:
+        info = os.stat(path)
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if key in _PARSED:
+            return _PARSED[key]
     with open(path, "rb") as handle:
         first = handle.readline()
     if not first.strip():
@@ -220,6 +241,9 @@ def read_csv_matrix(path: Path, shown: str | None = None) -> np.ndarray:
             raise JobError(_diagnose(path, shown or str(path), exc)) from None
         if result.ndim == 1:
             result = result.reshape(1, -1)
+        if key is not None and _PARSED is not None:
+            result.flags.writeable = False
+            _PARSED[key] = result
         return result
     raise AssertionError("numpy is always importable")
 

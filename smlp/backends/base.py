@@ -93,6 +93,9 @@ class TuningJobSpec:
     timeout_seconds: float | None = None
     warm_start_parents: tuple[str, ...] = ()
     warm_start_type: str = "IDENTICAL_DATA_AND_ALGORITHM"
+    # The parents' trials as the manifest recorded them. SageMaker looks its parents up by
+    # name; the local backend seeds its search with these.
+    parent_trials: tuple[TrialResult, ...] = ()
     resume: bool = False
 
 

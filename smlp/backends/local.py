@@ -28,6 +28,8 @@ from smlp.backends.base import (
     TrainingResult,
     TransformJobSpec,
     TransformResult,
+    TuningJobSpec,
+    TuningResult,
 )
 from smlp.errors import BackendError, IntegrityError, StoreError
 from smlp.events import Event, EventSink, ignore
@@ -94,23 +96,7 @@ class LocalBackend:
         return result
 
     def _lay_out(self, job: TrainingJobSpec, job_dir: Path) -> None:
-        spec = get_algorithm(job.algorithm)
-        config_dir = job_dir / "input" / "config"
-        config_dir.mkdir(parents=True)
-        (job_dir / "model").mkdir()
-        (job_dir / "output" / "data").mkdir(parents=True)
-        (config_dir / "hyperparameters.json").write_text(json.dumps(job.hyperparameters))
-        (config_dir / "inputdataconfig.json").write_text(json.dumps(
-            {channel: {"ContentType": spec.content_type, "TrainingInputMode": "File"}
-             for channel in job.channels}
-        ))
-        (config_dir / "resourceconfig.json").write_text(
-            json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-        )
-        for channel, uri in job.channels.items():
-            target = job_dir / "input" / "data" / channel
-            target.mkdir(parents=True)
-            self._fetch_folder(uri, target)
+        lay_out(job, job_dir, self._fetch_folder)
 
     def _fetch_folder(self, uri: str, target: Path) -> None:
         """Bring every file under a channel URI into the job's channel folder."""
@@ -120,16 +106,7 @@ class LocalBackend:
             for key in keys:
                 self.store.download(key, target / Path(key).name)
         else:
-            source = Path(uri)
-            files = [source] if source.is_file() else sorted(
-                p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
-            ) if source.is_dir() else []
-            for path in files:
-                link = target / path.name
-                try:
-                    link.hardlink_to(path)
-                except OSError:
-                    shutil.copyfile(path, link)
+            link_files(uri, target)
         if not any(target.iterdir()):
             raise StoreError(f"{uri}: no data files for the channel")
 
@@ -158,22 +135,7 @@ class LocalBackend:
 
     def _environment(self, job: TrainingJobSpec, job_dir: Path) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({
-            "OPT_ML": str(job_dir),
-            "SM_MODEL_DIR": str(job_dir / "model"),
-            "SM_OUTPUT_DIR": str(job_dir / "output"),
-            "SM_OUTPUT_DATA_DIR": str(job_dir / "output" / "data"),
-            "SM_INPUT_DIR": str(job_dir / "input"),
-            "SM_INPUT_CONFIG_DIR": str(job_dir / "input" / "config"),
-            "SM_CHANNELS": json.dumps(sorted(job.channels)),
-            "SM_HPS": json.dumps(job.hyperparameters),
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_HOSTS": json.dumps(["algo-1"]),
-            "SM_CURRENT_HOST": "algo-1",
-            "PYTHONUNBUFFERED": "1",
-        })
-        for channel in job.channels:
-            env[f"SM_CHANNEL_{channel.upper()}"] = str(job_dir / "input" / "data" / channel)
+        env.update(job_environment(job, job_dir))
         if self.max_parallel_jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
             # Jobs side by side share the cores; oversubscribed OpenMP threads spin and crawl.
             share = max(1, (os.cpu_count() or 1) // self.max_parallel_jobs)
@@ -181,19 +143,29 @@ class LocalBackend:
         return env
 
     def _package_model(self, job: TrainingJobSpec, job_dir: Path) -> tuple[str, str]:
-        """``model/`` contents at the archive root, as SageMaker tars them."""
-        tar_path = job_dir / "output" / "model.tar.gz"
-        with tarfile.open(tar_path, "w:gz", compresslevel=6) as archive:
-            for path in sorted((job_dir / "model").iterdir()):
-                archive.add(path, arcname=path.name)
-        uri = f"{job.output_uri.rstrip('/')}/{job.name}/output/model.tar.gz"
-        return self._publish(tar_path, uri), sha256_file(tar_path)
+        return self.publish_model(job, tar_model(job_dir))
 
-    def _publish(self, local: Path, uri: str) -> str:
+    def publish_model(self, job: TrainingJobSpec, tar_path: Path,
+                      link: bool = False) -> tuple[str, str]:
+        """Put a job's model.tar.gz where SageMaker would: ``<output>/<job>/output/``.
+
+        ``link``: hard-link into a local store instead of copying (tuning trials, many models).
+        """
+        uri = f"{job.output_uri.rstrip('/')}/{job.name}/output/model.tar.gz"
+        return self._publish(tar_path, uri, link), sha256_file(tar_path)
+
+    def _publish(self, local: Path, uri: str, link: bool = False) -> str:
         if uri.startswith("s3://"):
             self.store.upload(local, self.store.key(uri))
         else:
             target = Path(uri)
+            if link and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    target.hardlink_to(local)
+                    return uri
+                except OSError:
+                    pass  # another file system: copy
             tmp = temp_path_for(target)
             shutil.copyfile(local, tmp)
             tmp.replace(target)
@@ -211,8 +183,7 @@ class LocalBackend:
         )
 
     def _write_status(self, job_dir: Path, status: str, reason: str | None = None) -> None:
-        job_dir.mkdir(parents=True, exist_ok=True)
-        (job_dir / STATUS_FILE).write_text(json.dumps({"status": status, "failure_reason": reason}))
+        write_status(job_dir, status, reason)
 
     def describe(self, job_name: str) -> JobStatus:
         status_file = self.work_dir / job_name / STATUS_FILE
@@ -220,6 +191,13 @@ class LocalBackend:
             raise BackendError(f"job {job_name} not found under {self.work_dir}")
         data = json.loads(status_file.read_text())
         return JobStatus(job_name, data["status"], data.get("failure_reason"))
+
+    # -- hyperparameter tuning --------------------------------------------------------------
+    def tune(self, job: TuningJobSpec, events: EventSink = ignore) -> TuningResult:
+        """Trials in worker processes, searched with optuna (see ``smlp.tuning``)."""
+        from smlp.tuning.search import run_search
+
+        return run_search(self, job, events)
 
     # -- batch transform --------------------------------------------------------------------
     def transform(self, job: TransformJobSpec, events: EventSink = ignore) -> TransformResult:
@@ -308,3 +286,78 @@ def _tail(log_path: Path, lines: int = 1) -> str:
     except OSError:
         return "the job exited with an error and wrote no failure reason"
     return " | ".join(text[-lines:]) or "the job exited with an error and wrote no log"
+
+
+# -- the job contract, shared with the tuning workers (smlp.tuning.worker) -------------------
+def lay_out(job: TrainingJobSpec, job_dir: Path, fetch: Any) -> None:
+    """The ``/opt/ml`` layout: string hyperparameters, channel declarations, channel files.
+
+    ``fetch(uri, folder)`` brings a channel's files into its folder.
+    """
+    spec = get_algorithm(job.algorithm)
+    config_dir = job_dir / "input" / "config"
+    config_dir.mkdir(parents=True)
+    (job_dir / "model").mkdir()
+    (job_dir / "output" / "data").mkdir(parents=True)
+    (config_dir / "hyperparameters.json").write_text(json.dumps(job.hyperparameters))
+    (config_dir / "inputdataconfig.json").write_text(json.dumps(
+        {channel: {"ContentType": spec.content_type, "TrainingInputMode": "File"}
+         for channel in job.channels}
+    ))
+    (config_dir / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
+    for channel, uri in job.channels.items():
+        target = job_dir / "input" / "data" / channel
+        target.mkdir(parents=True)
+        fetch(uri, target)
+
+
+def link_files(uri: str, target: Path) -> None:
+    """Hard-link (else copy) a local file, or a folder's visible files, into ``target``."""
+    source = Path(uri)
+    files = [source] if source.is_file() else sorted(
+        p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
+    ) if source.is_dir() else []
+    for path in files:
+        link = target / path.name
+        try:
+            link.hardlink_to(path)
+        except OSError:
+            shutil.copyfile(path, link)
+
+
+def job_environment(job: TrainingJobSpec, job_dir: Path) -> dict[str, str]:
+    """The ``SM_*`` variables a training container sees, pointing into ``job_dir``."""
+    env = {
+        "OPT_ML": str(job_dir),
+        "SM_MODEL_DIR": str(job_dir / "model"),
+        "SM_OUTPUT_DIR": str(job_dir / "output"),
+        "SM_OUTPUT_DATA_DIR": str(job_dir / "output" / "data"),
+        "SM_INPUT_DIR": str(job_dir / "input"),
+        "SM_INPUT_CONFIG_DIR": str(job_dir / "input" / "config"),
+        "SM_CHANNELS": json.dumps(sorted(job.channels)),
+        "SM_HPS": json.dumps(job.hyperparameters),
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_CURRENT_HOST": "algo-1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for channel in job.channels:
+        env[f"SM_CHANNEL_{channel.upper()}"] = str(job_dir / "input" / "data" / channel)
+    return env
+
+
+def tar_model(job_dir: Path, compresslevel: int = 6) -> Path:
+    """``model/`` contents at the archive root, as SageMaker tars them."""
+    tar_path = job_dir / "output" / "model.tar.gz"
+    with tarfile.open(tar_path, "w:gz", compresslevel=compresslevel) as archive:
+        for path in sorted((job_dir / "model").iterdir()):
+            archive.add(path, arcname=path.name)
+    return tar_path
+
+
+def write_status(job_dir: Path, status: str, reason: str | None = None) -> None:
+    """``job.json``: what ``describe`` reads back."""
+    job_dir.mkdir(parents=True, exist_ok=True)
+    (job_dir / STATUS_FILE).write_text(json.dumps({"status": status, "failure_reason": reason}))

@@ -52,11 +52,12 @@ def main(
 
 
 def _register() -> None:
-    from smlp.cli import commands, config_cmd, data, infra
+    from smlp.cli import commands, config_cmd, data, infra, tune
 
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(data.app, name="data")
     commands.register(app)
+    app.command()(tune.tune)
     app.add_typer(infra.app, name="infra")
 
 

@@ -20,6 +20,7 @@ class EventRenderer:
         self.quiet = quiet
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._tuning: Any = None  # smlp.cli.tune_render.TuningProgress, made on first trial
 
     def __call__(self, event: Event) -> None:
         if event.kind == "progress":
@@ -30,7 +31,10 @@ class EventRenderer:
         elif event.kind == "stage":
             if not self.quiet:
                 err_console.print(f"[bold cyan]▶ {event.message}[/]", markup=True)
-        elif not self.quiet and event.kind in {"info", "trial"}:
+        elif event.kind == "trial":
+            if not self.quiet:
+                self._trial(event)
+        elif not self.quiet and event.kind == "info":
             err_console.print(f"  {event.message}")
         elif self.verbose and event.kind == "job":
             err_console.print(f"  [dim]{event.message}[/]", markup=True)
@@ -50,7 +54,16 @@ class EventRenderer:
             self._tasks[task] = self._progress.add_task(task, total=total)
         self._progress.update(self._tasks[task], completed=done)
 
+    def _trial(self, event: Event) -> None:
+        if self._tuning is None:
+            from smlp.cli.tune_render import TuningProgress
+
+            self._tuning = TuningProgress(err_console)
+        self._tuning.update(event)
+
     def close(self) -> None:
+        if self._tuning is not None:
+            self._tuning.close()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

@@ -1,0 +1,76 @@
+"""``smlp tune``: search hyperparameters; each algorithm's best trial becomes a candidate."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from smlp.cli.common import (
+    ConfigOption,
+    DryRunOption,
+    StoreOption,
+    console,
+    load,
+    open_project,
+    show_plan,
+)
+from smlp.cli.render import EventRenderer
+
+AlgoOption = Annotated[
+    list[str] | None,
+    typer.Option("--algo", "-a", help="xgboost, knn, sklearn-gbm or all (repeatable; default: "
+                 "every algorithm enabled in tuning.algorithms)."),
+]
+
+
+def tune(
+    algo: AlgoOption = None,
+    max_jobs: Annotated[int | None, typer.Option(
+        "--max-jobs", "-n", help="Trials per algorithm (tuning.max_jobs).")] = None,
+    max_parallel_jobs: Annotated[int | None, typer.Option(
+        "--max-parallel-jobs", "-j", help="Trials side by side (tuning.max_parallel_jobs).")
+    ] = None,
+    strategy: Annotated[str | None, typer.Option(
+        "--strategy", help="Bayesian, Random, Grid or Hyperband.")] = None,
+    early_stopping: Annotated[str | None, typer.Option(
+        "--early-stopping", help="Off or Auto (median rule).")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", help="Wall-time budget per algorithm, in seconds.")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the last unfinished search of each algorithm.")] = False,
+    warm_start: Annotated[list[str] | None, typer.Option(
+        "--warm-start", help="Parent tuning job from the manifest (repeatable), or 'latest'.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the leaderboards (tuning.json) as JSON only.")] = False,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="local or sagemaker (default: from config).")] = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Tune hyperparameters; the best trial of each algorithm becomes <algo>-tuned."""
+    from smlp.cli.tune_render import trials_table
+    from smlp.stages.tune import tune as run_tune
+
+    overrides = {"tuning.max_jobs": max_jobs, "tuning.max_parallel_jobs": max_parallel_jobs,
+                 "tuning.strategy": strategy, "tuning.early_stopping": early_stopping,
+                 "tuning.timeout_seconds": timeout, "store": store, "backend.kind": backend}
+    cfg = load(config, overrides, dry_run)
+    artifacts, runner = open_project(cfg, needs="data")
+    algorithms = [n.strip() for item in algo or [] for n in item.split(",") if n.strip()]
+    with EventRenderer(quiet=as_json) as events:  # trial logs stay in each job's logs.txt
+        outcomes = run_tune(cfg, artifacts, runner, algorithms or None, resume=resume,
+                            warm_start=warm_start, events=events)
+    if show_plan(runner):
+        return
+    if as_json:
+        typer.echo(json.dumps([o.leaderboard for o in outcomes], indent=2))
+        return
+    for outcome in outcomes:
+        trials_table(outcome.leaderboard, console)
+        if outcome.candidate is not None:
+            console.print(f"{outcome.candidate.name}: {outcome.candidate.model.uri}")
+        console.print(f"leaderboard: {outcome.leaderboard_artifact.uri}")
