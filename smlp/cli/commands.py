@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from smlp.cli.common import (
+    AlgoOption,
+    BackendOption,
     ConfigOption,
     DryRunOption,
     StoreOption,
@@ -16,23 +18,11 @@ from smlp.cli.common import (
     load,
     open_project,
     show_plan,
+    split_algos,
 )
 from smlp.cli.render import EventRenderer, leaderboard
 
-AlgoOption = Annotated[
-    list[str] | None,
-    typer.Option("--algo", "-a", help="xgboost, knn, sklearn-gbm or all (repeatable)."),
-]
-BackendOption = Annotated[
-    str | None, typer.Option("--backend", help="local or sagemaker (default: from config).")
-]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Stream job logs.")]
-
-
-def _split_algos(algo: list[str] | None) -> list[str] | None:
-    if not algo:
-        return None
-    return [name.strip() for item in algo for name in item.split(",") if name.strip()]
 
 
 def train(
@@ -51,7 +41,7 @@ def train(
     cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
     artifacts, runner = open_project(cfg, needs="data")
     with EventRenderer(verbose=verbose) as events:
-        candidates = run_train(cfg, artifacts, runner, _split_algos(algo), hp, events)
+        candidates = run_train(cfg, artifacts, runner, split_algos(algo), hp, events)
     if show_plan(runner):
         return
     for candidate in candidates:
@@ -182,6 +172,17 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
             table.add_row(name + marker, candidate.source, candidate.job_name, metrics,
                           candidate.model.uri)
         console.print(table)
+    if manifest.tuning:
+        tuning = Table(title="Tuning jobs")
+        for column in ("job", "algorithm", "status", "strategy", "trials", "best"):
+            tuning.add_column(column)
+        for name, run in manifest.tuning.items():
+            scores = [t.objective for t in run.trials if t.objective is not None]
+            pick = min if run.objective_type == "Minimize" else max
+            best = f"{run.objective_metric}={pick(scores):.4f}" if scores else ""
+            tuning.add_row(name, run.algo, run.status, run.strategy,
+                           f"{len(run.trials)}/{run.max_jobs}", best)
+        console.print(tuning)
     if manifest.data is not None:
         rows = ", ".join(f"{k} {v:,}" for k, v in manifest.data.rows.items())
         console.print(f"data: {rows}; {len(manifest.data.features)} features")

@@ -22,10 +22,24 @@ ConfigOption = Annotated[
 StoreOption = Annotated[
     str | None, typer.Option("--store", help="Artifact store: a folder or s3://bucket/prefix.")
 ]
+AlgoOption = Annotated[
+    list[str] | None,
+    typer.Option("--algo", "-a", help="xgboost, knn, sklearn-gbm or all (repeatable, or "
+                 "comma-separated; default: every enabled algorithm)."),
+]
+BackendOption = Annotated[
+    str | None, typer.Option("--backend", help="local or sagemaker (default: from config).")
+]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="SageMaker only: print the exact requests (JSON) and "
                        "an estimated cost; send nothing, no credentials needed.")
 ]
+
+
+def split_algos(algo: list[str] | None) -> list[str] | None:
+    """``--algo a,b --algo c`` -> ``[a, b, c]``; None when not given."""
+    names = [name.strip() for item in algo or [] for name in item.split(",") if name.strip()]
+    return names or None
 
 
 def load(config: Path | None, overrides: dict[str, Any] | None = None,

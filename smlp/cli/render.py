@@ -36,7 +36,8 @@ class EventRenderer:
                 self._trial(event)
         elif not self.quiet and event.kind == "info":
             err_console.print(f"  {event.message}")
-        elif self.verbose and event.kind == "job":
+        elif event.kind == "job" and (self.verbose or event.data.get("remote") and not self.quiet):
+            # A remote job's status changes are the only sign of life while it runs.
             err_console.print(f"  [dim]{event.message}[/]", markup=True)
 
     def _advance(self, data: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from smlp.cli.common import (
+    AlgoOption,
+    BackendOption,
     ConfigOption,
     DryRunOption,
     StoreOption,
@@ -15,14 +17,9 @@ from smlp.cli.common import (
     load,
     open_project,
     show_plan,
+    split_algos,
 )
 from smlp.cli.render import EventRenderer
-
-AlgoOption = Annotated[
-    list[str] | None,
-    typer.Option("--algo", "-a", help="xgboost, knn, sklearn-gbm or all (repeatable; default: "
-                 "every algorithm enabled in tuning.algorithms)."),
-]
 
 
 def tune(
@@ -47,8 +44,7 @@ def tune(
         "--json", help="Print the leaderboards (tuning.json) as JSON only.")] = False,
     config: ConfigOption = None,
     store: StoreOption = None,
-    backend: Annotated[str | None, typer.Option(
-        "--backend", help="local or sagemaker (default: from config).")] = None,
+    backend: BackendOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
     """Tune hyperparameters; the best trial of each algorithm becomes <algo>-tuned."""
@@ -58,11 +54,14 @@ def tune(
     overrides = {"tuning.max_jobs": max_jobs, "tuning.max_parallel_jobs": max_parallel_jobs,
                  "tuning.strategy": strategy, "tuning.early_stopping": early_stopping,
                  "tuning.timeout_seconds": timeout, "store": store, "backend.kind": backend}
+    if max_jobs is not None and max_parallel_jobs is None:
+        # `--max-jobs 1` alone should not trip over the default of 2 trials side by side.
+        default = load(config).tuning.max_parallel_jobs
+        overrides["tuning.max_parallel_jobs"] = min(default, max_jobs)
     cfg = load(config, overrides, dry_run)
     artifacts, runner = open_project(cfg, needs="data")
-    algorithms = [n.strip() for item in algo or [] for n in item.split(",") if n.strip()]
     with EventRenderer(quiet=as_json) as events:  # trial logs stay in each job's logs.txt
-        outcomes = run_tune(cfg, artifacts, runner, algorithms or None, resume=resume,
+        outcomes = run_tune(cfg, artifacts, runner, split_algos(algo), resume=resume,
                             warm_start=warm_start, events=events)
     if show_plan(runner):
         return

@@ -108,7 +108,8 @@ def wait(
         if (status, secondary) != last:
             detail = f" ({secondary})" if secondary and secondary != status else ""
             events(Event("job", f"{job_name}: {status}{detail}",
-                         {"job": job_name, "status": status, "secondary": secondary}))
+                         {"job": job_name, "status": status, "secondary": secondary,
+                          "remote": True}))
             last = (status, secondary)
         if on_progress is not None:
             on_progress(described)
