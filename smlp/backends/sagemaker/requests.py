@@ -192,6 +192,16 @@ def training_job_request(job: TrainingJobSpec, spec: AlgorithmSpec, image: str,
     request: dict[str, Any] = {
         "TrainingJobName": job.name,
         "HyperParameters": training_hyperparameters(job, spec, settings.region, sourcedir_uri),
+        **_training_definition(job, spec, image, settings, job.name),
+        "Tags": tags(settings),
+    }
+    return request
+
+
+def _training_definition(job: TrainingJobSpec, spec: AlgorithmSpec, image: str,
+                         settings: JobSettings, name: str) -> dict[str, Any]:
+    """What a training job and a tuning job's TrainingJobDefinition share."""
+    return {
         "AlgorithmSpecification": algorithm_specification(spec, image),
         "RoleArn": settings.role_arn,
         "InputDataConfig": input_data_config(job, spec),
@@ -199,10 +209,8 @@ def training_job_request(job: TrainingJobSpec, spec: AlgorithmSpec, image: str,
         "ResourceConfig": resource_config(job.instance_type, job.instance_count,
                                           job.volume_size_gb, settings),
         "StoppingCondition": stopping_condition(job.max_runtime_seconds, settings),
-        **_common(settings, job.name),
-        "Tags": tags(settings),
+        **_common(settings, name),
     }
-    return request
 
 
 # -- tuning -----------------------------------------------------------------------------------
@@ -282,14 +290,7 @@ def tuning_job_request(tuning: TuningJobSpec, spec: AlgorithmSpec, image: str,
     }
     definition: dict[str, Any] = {
         "StaticHyperParameters": hyperparameters,
-        "AlgorithmSpecification": algorithm_specification(spec, image),
-        "RoleArn": settings.role_arn,
-        "InputDataConfig": input_data_config(job, spec),
-        "OutputDataConfig": output_data_config(job.output_uri, settings),
-        "ResourceConfig": resource_config(job.instance_type, job.instance_count,
-                                          job.volume_size_gb, settings),
-        "StoppingCondition": stopping_condition(job.max_runtime_seconds, settings),
-        **_common(settings, name),
+        **_training_definition(job, spec, image, settings, name),
     }
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
