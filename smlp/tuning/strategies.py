@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -117,9 +117,3 @@ class MedianRulePruner(optuna.pruners.BasePruner):
         if not steps or steps[-1] < step:
             return None  # this trial never got as far
         return means[bisect.bisect_right(steps, step) - 1]
-
-
-def strategy_settings(job: TuningJobSpec) -> dict[str, Any]:
-    """What the leaderboard records about how trials were chosen and stopped."""
-    return {"strategy": job.strategy, "early_stopping": job.early_stopping,
-            "random_seed": job.random_seed, "report_every": report_every(job)}
