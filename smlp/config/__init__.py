@@ -73,39 +73,24 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    from smlp.config.yaml_file import read_yaml_mapping
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level, "
-                          f"got {type(loaded).__name__}")
-    return loaded
+    return read_yaml_mapping(path)
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """One ``source: field.path: message`` line per problem."""
+    from smlp.config.yaml_file import shorten
+
     lines = []
-    for error in exc.errors():
+    for error in exc.errors(include_url=False):
         loc = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling against `smlp config show`)"
         elif error["type"] in {"literal_error", "enum"}:
             message = f"{message}, got {error.get('input')!r}"
+        message = shorten(message)
         lines.append(f"{source}: {loc}: {message}" if loc else f"{source}: {message}")
     return "\n".join(lines)
 

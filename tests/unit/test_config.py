@@ -51,7 +51,7 @@ def test_backend_flag_switches_kind_without_local_settings(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("data: [1", "smlp.yaml:1:9: YAML syntax error"),
+        ("data: [1", ": YAML syntax error: did not find expected ',' or ']'"),
         ("dataa: {rows: 5}", "dataa: unknown key"),
         ("data: {rowz: 5}", "data.rowz: unknown key"),
         ("data: {rows: many}", "data.rows: Input should be a valid integer"),
