@@ -46,10 +46,46 @@ def read_table(path: Path) -> Any:
     except (pa.ArrowInvalid, OSError) as exc:
         kind = "Parquet" if suffix in {".parquet", ".pq"} else "CSV"
         message = str(exc).splitlines()[0]
+        if "UTF8" in message or "utf-8" in message.lower():
+            raise _not_utf8(path) from None
         raise DataError(f"{path}: not a readable {kind} file ({message})") from None
     if table.num_rows == 0:
         raise DataError(f"{path}: input file has a header but no rows")
+    _check_unique_names(table.schema.names, str(path))
+    for field in table.schema:
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            if suffix not in {".parquet", ".pq"}:
+                raise _not_utf8(path)  # pyarrow reads a column with bad UTF-8 as binary
+            raise DataError(f"{path}: column {field.name!r} holds binary values; expected "
+                            "numbers or text")
     return table
+
+
+def _check_unique_names(names: list[str], source: str) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise DataError(f"{source}: column name {name!r} appears more than once (columns "
+                            f"{seen[name]} and {position}); give every column its own name")
+        seen[name] = position
+
+
+def _not_utf8(path: Path) -> DataError:
+    """Name the first line that is not UTF-8; a CSV read here must be UTF-8 text."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk[: exc.start].count(b"\n")
+                return DataError(f"{path}:{line}: not UTF-8 text (byte 0x{chunk[exc.start]:02x});"
+                                 " save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
+            line += chunk.count(b"\n")
+    return DataError(f"{path}: not UTF-8 text; save the file as UTF-8")
 
 
 def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitFractions,
@@ -66,9 +102,11 @@ def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitF
     if id_column is not None and id_column not in columns:
         raise DataError(f"{source}: id column {id_column!r} not found; columns are "
                         + ", ".join(columns))
+    _check_unique_names(columns, source)
     for name in columns:
         if table.column(name).null_count == table.num_rows:
             raise DataError(f"{source}: column {name!r} is all missing; drop it or fill it in")
+        _check_finite(table.column(name), name, source)
 
     try:
         labels = pc.cast(table.column(target), pa.float64())
@@ -82,6 +120,10 @@ def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitF
         labels = labels.filter(keep)
     if table.num_rows < MIN_ROWS:
         raise DataError(f"{source}: {table.num_rows} rows with a target; need at least {MIN_ROWS}")
+    low, high = pc.min_max(labels).values()
+    if low.as_py() == high.as_py():
+        raise DataError(f"{source}: target column {target!r} has the same value "
+                        f"({low.as_py():g}) in every row; there is nothing to learn")
 
     order = np.random.default_rng(seed).permutation(table.num_rows)
     n_train = max(1, int(round(splits.train * table.num_rows)))
@@ -102,6 +144,23 @@ def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitF
         features = schema.encode(part, source)
         arrays[split] = np.column_stack([label_values[index], features.astype(np.float64)])
     return PreparedData(schema=schema, splits=arrays, dropped_rows=int(dropped))
+
+
+def _check_finite(column: Any, name: str, source: str) -> None:
+    """Infinity breaks fill values, scaling and every metric: refuse it, naming the first row."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(column.type):
+        return
+    infinite = pc.is_inf(column)
+    if not pc.any(infinite).as_py():
+        return
+    row = int(np.flatnonzero(infinite.to_numpy(zero_copy_only=False))[0])
+    value = column[row].as_py()
+    raise DataError(f"{source}: column {name!r} has an infinite value ({value}) in data row "
+                    f"{row + 1}; replace it with a number or leave the cell empty (missing)")
 
 
 def write_split(array: Any, path: Path) -> None:

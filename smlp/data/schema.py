@@ -106,6 +106,9 @@ def _numeric(column: Any, feature: NumericFeature, source: str) -> Any:
                 f"{source}: column {feature.name}: expected a number, got {bad!r}"
             ) from None
     values = pc.fill_null(pc.cast(column, pa.float64()), feature.fill).to_numpy()
+    if np.isinf(values).any():
+        raise SchemaMismatchError(f"{source}: column {feature.name}: an infinite value; "
+                                  "expected a number or an empty cell")
     values = np.where(np.isnan(values), feature.fill, values)
     return (values - feature.mean) / feature.scale
 
