@@ -30,6 +30,12 @@ from smlp.tuning.worker import TrialOutcome, TrialTask, WorkerSetup
 if TYPE_CHECKING:
     from smlp.backends.local import LocalBackend
 
+# SageMaker adds this hyperparameter to every trial of a tuning job (the objective's metric
+# name, e.g. ``validation:mae``); the XGBoost container emits that metric and early-stops on it
+# (sagemaker-xgboost-container, algorithm_mode/train.py and train_utils.py). The tuning request
+# never sends it. Like SageMaker's TunedHyperParameters, smlp's trial records leave it out: it
+# is the tuning job's setting, not the model's, and `smlp train --hp` would not accept it.
+TUNING_OBJECTIVE = "_tuning_objective_metric"
 PRUNED = "Stopped early: its best objective so far is worse than the median of earlier trials"
 HYPERBAND = "Stopped by Hyperband at a rung where it was not among the best"
 
@@ -37,7 +43,8 @@ HYPERBAND = "Stopped by Hyperband at a rung where it was not among the best"
 @dataclass
 class _Running:
     trial: optuna.trial.Trial
-    job: Any  # TrainingJobSpec
+    job: Any  # TrainingJobSpec: what the trial runs with, _tuning_objective_metric included
+    hyperparameters: dict[str, str]  # what is recorded: static and tuned values only
     tuned: dict[str, str]
     started: float
     stop_reason: str | None = None
@@ -177,11 +184,13 @@ class LocalSearch:
         self.sequence += 1
         name = f"{self.job.name}-{self.sequence:03d}-{secrets.token_hex(4)}"
         tuned = self.space.to_hyperparameters(trial.params)
-        job = replace(self.template, name=name, hyperparameters={**self.static, **tuned})
+        recorded = {**self.static, **tuned}
+        job = replace(self.template, name=name, hyperparameters={
+            **recorded, TUNING_OBJECTIVE: self.job.objective_metric})
         trial.set_user_attr("name", name)
-        trial.set_user_attr("hyperparameters", job.hyperparameters)
+        trial.set_user_attr("hyperparameters", recorded)
         pool.submit(index, TrialTask(job, str(self.backend.work_dir / name), deadline))
-        self.running[index] = _Running(trial, job, tuned, time.perf_counter())
+        self.running[index] = _Running(trial, job, recorded, tuned, time.perf_counter())
         self._event(name, "InProgress", tuned)
 
     def _handle(self, pool: WorkerPool,
@@ -210,7 +219,7 @@ class LocalSearch:
     def _finish(self, running: _Running, outcome: TrialOutcome, ended: float) -> None:
         objective = outcome.final_metrics.get(self.job.objective_metric)
         result = TrialResult(
-            name=outcome.name, hyperparameters=running.job.hyperparameters, status=outcome.status,
+            name=outcome.name, hyperparameters=running.hyperparameters, status=outcome.status,
             objective=objective, final_metrics=outcome.final_metrics,
             seconds=round(ended - running.started, 3), failure_reason=outcome.failure_reason,
         )

@@ -34,6 +34,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 POLL_SECONDS = 0.05  # how often a running trial looks for a stop request
 # Trials' models are gzipped fast: level 6 costs ~8% of a one-second XGBoost trial.
 TRIAL_COMPRESSION = 1
+SAGEMAKER_OWN = ("sagemaker_", "_tuning_objective_metric")
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,11 @@ class TrialRunner:
     def _entry(self, job: TrainingJobSpec) -> Any:
         if not self.spec.script_mode:
             return self.module.train
+        # The training toolkit passes user hyperparameters only: SageMaker's own (``sagemaker_*``
+        # and ``_tuning_objective_metric``) stay in hyperparameters.json (sagemaker-training,
+        # params.SAGEMAKER_HYPERPARAMETERS and environment.Environment).
         argv = [item for key, value in job.hyperparameters.items()
+                if not key.startswith(SAGEMAKER_OWN)
                 for item in (f"--{key}", value)]
         return lambda: self.module.train(argv)
 

@@ -38,7 +38,17 @@ def prepared(project: Path) -> Path:
 
 
 def configure(project: Path, extra: str) -> None:
-    (project / "smlp.yaml").write_text(FAST + extra)
+    """FAST with ``extra`` (lines under ``tuning:``) merged in, as a config file would hold."""
+    import yaml
+
+    def merge(base: Any, more: Any) -> Any:
+        if isinstance(base, dict) and isinstance(more, dict):
+            return {**base, **{k: merge(base.get(k), v) for k, v in more.items()}}
+        return more
+
+    tuning = yaml.safe_load("tuning:\n" + extra)["tuning"] or {}
+    merged = merge(yaml.safe_load(FAST), {"tuning": tuning})
+    (project / "smlp.yaml").write_text(yaml.safe_dump(merged))
 
 
 def library(project: Path, overrides: dict[str, Any] | None = None) -> tuple[Any, Any, Any]:
@@ -73,8 +83,8 @@ def test_tune_registers_the_best_trial_as_a_candidate(prepared: Path) -> None:
     # Each trial is a training job under the same contract as `smlp train`.
     trial_dir = prepared / ".smlp" / "jobs" / best["name"]
     config_dir = trial_dir / "input" / "config"
-    assert json.loads((config_dir / "hyperparameters.json").read_text()) == best[
-        "hyperparameters"]
+    assert json.loads((config_dir / "hyperparameters.json").read_text()) == {
+        **best["hyperparameters"], "_tuning_objective_metric": "validation:rmse"}
     assert set(json.loads((config_dir / "inputdataconfig.json").read_text())) == {
         "train", "validation"}
     assert "#011validation-rmse:" in (trial_dir / "logs.txt").read_text()
@@ -126,20 +136,19 @@ def test_grid_runs_each_combination_once_and_failed_trials_are_reported(prepared
   strategy: Grid
   algorithms:
     knn:
-      static_hyperparameters: {index_type: faiss.IVFPQ}
       ranges:
-        k: {type: categorical, values: [3, 7]}
-        faiss_index_pq_m: {type: categorical, values: [2, 3]}
+        k: {type: categorical, values: [3, 300]}
+        sample_size: {type: categorical, values: [256, 1000]}
 """)
     smlp("tune", "--algo", "knn")
     (record,) = manifest(prepared)["tuning"].values()
-    seen = sorted((t["hyperparameters"]["k"], t["hyperparameters"]["faiss_index_pq_m"])
+    seen = sorted((t["hyperparameters"]["k"], t["hyperparameters"]["sample_size"])
                   for t in record["trials"])
-    assert seen == [("3", "2"), ("3", "3"), ("7", "2"), ("7", "3")]
-    failed = [t for t in record["trials"] if t["status"] == "Failed"]
-    assert len(failed) == 2 and all(t["hyperparameters"]["faiss_index_pq_m"] == "3"
-                                    for t in failed)
-    assert "must divide the index dimension" in failed[0]["failure_reason"]
+    assert seen == [("3", "1000"), ("3", "256"), ("300", "1000"), ("300", "256")]
+    (failed,) = [t for t in record["trials"] if t["status"] == "Failed"]
+    assert (failed["hyperparameters"]["k"], failed["hyperparameters"]["sample_size"]) == (
+        "300", "256")
+    assert "exceeds the 256" in failed["failure_reason"]
     best = next(t for t in record["trials"] if t["name"] == record["best"])
     assert best["status"] == "Completed"
 
@@ -334,3 +343,39 @@ def test_tuned_model_predicts_the_test_split_better_than_a_weak_seed(prepared: P
     rmse = {c["name"]: c["metrics"]["rmse"] for c in comparison["candidates"]}
     assert rmse["knn-tuned"] < rmse["knn"]
     assert np.isfinite(rmse["knn-tuned"])
+
+
+def test_trials_get_the_objective_metric_as_sagemaker_passes_it(prepared: Path) -> None:
+    # SageMaker adds _tuning_objective_metric to every trial's hyperparameters; the XGBoost
+    # container then emits (and early-stops on) that metric, here one it does not log by default.
+    (prepared / "smlp.yaml").write_text(SMALL_YAML + """\
+tuning:
+  max_jobs: 2
+  algorithms:
+    xgboost:
+      objective_metric: validation:mae
+      ranges:
+        num_round: {type: integer, min_value: 10, max_value: 30}
+    sklearn-gbm:
+      objective_metric: validation:mae
+      ranges:
+        n_estimators: {type: integer, min_value: 5, max_value: 20}
+""")
+    smlp("tune", "--algo", "xgboost,sklearn-gbm")
+    state = manifest(prepared)
+    assert len(state["tuning"]) == 2
+    for record in state["tuning"].values():
+        assert record["objective_metric"] == "validation:mae"
+        assert [t["status"] for t in record["trials"]] == ["Completed", "Completed"], record
+        for trial in record["trials"]:
+            assert trial["objective"] == trial["final_metrics"]["validation:mae"]
+            assert "_tuning_objective_metric" not in trial["hyperparameters"]
+            written = json.loads((prepared / ".smlp" / "jobs" / trial["name"] / "input" /
+                                  "config" / "hyperparameters.json").read_text())
+            assert written == {**trial["hyperparameters"],
+                               "_tuning_objective_metric": "validation:mae"}
+        candidate = state["candidates"][record["algo"] + "-tuned"]
+        assert "_tuning_objective_metric" not in candidate["hyperparameters"]
+    xgb = next(r for r in state["tuning"].values() if r["algo"] == "xgboost")
+    log = (prepared / ".smlp" / "jobs" / xgb["best"] / "logs.txt").read_text()
+    assert "#011validation-mae:" in log
