@@ -13,6 +13,10 @@ from typing import Any, Protocol
 from smlp.errors import StoreError
 from smlp.fileio import atomic_copy, atomic_write_bytes, sha256_file
 
+S3_CONNECT_TIMEOUT = 10  # seconds
+S3_READ_TIMEOUT = 30
+S3_ATTEMPTS = 3  # first try plus retries, botocore's standard mode
+
 
 class Store(Protocol):
     """Where artifacts and the manifest live."""
@@ -47,7 +51,10 @@ class LocalStore:
             raise StoreError(f"{uri} is outside the store {self.root}") from None
 
     def exists(self, key: str) -> bool:
-        return (self.path / key).exists()
+        try:
+            return (self.path / key).exists()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise _write_error(exc, self.uri(key)) from None
 
     def read_bytes(self, key: str) -> bytes:
         try:
@@ -58,13 +65,19 @@ class LocalStore:
             raise StoreError(f"{self.uri(key)}: cannot read ({exc.strerror})") from None
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        atomic_write_bytes(self.path / key, data)
+        try:
+            atomic_write_bytes(self.path / key, data)
+        except OSError as exc:
+            raise _write_error(exc, self.uri(key)) from None
 
     def upload(self, local: Path, key: str, sha256: str | None = None) -> None:
         target = self.path / key
-        if target.resolve() == local.resolve():
-            return
-        atomic_copy(local, target)
+        try:
+            if target.resolve() == local.resolve():
+                return
+            atomic_copy(local, target)
+        except OSError as exc:
+            raise _write_error(exc, self.uri(key)) from None
 
     def download(self, key: str, local: Path) -> None:
         source = self.path / key
@@ -101,13 +114,20 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.root = f"s3://{bucket}/{self.prefix}".rstrip("/")
         self._client = client
+        self._bucket_seen = False
 
     @property
     def client(self) -> Any:
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("s3")
+            # A frozen endpoint must fail in about a minute, not hang for the default
+            # retries of 60 s reads: bounded timeouts and attempts.
+            self._client = boto3.client("s3", config=Config(
+                connect_timeout=S3_CONNECT_TIMEOUT, read_timeout=S3_READ_TIMEOUT,
+                retries={"total_max_attempts": S3_ATTEMPTS, "mode": "standard"},
+            ))
         return self._client
 
     def _object_key(self, key: str) -> str:
@@ -188,22 +208,62 @@ class S3Store:
         try:
             return self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code in {"404", "NoSuchKey", "NotFound"}:
+            if _error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                self._check_bucket()  # HEAD says 404 for a missing bucket too
                 return None
             raise _store_error(exc, self.uri(key)) from None
 
+    def _check_bucket(self) -> None:
+        if self._bucket_seen:
+            return
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            if _error_code(exc) in {"404", "NoSuchBucket", "NotFound"}:
+                raise StoreError(f"store {self.root}: bucket {self.bucket} does not exist; "
+                                 "create it (`smlp infra deploy`) or fix `store:`") from None
+            raise _store_error(exc, f"s3://{self.bucket}") from None
+        self._bucket_seen = True
+
+
+def _error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None) or {}
+    return (response.get("Error") or {}).get("Code")
+
 
 def _store_error(exc: Exception, uri: str) -> StoreError:
-    error = getattr(exc, "response", {}).get("Error", {})
+    """Every boto3/botocore failure as one line naming the URI (mapped once, here)."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error") or {}
     if error:
         code = error.get("Code", "Unknown")
         if code in {"404", "NoSuchKey", "NotFound"}:
             return StoreError(f"{uri}: not found in the store")
         if code == "NoSuchBucket":
-            return StoreError(f"{uri}: bucket does not exist")
+            bucket = uri.removeprefix("s3://").split("/", 1)[0]
+            return StoreError(f"{uri}: bucket {bucket} does not exist; create it "
+                              "(`smlp infra deploy`) or fix `store:`")
+        if code in {"403", "AccessDenied", "Forbidden"}:
+            return StoreError(f"{uri}: access denied with these AWS credentials")
         return StoreError(f"{uri}: S3 error {code}: {error.get('Message', '')}".rstrip(": "))
-    return StoreError(f"{uri}: {type(exc).__name__}: {exc}")
+    name = type(exc).__name__
+    if name in {"ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError",
+                "ConnectionClosedError", "ConnectionError"}:
+        return StoreError(f"{uri}: S3 did not answer ({name}, after {S3_ATTEMPTS} attempts); "
+                          "check the network or the endpoint")
+    if name in {"NoCredentialsError", "PartialCredentialsError"}:
+        return StoreError(f"{uri}: no AWS credentials found; run `aws configure` or "
+                          "`aws sso login`, or set AWS_PROFILE")
+    return StoreError(f"{uri}: {name}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                      .rstrip(": "))
+
+
+def _write_error(exc: OSError, uri: str) -> StoreError:
+    reason = exc.strerror or type(exc).__name__
+    if isinstance(exc, PermissionError):
+        return StoreError(f"{uri}: cannot write to the store ({reason}); check the folder's "
+                          "permissions or choose another `store:`")
+    return StoreError(f"{uri}: cannot write to the store ({reason})")
 
 
 def open_store(uri: str, base: Path | None = None) -> Store:
@@ -212,7 +272,14 @@ def open_store(uri: str, base: Path | None = None) -> Store:
         return S3Store(uri)
     if "://" in uri:
         raise StoreError(f"store {uri!r}: expected a local folder or an s3:// URI")
+    if not uri.strip():
+        raise StoreError("store: empty; give a folder (e.g. smlp-artifacts) or s3://bucket/prefix")
     path = Path(uri)
     if not path.is_absolute() and base is not None:
         path = base / path
+    try:
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"store {path}: is a file; expected a folder (or s3://…)")
+    except OSError as exc:
+        raise StoreError(f"store {uri[:200]!r}: not a usable folder ({exc.strerror})") from None
     return LocalStore(path)

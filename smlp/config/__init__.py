@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from smlp.config.algorithms import AlgorithmConfig, AlgorithmsConfig
 from smlp.config.backend import BackendConfig, LocalBackendConfig, SageMakerBackendConfig
@@ -33,6 +33,13 @@ class Config(Strict):
     backend: BackendConfig = Field(default_factory=LocalBackendConfig)
     store: str = Field(DEFAULT_STORE, description="local folder or s3://bucket/prefix")
     infra: InfraConfig = InfraConfig()
+
+    @field_validator("store")
+    @classmethod
+    def _store_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("empty; give a folder (e.g. smlp-artifacts) or s3://bucket/prefix")
+        return value
 
 
 def default_dict() -> dict[str, Any]:
