@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     import xgboost
 
 MODEL_FILE = "xgboost-model"
-METRICS = ("rmse", "mae", "mse")  # mse is not native to xgboost: a custom metric, as in AWS's
+# The regression metrics smlp supports. The container computes each of them itself and hands
+# them to xgboost.train as custom_metric, never as eval_metric, so xgboost also logs its
+# objective's own default metric (rmse for reg:squarederror) natively
+# (sagemaker-xgboost-container: metrics/custom_metrics.py CUSTOM_METRICS,
+# algorithm_mode/train_utils.py get_eval_metrics_and_feval).
+METRICS = ("rmse", "mae", "mse")
 OBJECTIVES = (
     "reg:squarederror", "reg:squaredlogerror", "reg:absoluteerror", "reg:pseudohubererror",
     "reg:tweedie", "reg:gamma", "reg:logistic", "binary:logistic", "count:poisson",
@@ -74,7 +79,7 @@ def _schema() -> dict[str, Any]:
         "num_parallel_tree": Param(int, 1),
         "early_stopping_rounds": Param(int, 1),
         "objective": Param(str, choices=OBJECTIVES),
-        "eval_metric": Param(str),  # a comma list, checked in _eval_metrics
+        "eval_metric": Param(str),  # a comma list, checked in _metric_plan
         "tree_method": Param(str, choices=("auto", "exact", "approx", "hist")),
         "grow_policy": Param(str, choices=("depthwise", "lossguide")),
         "booster": Param(str, choices=("gbtree", "dart", "gblinear")),
@@ -85,30 +90,48 @@ def _schema() -> dict[str, Any]:
     }
 
 
-def _eval_metrics(hps: dict[str, Any]) -> list[str]:
-    """``eval_metric`` plus the tuning objective's metric, which goes last.
+def _metric_plan(hps: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The metrics a job computes, and the one early stopping watches, as the container picks.
 
-    Early stopping watches the last one, so a tuning job stops on its objective.
+    sagemaker-xgboost-container, algorithm_mode/train.py ``train_job`` with
+    train_utils.py ``get_eval_metrics_and_feval``: the tuning objective's metric and
+    ``eval_metric`` are united (sorted when both are given). Early stopping watches the
+    objective's metric, else the last ``eval_metric`` entry, else nothing at all: with neither,
+    ``early_stopping_rounds`` is ignored and every round is trained.
     """
     from _sm_io import JobError
 
-    metrics = [m.strip() for m in str(hps.get("eval_metric", "rmse")).split(",") if m.strip()]
-    objective = hps.get("_tuning_objective_metric")
-    if objective:
-        name = str(objective).split(":")[-1]
-        if name in metrics:
-            metrics.remove(name)
-        metrics.append(name)
-    for name in metrics:
+    given = [m.strip() for m in str(hps.get("eval_metric", "")).split(",") if m.strip()]
+    for name in given:
         if name not in METRICS:
             raise JobError(f"hyperparameter eval_metric: {name!r} is not one of "
                            f"{', '.join(METRICS)}")
-    return metrics or ["rmse"]
+    objective = hps.get("_tuning_objective_metric")
+    tuned: list[str] = []
+    if objective:
+        # The container accepts validation:<metric> only (algorithm_mode/metrics.py).
+        channel, _, name = str(objective).partition(":")
+        if channel != "validation" or name not in METRICS:
+            raise JobError(f"hyperparameter _tuning_objective_metric: {objective!r} is not one "
+                           f"of {', '.join('validation:' + m for m in METRICS)}")
+        tuned = [name]
+    metrics = sorted(set(given) | set(tuned)) if given and tuned else tuned or given
+    watched = None
+    if hps.get("early_stopping_rounds"):
+        watched = tuned[-1] if tuned else given[-1] if given else None
+    return metrics, watched
 
 
-def _mse(predt: np.ndarray, dmatrix: xgboost.DMatrix) -> tuple[str, float]:
-    residual = predt.astype(np.float64) - dmatrix.get_label().astype(np.float64)
-    return "mse", float(np.mean(residual * residual))
+def _custom_metric(names: list[str]) -> Any:
+    """``custom_metric`` computing ``names`` in float64, in that order, as one list."""
+
+    def evaluate(predt: np.ndarray, dmatrix: xgboost.DMatrix) -> list[tuple[str, float]]:
+        residual = predt.astype(np.float64) - dmatrix.get_label().astype(np.float64)
+        mse = float(np.mean(residual * residual))
+        values = {"mse": mse, "rmse": mse ** 0.5, "mae": float(np.mean(np.abs(residual)))}
+        return [(name, values[name]) for name in names]
+
+    return evaluate
 
 
 def _import_xgboost() -> Any:
@@ -136,7 +159,7 @@ def train() -> None:
 
     hps = io.parse_hyperparameters(io.read_hyperparameters(), _schema())
     declared = io.check_channels(("train", "validation"), required=("train",))
-    metrics = _eval_metrics(hps)
+    metrics, watched = _metric_plan(hps)
     train_data = io.read_channel("train", required=True)
     val_data = io.read_channel("validation", required="validation" in declared)
     assert train_data is not None
@@ -153,18 +176,21 @@ def train() -> None:
         if name not in _TRAIN_ARGS and not name.startswith(("_", "sagemaker_"))
     }
     params.setdefault("objective", "reg:squarederror")
-    native = [m for m in metrics if m != "mse"]
-    if native:
-        params["eval_metric"] = native
-    custom = _mse if "mse" in metrics else None
-    # verbose_eval=True's per-round printer, placed first: callbacks after the one that stops
-    # training are skipped, and the round that triggers early stopping must still be logged.
+    objective = hps.get("_tuning_objective_metric")
+    if objective:  # the line the container logs
+        print(f"Setting up HPO optimized metric to be : {objective.partition(':')[2]}",
+              flush=True)
+    # verbose_eval=True's per-round printer, placed first as the container places it
+    # (callback.py get_callbacks): callbacks after the one that stops training are skipped,
+    # and the round that triggers early stopping must still be logged.
     callbacks = [xgb.callback.EvaluationMonitor()]
-    if hps.get("early_stopping_rounds"):
-        # The metric is named, because xgboost would otherwise watch whichever it logs last, and
-        # it logs custom ones (mse) after native ones, whatever order eval_metric gives.
+    if watched is not None and val_data is not None:
+        # As get_callbacks sets it up: the validation channel only (no validation, no early
+        # stopping), the metric named, and the booster cut back to its best round. None of
+        # METRICS is in the container's XGB_MAXIMIZE_METRICS.
         callbacks.append(xgb.callback.EarlyStopping(
-            rounds=hps["early_stopping_rounds"], metric_name=metrics[-1], save_best=False,
+            rounds=hps["early_stopping_rounds"], data_name="validation", metric_name=watched,
+            maximize=False, save_best=True,
         ))
 
     dtrain = xgb.DMatrix(x_train, label=y_train)
@@ -181,7 +207,7 @@ def train() -> None:
             params, dtrain,
             num_boost_round=hps["num_round"],
             evals=evals,
-            custom_metric=custom,
+            custom_metric=_custom_metric(metrics) if metrics else None,
             callbacks=callbacks,
             verbose_eval=False,  # printed by the EvaluationMonitor above
         )

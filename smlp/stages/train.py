@@ -86,6 +86,11 @@ def hyperparameters_for(config: Config, algo: str, data: DataRecord,
     if missing:
         raise ConfigError(f"algorithms.{algo}.hyperparameters: missing required "
                           + ", ".join(missing))
+    if "early_stopping_rounds" in checked and "eval_metric" in spec.hyperparameters:
+        # The XGBoost container early-stops only on a named metric (eval_metric's last, or a
+        # tuning job's objective) and otherwise silently trains every round
+        # (sagemaker-xgboost-container, algorithm_mode/train.py train_job): name the default.
+        checked.setdefault("eval_metric", spec.default_objective.partition(":")[2])
     return checked
 
 

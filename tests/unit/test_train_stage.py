@@ -64,3 +64,18 @@ def test_bad_override_value_fails_before_any_job(small_config: Any, store: Local
 def test_feature_dim_must_match_the_data(small_config: Any, store: LocalStore) -> None:
     with pytest.raises(ConfigError, match="feature_dim: 5 does not match the data's 8"):
         train(small_config, store, FakeBackend(), ["knn"], ["feature_dim=5"])
+
+
+def test_early_stopping_names_the_metric_the_container_needs(small_config: Any,
+                                                             store: LocalStore) -> None:
+    # Built-in XGBoost ignores early_stopping_rounds unless a metric is named (eval_metric or a
+    # tuning objective: sagemaker-xgboost-container algorithm_mode/train.py train_job).
+    backend = FakeBackend()
+    train(small_config, store, backend, ["xgboost"], ["early_stopping_rounds=10"])
+    train(small_config, store, backend, ["xgboost"],
+          ["early_stopping_rounds=10", "eval_metric=mae"])
+    train(small_config, store, backend, ["xgboost"])
+    first, second, third = (job.hyperparameters for job in backend.trained)
+    assert first["eval_metric"] == "rmse"  # the default objective's metric
+    assert second["eval_metric"] == "mae"  # a named one is kept
+    assert "eval_metric" not in third  # nothing to stop on: left as configured

@@ -219,17 +219,87 @@ def test_xgboost_hyperparameters_change_the_model(tmp_path: Path, data: dict) ->
     assert scores["100"][-1] < 0.5 * scores["5"][-1]
 
 
-def test_xgboost_early_stopping_and_tuning_objective(tmp_path: Path, data: dict) -> None:
+def test_xgboost_early_stopping_keeps_the_best_round(tmp_path: Path, data: dict) -> None:
     hps = {"num_round": "2000", "eta": "0.6", "max_depth": "6", "early_stopping_rounds": "3",
            "_tuning_objective_metric": "validation:mse"}
     job = run_job(tmp_path, "xgboost_builtin.py", hps, data)
     assert job.returncode == 0, job.log
+    assert "Setting up HPO optimized metric to be : mse" in job.log  # the container's line
     mse = job.values(xgb_regex("validation", "mse"))
     assert 3 < len(mse) < 2000  # stopped early, watching the objective it was given
     assert len(job.values(xgb_regex("validation", "rmse"))) == len(mse)  # default still shown
-    assert mse[-4] == min(mse)  # the best round came 3 rounds before the last
-    module = load_script("xgboost_builtin")  # the saved model is the logged one, every round
-    assert module.model_fn(str(job.model_dir)).num_boosted_rounds() == len(mse)
+
+    module = load_script("xgboost_builtin")
+    booster = module.model_fn(str(job.model_dir))
+    best = int(booster.attr("best_iteration"))  # xgboost's own record of the best round
+    assert mse[best] == min(mse)
+    assert len(mse) == best + 1 + 3  # the log runs 3 rounds past the best, as it does on AWS
+    # save_best, as the container sets it: the model ends at the best round, not the last.
+    assert booster.num_boosted_rounds() == best + 1
+    x_val, y_val = data["validation"]
+    predicted = module.predict_fn(x_val, booster)
+    y32 = y_val.astype(np.float32).astype(np.float64)
+    assert float(np.mean((predicted - y32) ** 2)) == pytest.approx(mse[best], abs=2e-5)
+
+    # The same rounds trained with plain xgboost give the same predictions.
+    import xgboost
+
+    (x_train, y_train) = data["train"]
+    reference = xgboost.train({"eta": 0.6, "max_depth": 6, "objective": "reg:squarederror",
+                               "nthread": 1}, xgboost.DMatrix(x_train, label=y_train),
+                              num_boost_round=best + 1)
+    np.testing.assert_allclose(predicted, reference.inplace_predict(x_val), rtol=1e-6)
+
+
+# When the container early-stops (algorithm_mode/train.py train_job, callback.py
+# get_callbacks): a validation channel, early_stopping_rounds, and a metric to watch (the tuning
+# objective's, else eval_metric's last); otherwise it trains every round, without an error.
+# eta=0 never improves on round 0, so a job that stops early logs 1 + 2 rounds and keeps one.
+@pytest.mark.parametrize(
+    ("extra", "channels", "logged", "kept"),
+    [
+        ({"eval_metric": "rmse"}, ("train", "validation"), 3, 1),
+        ({"_tuning_objective_metric": "validation:mae"}, ("train", "validation"), 3, 1),
+        ({}, ("train", "validation"), 10, 10),  # no metric named: early stopping is ignored
+        ({"eval_metric": "rmse"}, ("train",), 10, 10),  # no validation: no early stopping
+    ],
+    ids=["eval_metric", "tuning_objective", "no_metric", "no_validation"],
+)
+def test_xgboost_early_stopping_runs_when_the_container_would(
+    tmp_path: Path, data: dict, extra: dict, channels: tuple[str, ...], logged: int, kept: int
+) -> None:
+    hps = {"num_round": "10", "eta": "0", "early_stopping_rounds": "2", **extra}
+    job = run_job(tmp_path, "xgboost_builtin.py", hps, {c: data[c] for c in channels})
+    assert job.returncode == 0, job.log
+    assert len(job.values(xgb_regex("train", "rmse"))) == logged
+    module = load_script("xgboost_builtin")
+    assert module.model_fn(str(job.model_dir)).num_boosted_rounds() == kept
+
+
+@pytest.mark.parametrize(
+    ("hps", "metrics", "watched"),
+    [
+        ({}, [], None),
+        ({"early_stopping_rounds": 5}, [], None),
+        ({"eval_metric": "mae,rmse", "early_stopping_rounds": 5}, ["mae", "rmse"], "rmse"),
+        ({"eval_metric": "rmse,mae"}, ["rmse", "mae"], None),
+        ({"eval_metric": "rmse", "_tuning_objective_metric": "validation:mae",
+          "early_stopping_rounds": 5}, ["mae", "rmse"], "mae"),
+        ({"eval_metric": "rmse,mse", "_tuning_objective_metric": "validation:mae"},
+         ["mae", "mse", "rmse"], None),
+        ({"_tuning_objective_metric": "validation:mse", "early_stopping_rounds": 5},
+         ["mse"], "mse"),
+    ],
+)
+def test_xgboost_metric_plan_follows_the_container(
+    monkeypatch: pytest.MonkeyPatch, hps: dict, metrics: list[str], watched: str | None
+) -> None:
+    """The container's rule (train_utils.get_eval_metrics_and_feval, train.train_job): the
+    union of eval_metric and the objective's metric, sorted when both are given; early stopping
+    watches the objective's metric, else eval_metric's last entry."""
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # the script imports _sm_io from its folder
+    module = load_script("xgboost_builtin")
+    assert module._metric_plan(hps) == (metrics, watched)
 
 
 def test_xgboost_without_validation_reports_train_only(tmp_path: Path, data: dict) -> None:
@@ -251,6 +321,8 @@ def test_xgboost_without_validation_reports_train_only(tmp_path: Path, data: dic
         ("ok", {"eta": "0.1"}, "missing required hyperparameter: num_round"),
         ("ok", {"num_round": "five"}, "hyperparameter num_round: expected a number"),
         ("ok", {"num_round": "5", "eval_metric": "rmse,auc"}, "'auc' is not one of"),
+        ("ok", {"num_round": "5", "_tuning_objective_metric": "train:rmse"},
+         "_tuning_objective_metric: 'train:rmse' is not one of validation:rmse"),
     ],
 )
 def test_xgboost_bad_input_fails_the_job(
@@ -381,8 +453,8 @@ def test_knn_projections_are_seeded_and_preserve_distances(tmp_path: Path) -> No
         ({"feature_dim": "9"}, "feature_dim is 9 but the train channel has 8"),
         ({"index_type": "faiss.IVFPQ", "index_metric": "COSINE"},
          "COSINE is not supported with faiss.IVFPQ"),
-        ({"index_type": "faiss.IVFPQ", "faiss_index_pq_m": "3"},
-         "faiss_index_pq_m (3) must divide the index dimension (8)"),
+        ({"index_type": "faiss.IVFPQ", "faiss_index_pq_m": "5"},
+         "faiss_index_pq_m: expected one of 1, 2, 3, 4, 8, 12"),
         ({"dimension_reduction_type": "sign", "dimension_reduction_target": "8"},
          "expected 0 < target < feature_dim"),
         ({"k": "0"}, "hyperparameter k: expected >= 1"),
