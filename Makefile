@@ -5,23 +5,32 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-$(BIN)/.installed: pyproject.toml
+# `make run` installs only what running smlp needs; the test and benchmark tools (CDK, moto,
+# FLAML, ...) come with `make test`.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+
+$(BIN)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
 	touch $@
 
-.PHONY: install run test lint bench
-install: $(BIN)/.installed
+$(BIN)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(BIN)/.installed-run
+
+.PHONY: install install-dev run test lint bench
+install: $(BIN)/.installed-run
+install-dev: $(BIN)/.installed-dev
 
 run: install
 	$(BIN)/smlp run
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 
-test: install lint
+test: install-dev lint
 	$(BIN)/pytest
 
-bench: install
+bench: install-dev
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
