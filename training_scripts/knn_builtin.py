@@ -8,7 +8,7 @@ classifier) as the real algorithm does.
 Artifact (``model/``), format version 1:
 
 - ``knn-model.npz``: ``params`` (a JSON string: k, predictor_type, index_type, index_metric,
-  feature_dim, dim, nprobe, mini_batch_size, reduction), ``labels`` (float64, one per indexed
+  feature_dim, dim, pad, nprobe, mini_batch_size, reduction), ``labels`` (float64, one per indexed
   point, in index order), ``projection`` (float64 ``feature_dim x dim`` matrix, or ``0 x 0``
   when there is no reduction), and for ``faiss.Flat`` ``vectors`` (float64, the indexed points
   after projection/normalisation), used to rebuild the index and to rank neighbours exactly.
@@ -17,8 +17,10 @@ Artifact (``model/``), format version 1:
 Neighbours: ``faiss.Flat`` is exact: faiss (float32) proposes a few more candidates than ``k``,
 which are re-ranked on float64 distances, ties to the earlier training row, so the answer is
 brute-force k-NN's. The IVF indexes are approximate, searching ``nprobe = ceil(sqrt(nlist))``
-lists. A regressor predicts the mean of the neighbours' labels, a classifier their most common
-label (ties to the smallest label).
+lists. With ``faiss.IVFPQ`` the index dimension is grown to a multiple of
+``faiss_index_pq_m`` as AWS documents: zero columns (``pad``) without dimension reduction, a
+larger ``dimension_reduction_target`` with it. A regressor predicts the mean of the
+neighbours' labels, a classifier their most common label (ties to the smallest label).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ import numpy as np
 MODEL_FILE = "knn-model.npz"
 INDEX_FILE = "index.faiss"
 FORMAT_VERSION = 1
+# faiss_index_pq_m's valid values (AWS docs, kNN_hyperparameters).
+PQ_M_VALUES = (1, 2, 3, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 96)
+SEED = 0  # k-NN has no seed hyperparameter: sampling and projections are seeded here
 RERANK_ELEMENTS = 1 << 22  # float64 values gathered at once when re-ranking Flat candidates
 
 
@@ -104,6 +109,9 @@ def predict_fn(data: np.ndarray, model: KnnModel) -> np.ndarray:
 
 def _transform(model: KnnModel, features: np.ndarray) -> np.ndarray:
     points = features @ model.projection if model.projection is not None else features
+    pad = int(model.params.get("pad", 0))  # zero columns that make the dimension divide pq_m
+    if pad:
+        points = np.pad(points, ((0, 0), (0, pad)))
     if model.params["index_metric"] == "COSINE":
         points = _normalise(points)
     return np.ascontiguousarray(points)
@@ -172,11 +180,12 @@ def _flat_index(metric: str, dim: int) -> Any:
 
 
 def _schema() -> dict[str, Any]:
+    """The k-NN hyperparameter table of the AWS docs (kNN_hyperparameters), nothing more."""
     from _sm_io import Param
 
     return {
         "feature_dim": Param(int, 1, required=True),
-        "k": Param(int, 1, 1024, required=True),
+        "k": Param(int, 1, required=True),
         "predictor_type": Param(str, choices=("regressor", "classifier"), required=True),
         "sample_size": Param(int, 1, required=True),
         "dimension_reduction_type": Param(str, choices=("sign", "fjlt")),
@@ -186,8 +195,6 @@ def _schema() -> dict[str, Any]:
         "faiss_index_ivf_nlists": Param(int, 1, also=("auto",)),
         "faiss_index_pq_m": Param(int, 1),
         "mini_batch_size": Param(int, 1),
-        "epochs": Param(int, 1, 1),
-        "seed": Param(int, 0),
     }
 
 
@@ -213,6 +220,24 @@ def _check(hps: dict[str, Any], data_dim: int) -> None:
         raise JobError(
             f"index_metric {hps['index_metric']} is not supported with faiss.IVFPQ; use L2"
         )
+    pq_m = hps.get("faiss_index_pq_m")
+    if pq_m is not None and pq_m not in PQ_M_VALUES:
+        raise JobError(f"hyperparameter faiss_index_pq_m: expected one of "
+                       f"{', '.join(map(str, PQ_M_VALUES))}, got {pq_m}")
+
+
+def _pq_m(hps: dict[str, Any], dim: int) -> int | None:
+    """IVFPQ's sub-quantizer count: given, else the largest valid value up to 8 dividing dim."""
+    if hps.get("index_type") != "faiss.IVFPQ":
+        return None
+    given = hps.get("faiss_index_pq_m")
+    return given or max(m for m in PQ_M_VALUES if m <= min(dim, 8) and dim % m == 0)
+
+
+def _padded(dim: int, pq_m: int | None) -> int:
+    """AWS's rule for a pq_m that does not divide the dimension: grow the dimension to the
+    smallest multiple of pq_m (zero padding, or a larger dimension_reduction_target)."""
+    return dim if pq_m is None else -(-dim // pq_m) * pq_m
 
 
 def _projection(kind: str | None, dim: int, target: int, rng: np.random.Generator) -> Any:
@@ -225,7 +250,7 @@ def _projection(kind: str | None, dim: int, target: int, rng: np.random.Generato
     # D random signs, H the orthonormal Walsh-Hadamard transform, S picks t of p coordinates.
     # As a matrix, entry (i, j) is D_i * H[i, S_j] * sqrt(p/t) / sqrt(p), H[i, c] the Sylvester
     # sign (-1)^popcount(i & c); materialising it beats a transform per row at tabular widths.
-    padded = 1 << max(dim - 1, 0).bit_length()
+    padded = 1 << max(max(dim, target) - 1, 0).bit_length()
     signs = rng.choice([-1.0, 1.0], size=dim)
     coords = np.sort(rng.choice(padded, size=target, replace=False))
     bits = np.bitwise_and.outer(np.arange(dim), coords)
@@ -263,13 +288,8 @@ def _build_index(hps: dict[str, Any], points: np.ndarray) -> tuple[Any, int]:
     if index_type == "faiss.IVFFlat":
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss_metric)
     else:
-        pq_m = hps.get("faiss_index_pq_m") or max(m for m in range(1, min(dim, 8) + 1)
-                                                   if dim % m == 0)
-        if dim % pq_m:
-            raise JobError(
-                f"hyperparameter faiss_index_pq_m ({pq_m}) must divide the index dimension "
-                f"({dim})"
-            )
+        pq_m = _pq_m(hps, dim)
+        assert pq_m is not None and dim % pq_m == 0  # train() padded the points
         nbits = max(1, min(8, int(math.log2(count))))  # k-means needs 2^nbits points
         index = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, nbits)
     index.train(vectors)
@@ -297,15 +317,19 @@ def train() -> None:
     if np.isnan(features).any():
         raise io.JobError("train channel has missing feature values; k-NN needs complete rows")
 
-    rng = np.random.default_rng(hps.get("seed", 0))
+    rng = np.random.default_rng(SEED)
     if hps["sample_size"] < len(features):
         keep = np.sort(rng.choice(len(features), size=hps["sample_size"], replace=False))
         labels, features = labels[keep], features[keep]
     if hps["k"] > len(features):
         raise io.JobError(f"hyperparameter k ({hps['k']}) exceeds the {len(features)} "
                           "sampled training points")
+    reduction = hps.get("dimension_reduction_type")
     target = hps.get("dimension_reduction_target", features.shape[1])
-    projection = _projection(hps.get("dimension_reduction_type"), features.shape[1], target, rng)
+    index_dim = _padded(target, _pq_m(hps, target))
+    if reduction is not None:
+        target = index_dim  # AWS raises dimension_reduction_target to a multiple of pq_m
+    projection = _projection(reduction, features.shape[1], target, rng)
     params = {
         "format_version": FORMAT_VERSION,
         "k": hps["k"],
@@ -313,8 +337,9 @@ def train() -> None:
         "index_type": hps.get("index_type", "faiss.Flat"),
         "index_metric": hps.get("index_metric", "L2"),
         "feature_dim": features.shape[1],
-        "dim": target,
-        "reduction": hps.get("dimension_reduction_type"),
+        "dim": index_dim,
+        "pad": index_dim - target,
+        "reduction": reduction,
         "mini_batch_size": hps.get("mini_batch_size", 5000),
         "nprobe": 0,
     }

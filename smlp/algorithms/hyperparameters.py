@@ -21,10 +21,11 @@ class Hyperparameter:
     kind: Kind
     minimum: float | None = None
     maximum: float | None = None
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | None = None  # allowed values, as strings (numbers too)
     required: bool = False
     tunable: bool = True
     also: tuple[str, ...] = ()  # extra literal values accepted, e.g. "auto"
+    min_open: bool = False  # the minimum itself is excluded: (minimum, maximum]
 
     def coerce(self, value: object) -> HyperparameterValue:
         """Return ``value`` as this hyperparameter's type, or raise ValueError saying what fits."""
@@ -38,8 +39,12 @@ class Hyperparameter:
                 raise ValueError(f"expected one of {', '.join(self.choices)}, got {text!r}")
             return text
         number = _to_number(value, self.kind)
-        if self.minimum is not None and number < self.minimum:
-            raise ValueError(f"expected >= {_fmt(self.minimum)}, got {_fmt(number)}")
+        if self.choices is not None and _fmt(number) not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}, got {_fmt(number)}")
+        if self.minimum is not None and (number <= self.minimum if self.min_open
+                                         else number < self.minimum):
+            sign = ">" if self.min_open else ">="
+            raise ValueError(f"expected {sign} {_fmt(self.minimum)}, got {_fmt(number)}")
         if self.maximum is not None and number > self.maximum:
             raise ValueError(f"expected <= {_fmt(self.maximum)}, got {_fmt(number)}")
         return number

@@ -9,22 +9,34 @@ from __future__ import annotations
 from smlp.algorithms.hyperparameters import Hyperparameter as H
 from smlp.algorithms.spec import NUMBER, AlgorithmSpec, MetricDefinition
 
+# AWS docs, "k-NN Hyperparameters" (kNN_hyperparameters): these names and no others (no seed, no
+# epochs). Valid values are "positive integer" where no range is given; only k and sample_size
+# are tunable ("Tune a k-NN Model", table "Tunable k-NN Hyperparameters", recommended ranges
+# k 1-1024 and sample_size 256-20,000,000, which are no limits).
+PQ_M_VALUES = (1, 2, 3, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 96)  # faiss_index_pq_m
 _HYPERPARAMETERS = [
     H("feature_dim", "int", 1, required=True, tunable=False),
-    H("k", "int", 1, 1024, required=True),
+    H("k", "int", 1, required=True),
     H("predictor_type", "str", choices=("regressor", "classifier"), required=True,
       tunable=False),
-    H("sample_size", "int", 1, 20_000_000, required=True),
-    H("dimension_reduction_type", "str", choices=("sign", "fjlt")),
-    H("dimension_reduction_target", "int", 1),
-    H("index_type", "str", choices=("faiss.Flat", "faiss.IVFFlat", "faiss.IVFPQ")),
-    H("index_metric", "str", choices=("L2", "INNER_PRODUCT", "COSINE")),
-    H("faiss_index_ivf_nlists", "int", 1, also=("auto",)),
-    H("faiss_index_pq_m", "int", 1),
-    H("mini_batch_size", "int", 1),
-    H("epochs", "int", 1, 1, tunable=False),
-    H("seed", "int", 0, tunable=False),
+    H("sample_size", "int", 1, required=True),
+    H("dimension_reduction_type", "str", choices=("sign", "fjlt"), tunable=False),
+    H("dimension_reduction_target", "int", 1, tunable=False),
+    H("index_type", "str", choices=("faiss.Flat", "faiss.IVFFlat", "faiss.IVFPQ"),
+      tunable=False),
+    H("index_metric", "str", choices=("L2", "INNER_PRODUCT", "COSINE"), tunable=False),
+    H("faiss_index_ivf_nlists", "int", 1, also=("auto",), tunable=False),
+    H("faiss_index_pq_m", "int", choices=tuple(str(m) for m in PQ_M_VALUES), tunable=False),
+    H("mini_batch_size", "int", 1, tunable=False),
 ]
+
+# "Tune a k-NN Model", "Metrics Computed by the k-NN Algorithm": test:mse (regressor, Minimize)
+# and test:accuracy (classifier, Maximize), both tuning objectives.
+_METRICS = (
+    MetricDefinition("test:mse", rf"#test_score \(algo-1\) : \('mse', {NUMBER}\)"),
+    MetricDefinition("test:accuracy", rf"#test_score \(algo-1\) : \('accuracy', {NUMBER}\)",
+                     minimize=False),
+)
 
 SPEC = AlgorithmSpec(
     name="knn",
@@ -43,10 +55,23 @@ SPEC = AlgorithmSpec(
         "index_type": "faiss.Flat",
         "index_metric": "L2",
     },
-    metrics=(MetricDefinition("test:mse", rf"#test_score \(algo-1\) : \('mse', {NUMBER}\)"),),
+    metrics=_METRICS,
     default_objective="test:mse",
     derived=("feature_dim",),
+    # Not among the built-in algorithms that checkpoint ("Use checkpoints"): with managed
+    # spot training its MaxWaitTimeInSeconds is at most 3600.
+    supports_checkpoints=False,
 )
+
+
+def padded_dimension(dimension: int, pq_m: int) -> int:
+    """The index dimension k-NN uses with IVFPQ: the smallest multiple of ``pq_m``.
+
+    AWS docs, faiss_index_pq_m: FAISS needs pq_m to divide the data dimension, so k-NN
+    "increase[s] the data dimension to [the] smallest integer divisible by faiss_index_pq_m":
+    zero padding without dimension reduction, a larger dimension_reduction_target with it.
+    """
+    return -(-dimension // pq_m) * pq_m
 
 
 def check_combination(values: dict[str, object]) -> None:

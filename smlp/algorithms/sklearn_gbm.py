@@ -47,4 +47,6 @@ SPEC = AlgorithmSpec(
     metrics=_METRICS,
     default_objective="validation:rmse",
     script_mode=True,
+    # The script prints validation:rmse once per boosting stage: Hyperband's epochs.
+    resource="n_estimators",
 )

@@ -5,38 +5,49 @@ from __future__ import annotations
 from smlp.algorithms.hyperparameters import Hyperparameter as H
 from smlp.algorithms.spec import NUMBER, AlgorithmSpec, MetricDefinition
 
+# Valid ranges as the container validates them (aws/sagemaker-xgboost-container,
+# src/sagemaker_xgboost_container/algorithm_mode/hyperparameter_validation.py; AWS docs "XGBoost
+# hyperparameters"). `tunable` follows the container's `tunable=True` entries, which are the
+# rows of the "Tunable XGBoost hyperparameters" table of "Tune an XGBoost Model": SageMaker
+# rejects a tuning job that searches any other one. smlp lists the regression subset of the
+# categorical values (objective, eval_metric) and no GPU tree method.
 _HYPERPARAMETERS = [
-    H("num_round", "int", 1, 100_000, required=True),
-    H("max_depth", "int", 0, 64),
+    H("num_round", "int", 1, required=True),
+    H("max_depth", "int", 0),
     H("eta", "float", 0, 1),
-    H("subsample", "float", 1e-6, 1),
-    H("colsample_bytree", "float", 1e-6, 1),
-    H("colsample_bylevel", "float", 1e-6, 1),
-    H("colsample_bynode", "float", 1e-6, 1),
+    H("subsample", "float", 0, 1, min_open=True),
+    H("colsample_bytree", "float", 0, 1, min_open=True),
+    H("colsample_bylevel", "float", 0, 1, min_open=True),
+    H("colsample_bynode", "float", 0, 1, min_open=True),
     H("min_child_weight", "float", 0),
     H("gamma", "float", 0),
     H("alpha", "float", 0),
     H("lambda", "float", 0),
     H("max_delta_step", "float", 0),
-    H("max_bin", "int", 2),
-    H("max_leaves", "int", 0),
-    H("num_parallel_tree", "int", 1),
-    H("early_stopping_rounds", "int", 1),
+    H("max_bin", "int", 2, tunable=False),  # the container says >= 0; xgboost itself needs 2
+    H("max_leaves", "int", 0, tunable=False),
+    H("num_parallel_tree", "int", 1, tunable=False),
+    H("early_stopping_rounds", "int", 1, tunable=False),
     H("objective", "str", choices=("reg:squarederror", "reg:absoluteerror",
                                    "reg:pseudohubererror", "reg:tweedie", "reg:gamma"),
       tunable=False),
     H("eval_metric", "str", choices=("rmse", "mae", "mse"), tunable=False),
-    H("tree_method", "str", choices=("auto", "exact", "approx", "hist")),
-    H("grow_policy", "str", choices=("depthwise", "lossguide")),
-    H("booster", "str", choices=("gbtree", "dart", "gblinear")),
-    H("base_score", "float"),
-    H("seed", "int", 0, tunable=False),
+    H("tree_method", "str", choices=("auto", "exact", "approx", "hist"), tunable=False),
+    H("grow_policy", "str", choices=("depthwise", "lossguide"), tunable=False),
+    H("booster", "str", choices=("gbtree", "dart", "gblinear"), tunable=False),
+    H("base_score", "float", 0, tunable=False),
+    H("seed", "int", 0, 2**31 - 2, tunable=False),  # container: (-2^31, 2^31 - 1)
     H("nthread", "int", 1, tunable=False),
     H("verbosity", "int", 0, 3, tunable=False),
 ]
 
+# The container defines one metric per eval_metric on the validation channel, all of them
+# tuning objectives (algorithm_mode/metrics.py; the metric table of "Tune an XGBoost Model":
+# validation:* only). xgboost also logs train-<metric> on every round: smlp reads those lines,
+# but they are no tuning objective.
 _METRICS = tuple(
-    MetricDefinition(f"{channel}:{metric}", rf".*\[[0-9]+\].*#011{channel}-{metric}:{NUMBER}.*")
+    MetricDefinition(f"{channel}:{metric}", rf".*\[[0-9]+\].*#011{channel}-{metric}:{NUMBER}.*",
+                     tunable=channel == "validation")
     for channel in ("validation", "train")
     for metric in ("rmse", "mse", "mae")
 )
@@ -61,4 +72,8 @@ SPEC = AlgorithmSpec(
     },
     metrics=_METRICS,
     default_objective="validation:rmse",
+    # "Use checkpoints": built-in XGBoost (0.90-1 or later) checkpoints without script
+    # changes (container checkpointing.py: xgboost-checkpoint.<round> in the LocalPath).
+    supports_checkpoints=True,
+    resource="num_round",
 )

@@ -223,7 +223,7 @@ def _check_contract(name: str, tuning: AlgorithmTuning) -> None:
         raise ValueError(f"{where}.static_hyperparameters.{exc.args[0]}") from None
     if tuning.objective_metric is not None:
         try:
-            spec.metric(tuning.objective_metric)
+            spec.objective(tuning.objective_metric)
         except KeyError as exc:
             raise ValueError(f"{where}.objective_metric: {exc.args[0]}") from None
 

@@ -57,10 +57,18 @@ def test_defaults_cover_every_algorithm_and_pass_their_own_checks() -> None:
      "max_value: 3}}}}}", "ranges.eta: expected <= 1, got 3"),
     ("tuning: {algorithms: {knn: {ranges: {feature_dim: {type: integer, min_value: 1, "
      "max_value: 3}}}}}", "feature_dim is set by smlp or fixed for the job; it cannot be tuned"),
-    ("tuning: {algorithms: {knn: {ranges: {index_type: {type: categorical, values: [faiss.HNSW]"
-     "}}}}}", "ranges.index_type: value 'faiss.HNSW': expected one of faiss.Flat"),
-    ("tuning: {algorithms: {knn: {ranges: {index_type: {type: integer, min_value: 1, "
-     "max_value: 2}}}}}", "index_type takes str values; give a categorical range"),
+    ("tuning: {algorithms: {knn: {ranges: {k: {type: categorical, values: [3, 0]"
+     "}}}}}", "ranges.k: value 0: expected >= 1"),
+    ("tuning: {algorithms: {sklearn-gbm: {ranges: {loss: {type: integer, min_value: 1, "
+     "max_value: 2}}}}}", "loss takes str values; give a categorical range"),
+    # Only the AWS "Tunable ... Hyperparameters" tables' rows can be tuned on SageMaker.
+    ("tuning: {algorithms: {knn: {ranges: {index_type: {type: categorical, values: [faiss.Flat]"
+     "}}}}}", "ranges.index_type: index_type is set by smlp or fixed for the job"),
+    ("tuning: {algorithms: {xgboost: {ranges: {max_bin: {type: integer, min_value: 16, "
+     "max_value: 256}}}}}", "ranges.max_bin: max_bin is set by smlp or fixed for the job"),
+    ("tuning: {algorithms: {xgboost: {objective_metric: 'train:rmse'}}}",
+     "objective_metric: xgboost emits 'train:rmse' but SageMaker does not tune on it; tunable "
+     "objectives: validation:rmse, validation:mse, validation:mae"),
     ("tuning: {algorithms: {xgboost: {ranges: {max_depth: {type: integer, min_value: 1, "
      "max_value: 5, scaling: ReverseLogarithmic}}}}}",
      "ReverseLogarithmic scaling is for continuous ranges only"),
@@ -112,7 +120,7 @@ tuning:
     knn:
       ranges:
         k: {type: categorical, values: [1, 3, 5]}
-        index_metric: {type: categorical, values: [L2, COSINE]}
+        sample_size: {type: categorical, values: [500, 1000]}
 """)
     assert check_algorithm(config.tuning, "knn").grid_size() == 6
     with pytest.raises(ValueError, match="Grid search takes categorical ranges only; num_round"):
