@@ -16,9 +16,10 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from smlp.algorithms import get_algorithm
 from smlp.algorithms.entry_points import load_predictor, script_path
@@ -38,6 +39,9 @@ from smlp.store import Store
 
 _CONTROL = re.compile(r"[\x00-\x08\x09\x0b-\x1f]")
 STATUS_FILE = "job.json"
+# Between SIGTERM and SIGKILL when a job reaches MaxRuntimeInSeconds (AWS API reference,
+# StoppingCondition: "delays job termination for 120 seconds").
+STOP_GRACE_SECONDS = 120.0
 
 
 def cloudwatch_line(line: str) -> str:
@@ -45,8 +49,37 @@ def cloudwatch_line(line: str) -> str:
     return _CONTROL.sub(lambda m: f"#{ord(m.group()):03o}", line)
 
 
+class _Deadline:
+    """MaxRuntimeInSeconds kept by a timer, as SageMaker keeps it whether or not a job prints.
+
+    At the limit the job gets SIGTERM, then SIGKILL if it is still running ``grace`` seconds
+    later (SageMaker's StoppingCondition: SIGTERM, then 120 s to save the model).
+    """
+
+    def __init__(self, process: subprocess.Popen[str], seconds: float, grace: float) -> None:
+        self.expired = False
+        self._ended = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(process, seconds, grace),
+                                        name="smlp-max-runtime", daemon=True)
+        self._thread.start()
+
+    def _watch(self, process: subprocess.Popen[str], seconds: float, grace: float) -> None:
+        if self._ended.wait(seconds):
+            return
+        self.expired = True
+        process.terminate()
+        if not self._ended.wait(grace):
+            process.kill()
+
+    def close(self) -> None:
+        """The job has ended (or its caller gave up on it): stop watching."""
+        self._ended.set()
+        self._thread.join()
+
+
 class LocalBackend:
     name = "local"
+    stop_grace_seconds: float = STOP_GRACE_SECONDS
 
     def __init__(self, config: Any, store: Store) -> None:
         self.work_dir = Path(config.backend.work_dir).expanduser().resolve()
@@ -70,21 +103,22 @@ class LocalBackend:
         log_path = job_dir / "logs.txt"
         patterns = [(m.name, re.compile(m.regex)) for m in spec.metrics]
         series: dict[str, list[float]] = {}
-        command = [sys.executable, str(script_path(spec.name))]
-        if spec.script_mode:
-            for key, value in job.hyperparameters.items():
-                command += [f"--{key}", value]
         try:
-            returncode = self._run(command, job, job_dir, log_path, patterns, series, events)
+            returncode = self._run(self._command(job), job, job_dir, log_path, patterns, series,
+                                   events)
         except subprocess.TimeoutExpired:
+            # SageMaker's outcome: status Stopped, secondary status MaxRuntimeExceeded.
             return self._fail(job, job_dir, started, "MaxRuntimeExceeded: the job ran longer "
-                              f"than {job.max_runtime_seconds} s", events, series, log_path)
+                              f"than its MaxRuntimeInSeconds ({job.max_runtime_seconds} s)",
+                              events, series, log_path, status="Stopped")
         if returncode != 0:
             failure = job_dir / "output" / "failure"
             reason = failure.read_text().strip() if failure.exists() else _tail(log_path)
             return self._fail(job, job_dir, started, f"AlgorithmError: {reason}", events,
                               series, log_path)
         model_uri, model_sha256 = self._package_model(job, job_dir)
+        # A metric's final value is the last one logged, as SageMaker reports it ("the latest
+        # objective metric emitted"), even when early stopping kept an earlier round's model.
         result = TrainingResult(
             name=job.name, status="Completed", model_uri=model_uri, model_sha256=model_sha256,
             final_metrics={name: values[-1] for name, values in series.items()},
@@ -110,28 +144,41 @@ class LocalBackend:
         if not any(target.iterdir()):
             raise StoreError(f"{uri}: no data files for the channel")
 
+    def _command(self, job: TrainingJobSpec) -> list[str]:
+        spec = get_algorithm(job.algorithm)
+        command = [sys.executable, str(script_path(spec.name))]
+        return command + script_arguments(job.hyperparameters) if spec.script_mode else command
+
     def _run(self, command: list[str], job: TrainingJobSpec, job_dir: Path, log_path: Path,
              patterns: list[tuple[str, re.Pattern[str]]], series: dict[str, list[float]],
              events: EventSink) -> int:
+        """Run the entry point, logging and reading metrics line by line; raise TimeoutExpired
+        if it outlived ``max_runtime_seconds``, printing or not."""
         env = self._environment(job, job_dir)
-        deadline = time.monotonic() + job.max_runtime_seconds
         with open(log_path, "w", encoding="utf-8") as log, subprocess.Popen(
             command, cwd=job_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, bufsize=1,
         ) as process:
             assert process.stdout is not None
-            for raw in process.stdout:
-                line = cloudwatch_line(raw.rstrip("\n"))
-                log.write(line + "\n")
-                for name, pattern in patterns:
-                    match = pattern.search(line)  # SageMaker finds a metric anywhere in a line
-                    if match:
-                        series.setdefault(name, []).append(float(match.group(1)))
-                events(Event("log", line, {"job": job.name}))
-                if time.monotonic() > deadline:
-                    process.kill()
-                    raise subprocess.TimeoutExpired(command, job.max_runtime_seconds)
-            return process.wait()
+            deadline = _Deadline(process, job.max_runtime_seconds, self.stop_grace_seconds)
+            try:
+                for raw in process.stdout:
+                    line = cloudwatch_line(raw.rstrip("\n"))
+                    log.write(line + "\n")
+                    for name, pattern in patterns:
+                        match = pattern.search(line)  # SageMaker finds a metric anywhere in it
+                        if match:
+                            series.setdefault(name, []).append(float(match.group(1)))
+                    events(Event("log", line, {"job": job.name}))
+                returncode = process.wait()
+            except BaseException:
+                process.kill()  # smlp gave up on the job: it must not run on
+                raise
+            finally:
+                deadline.close()
+        if deadline.expired:
+            raise subprocess.TimeoutExpired(command, job.max_runtime_seconds)
+        return returncode
 
     def _environment(self, job: TrainingJobSpec, job_dir: Path) -> dict[str, str]:
         env = dict(os.environ)
@@ -173,11 +220,12 @@ class LocalBackend:
 
     def _fail(self, job: TrainingJobSpec, job_dir: Path, started: float, reason: str,
               events: EventSink, series: dict[str, list[float]] | None = None,
-              log_path: Path | None = None) -> TrainingResult:
-        self._write_status(job_dir, "Failed", reason)
-        events(Event("job", f"{job.name}: Failed", {"job": job.name, "status": "Failed"}))
+              log_path: Path | None = None,
+              status: Literal["Failed", "Stopped"] = "Failed") -> TrainingResult:
+        self._write_status(job_dir, status, reason)
+        events(Event("job", f"{job.name}: {status}", {"job": job.name, "status": status}))
         return TrainingResult(
-            name=job.name, status="Failed", failure_reason=reason,
+            name=job.name, status=status, failure_reason=reason,
             metric_series=series or {}, seconds=time.perf_counter() - started,
             log_uri=str(log_path) if log_path else None,
         )
@@ -325,6 +373,36 @@ def link_files(uri: str, target: Path) -> None:
             link.hardlink_to(path)
         except OSError:
             shutil.copyfile(path, link)
+
+
+# Hyperparameters SageMaker keeps for itself, besides every ``sagemaker_*`` name: the training
+# toolkit never passes them to a script-mode entry point (sagemaker-training, params.py
+# SAGEMAKER_HYPERPARAMETERS, split off in environment.Environment).
+SAGEMAKER_OWN = ("_tuning_objective_metric", "default_user_module_name")
+
+
+def script_arguments(hyperparameters: dict[str, str]) -> list[str]:
+    """The arguments the training toolkit gives a script-mode entry point.
+
+    sagemaker-training: ``environment.read_hyperparameters`` JSON-decodes each value (keeping
+    the string when it is not JSON), ``Environment`` drops SageMaker's own names, and
+    ``mapping.to_cmd_args`` sorts the rest into ``--name value`` (``-n`` for one letter) with
+    ``str()`` of each value. A tuning job's ``_tuning_objective_metric`` never reaches the script.
+    """
+    args: list[str] = []
+    for name in sorted(hyperparameters):
+        if name in SAGEMAKER_OWN or name.startswith("sagemaker_"):
+            continue
+        try:
+            value = json.loads(hyperparameters[name])
+        except ValueError:
+            value = hyperparameters[name]
+        if isinstance(value, dict):
+            text = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+        else:
+            text = "" if value is None else str(value)
+        args += [f"--{name}" if len(name) > 1 else f"-{name}", text]
+    return args
 
 
 def job_environment(job: TrainingJobSpec, job_dir: Path) -> dict[str, str]:
