@@ -27,12 +27,15 @@ class SageMakerBackendConfig(Strict):
                                description="default: the AWS CLI's configured region")
     role_arn: str | None = Field(None, pattern=ROLE_PATTERN,
                                  description="execution role SageMaker assumes for every job")
-    use_spot: bool = False
+    use_spot: bool | list[str] = Field(
+        False, description="managed spot training: true for every algorithm, or a list of "
+        "algorithms (k-NN does not checkpoint: at most 3600 s with spot)")
     max_wait_seconds: int | None = Field(
         None, ge=60, description="spot only: runtime plus time waiting for capacity; "
         "default: each algorithm's max_runtime_seconds")
     checkpoint_s3_uri: str | None = Field(
-        None, pattern=r"^s3://", description="spot only; default: <store>/checkpoints")
+        None, pattern=r"^s3://", description="spot only, for algorithms that checkpoint "
+        "(XGBoost); each training job writes under <uri>/<job>; default: <store>/checkpoints")
     subnets: list[str] = []
     security_group_ids: list[str] = []
     volume_kms_key_id: str | None = None
@@ -62,6 +65,13 @@ class SageMakerBackendConfig(Strict):
         if self.max_poll_seconds < self.poll_seconds:
             raise ValueError(f"max_poll_seconds ({self.max_poll_seconds:g}) is below "
                              f"poll_seconds ({self.poll_seconds:g})")
+        if isinstance(self.use_spot, list):
+            from smlp.algorithms import ALGORITHMS
+
+            unknown = [name for name in self.use_spot if name not in ALGORITHMS]
+            if unknown:
+                raise ValueError(f"use_spot: {', '.join(unknown)} is not an algorithm; expected "
+                                 f"true, false or a list of {', '.join(ALGORITHMS)}")
         if not self.use_spot and (self.max_wait_seconds or self.checkpoint_s3_uri):
             raise ValueError("max_wait_seconds and checkpoint_s3_uri apply to spot training "
                              "only; set use_spot: true or remove them")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from smlp.algorithms import get_algorithm
@@ -135,6 +135,19 @@ class SageMakerBackend:
             self.session.check_credentials()
         checkpoints = self.store.uri("checkpoints") if self.settings.use_spot else None
         return rq.JobSettings.from_config(self.settings, self.region, role, checkpoints)
+
+    def preflight(self, jobs: Iterable[TrainingJobSpec | TuningJobSpec]) -> None:
+        """Refuse what SageMaker would refuse in any of a command's jobs, before the first is
+        sent: jobs run side by side, so a later job's error must not follow an earlier
+        job's request (spot limits per algorithm, Hyperband, tuning objectives)."""
+        from smlp.backends.sagemaker import rules
+
+        settings = self.prepare()
+        for job in jobs:
+            if isinstance(job, TuningJobSpec):
+                rules.check_tuning(job, get_algorithm(job.training.algorithm), settings)
+            else:
+                rules.check_training(job, get_algorithm(job.algorithm), settings)
 
     def validate(self, *requests: tuple[str, dict[str, Any]]) -> None:
         """Check requests against the service model: before any call, so nothing is half-done."""

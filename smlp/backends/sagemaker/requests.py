@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from smlp.backends.sagemaker import rules
 from smlp.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from smlp.backends.base import TrainingJobSpec, TransformJobSpec, TuningJobSpec
     from smlp.config.backend import SageMakerBackendConfig
 
-CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 TUNING_NAME_MAX = 32  # HyperParameterTuningJobName is shorter than other job names
 # Script-mode hyperparameters the SageMaker SDK adds; never user hyperparameters.
 SCRIPT_MODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory",
@@ -35,6 +35,7 @@ class JobSettings:
     region: str
     role_arn: str
     use_spot: bool = False
+    spot_algorithms: tuple[str, ...] | None = None  # with use_spot: only these (None: all)
     max_wait_seconds: int | None = None
     checkpoint_s3_uri: str | None = None  # base; the job name is appended
     subnets: tuple[str, ...] = ()
@@ -46,8 +47,10 @@ class JobSettings:
     @classmethod
     def from_config(cls, config: SageMakerBackendConfig, region: str, role_arn: str,
                     checkpoint_base: str | None) -> JobSettings:
+        spot = config.use_spot
         return cls(
-            region=region, role_arn=role_arn, use_spot=config.use_spot,
+            region=region, role_arn=role_arn, use_spot=bool(spot),
+            spot_algorithms=tuple(spot) if isinstance(spot, list) else None,
             max_wait_seconds=config.max_wait_seconds,
             checkpoint_s3_uri=config.checkpoint_s3_uri or checkpoint_base,
             subnets=tuple(config.subnets), security_group_ids=tuple(config.security_group_ids),
@@ -146,27 +149,23 @@ def resource_config(instance_type: str, instance_count: int, volume_gb: int,
     return body
 
 
-def stopping_condition(max_runtime: int, settings: JobSettings) -> dict[str, int]:
+def stopping_condition(max_runtime: int, spec: AlgorithmSpec,
+                       settings: JobSettings) -> dict[str, int]:
     body = {"MaxRuntimeInSeconds": max_runtime}
-    if settings.use_spot:
-        wait = settings.max_wait_seconds or max_runtime
-        if wait < max_runtime:
-            raise ConfigError(f"backend.max_wait_seconds ({wait}) must be at least the job's "
-                              f"max_runtime_seconds ({max_runtime}) for spot training")
-        body["MaxWaitTimeInSeconds"] = wait
+    if rules.spot_enabled(settings, spec.name):
+        body["MaxWaitTimeInSeconds"] = rules.max_wait_seconds(spec, max_runtime, settings)
     return body
 
 
-def _common(settings: JobSettings, job_name: str) -> dict[str, Any]:
-    """Spot, checkpoints, VPC and tags: the same for a training job and a tuning definition."""
+def _common(settings: JobSettings, spec: AlgorithmSpec, job_name: str,
+            tuning: bool) -> dict[str, Any]:
+    """Spot, checkpoints and VPC: per algorithm, for a training job or a tuning definition."""
     body: dict[str, Any] = {}
-    if settings.use_spot:
+    if rules.spot_enabled(settings, spec.name):
         body["EnableManagedSpotTraining"] = True
-        if settings.checkpoint_s3_uri:
-            body["CheckpointConfig"] = {
-                "S3Uri": f"{settings.checkpoint_s3_uri.rstrip('/')}/{job_name}",
-                "LocalPath": CHECKPOINT_LOCAL_PATH,
-            }
+    checkpoints = rules.checkpoint_config(spec, settings, job_name, tuning)
+    if checkpoints is not None:
+        body["CheckpointConfig"] = checkpoints
     if settings.subnets:
         body["VpcConfig"] = {"SecurityGroupIds": list(settings.security_group_ids),
                              "Subnets": list(settings.subnets)}
@@ -192,15 +191,16 @@ def training_job_request(job: TrainingJobSpec, spec: AlgorithmSpec, image: str,
     request: dict[str, Any] = {
         "TrainingJobName": job.name,
         "HyperParameters": training_hyperparameters(job, spec, settings.region, sourcedir_uri),
-        **_training_definition(job, spec, image, settings, job.name),
+        **_training_definition(job, spec, image, settings, job.name, tuning=False),
         "Tags": tags(settings),
     }
     return request
 
 
 def _training_definition(job: TrainingJobSpec, spec: AlgorithmSpec, image: str,
-                         settings: JobSettings, name: str) -> dict[str, Any]:
+                         settings: JobSettings, name: str, tuning: bool) -> dict[str, Any]:
     """What a training job and a tuning job's TrainingJobDefinition share."""
+    rules.check_training(job, spec, settings)
     return {
         "AlgorithmSpecification": algorithm_specification(spec, image),
         "RoleArn": settings.role_arn,
@@ -208,8 +208,8 @@ def _training_definition(job: TrainingJobSpec, spec: AlgorithmSpec, image: str,
         "OutputDataConfig": output_data_config(job.output_uri, settings),
         "ResourceConfig": resource_config(job.instance_type, job.instance_count,
                                           job.volume_size_gb, settings),
-        "StoppingCondition": stopping_condition(job.max_runtime_seconds, settings),
-        **_common(settings, name),
+        "StoppingCondition": stopping_condition(job.max_runtime_seconds, spec, settings),
+        **_common(settings, spec, name, tuning),
     }
 
 
@@ -269,11 +269,7 @@ def tuning_job_request(tuning: TuningJobSpec, spec: AlgorithmSpec, image: str,
     static_job = _replace_hyperparameters(job, static)
     hyperparameters = training_hyperparameters(static_job, spec, settings.region, sourcedir_uri)
     hyperparameters.pop("sagemaker_job_name", None)  # trials are named by SageMaker
-    objective = tuning.objective_metric
-    known = [m.name for m in spec.metrics]
-    if objective not in known:
-        raise ConfigError(f"tuning objective {objective!r}: {spec.name} emits "
-                          + ", ".join(known))
+    objective = rules.objective(tuning, spec).name
     limits: dict[str, int] = {"MaxParallelTrainingJobs": tuning.max_parallel_jobs}
     if tuning.strategy != "Grid":  # Grid runs every combination; a count is rejected
         limits["MaxNumberOfTrainingJobs"] = tuning.max_jobs
@@ -288,9 +284,12 @@ def tuning_job_request(tuning: TuningJobSpec, spec: AlgorithmSpec, image: str,
         "TrainingJobEarlyStoppingType": tuning.early_stopping,
         "RandomSeed": tuning.random_seed,
     }
+    strategy = rules.strategy_config(tuning, spec)
+    if strategy is not None:
+        config["StrategyConfig"] = strategy
     definition: dict[str, Any] = {
         "StaticHyperParameters": hyperparameters,
-        **_training_definition(job, spec, image, settings, name),
+        **_training_definition(job, spec, image, settings, name, tuning=True),
     }
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": name,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from smlp.algorithms import get_algorithm
 from smlp.backends.base import TrialResult, TuningJobSpec, TuningResult
 from smlp.backends.sagemaker import requests as rq
+from smlp.backends.sagemaker import rules
 from smlp.errors import AwsError
 from smlp.events import Event, EventSink
 
@@ -32,6 +33,7 @@ def run(backend: SageMakerBackend, job: TuningJobSpec, events: EventSink) -> Tun
         events(Event("info", f"tuning job {job.name} is named {name} on SageMaker "
                              f"(at most {rq.TUNING_NAME_MAX} characters)"))
     output = request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"]
+    _note_checkpoints(backend, spec, settings, name, events)
     backend.validate(("CreateHyperParameterTuningJob", request))
     if sourcedir is not None:
         backend.upload_sourcedir()
@@ -77,6 +79,19 @@ def run(backend: SageMakerBackend, job: TuningJobSpec, events: EventSink) -> Tun
         seconds=time.monotonic() - started,
         failure_reason=described.get("FailureReason") or None,
     )
+
+
+def _note_checkpoints(backend: SageMakerBackend, spec: Any, settings: rq.JobSettings,
+                      name: str, events: EventSink) -> None:
+    """Say why a spot tuning job of an algorithm that checkpoints gets no CheckpointConfig."""
+    if not (rules.spot_enabled(settings, spec.name) and spec.supports_checkpoints):
+        return
+    text = (f"{name}: spot trials get no CheckpointConfig: SageMaker would give every trial "
+            f"the same S3 path and {spec.name} resumes from any checkpoint it finds there; "
+            "an interrupted trial starts again from the beginning")
+    events(Event("info", text))
+    if backend.dry_run:
+        backend.plan.note(text)
 
 
 def _exists(backend: SageMakerBackend, name: str, events: EventSink) -> bool:

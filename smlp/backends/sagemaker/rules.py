@@ -1,0 +1,166 @@
+"""What SageMaker would reject, or run differently from the local backend, checked before any
+request is sent. Each rule names the AWS page it comes from and the smlp setting at fault.
+
+Pure functions of job specs and settings: the request builders call them, and so does
+:meth:`SageMakerBackend.preflight`, which checks every job of a command before the first one
+is sent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from smlp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from smlp.algorithms.spec import AlgorithmSpec, MetricDefinition
+    from smlp.backends.base import TrainingJobSpec, TuningJobSpec
+    from smlp.backends.sagemaker.requests import JobSettings
+
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+# "Managed Spot Training" (model-managed-spot-training) and "Use checkpoints"
+# (model-checkpoints): "SageMaker built-in algorithms and marketplace algorithms that do not
+# checkpoint are currently limited to a MaxWaitTimeInSeconds of 3600 seconds".
+SPOT_WAIT_WITHOUT_CHECKPOINTS = 3600
+# API reference, HyperbandStrategyConfig: MinResource and MaxResource are integers >= 1, and
+# "The maximum value is 20,000 epochs".
+HYPERBAND_MAX_RESOURCE = 20_000
+
+
+# -- managed spot training --------------------------------------------------------------------
+def spot_enabled(settings: JobSettings, algorithm: str) -> bool:
+    """``backend.use_spot``: true for every algorithm, or a list naming some of them."""
+    if not settings.use_spot:
+        return False
+    return settings.spot_algorithms is None or algorithm in settings.spot_algorithms
+
+
+def spot_wait_limit(spec: AlgorithmSpec) -> int | None:
+    """The most MaxWaitTimeInSeconds SageMaker allows this algorithm under spot, if limited.
+
+    The 3600 s limit is for built-in (and marketplace) algorithms that do not checkpoint. A
+    script-mode job in a framework container is neither: without checkpoints an interrupted
+    job starts again from the beginning, within its MaxWaitTimeInSeconds.
+    """
+    if spec.script_mode or spec.supports_checkpoints:
+        return None
+    return SPOT_WAIT_WITHOUT_CHECKPOINTS
+
+
+def max_wait_seconds(spec: AlgorithmSpec, max_runtime: int, settings: JobSettings) -> int:
+    """MaxWaitTimeInSeconds for a spot job of ``spec``; ConfigError naming the field at fault.
+
+    API reference, StoppingCondition: it "must be equal to or greater than MaxRuntimeInSeconds".
+    """
+    limit = spot_wait_limit(spec)
+    wait = settings.max_wait_seconds or max_runtime
+    if limit is not None:
+        fix = (f"or run {spec.name} on demand (leave it out of backend.use_spot, e.g. "
+               f"use_spot: [{', '.join(_others(spec.name))}])")
+        if settings.max_wait_seconds and settings.max_wait_seconds > limit:
+            raise ConfigError(
+                f"backend.max_wait_seconds: {settings.max_wait_seconds} s, but {spec.name} "
+                f"does not checkpoint and SageMaker limits its managed spot training to "
+                f"MaxWaitTimeInSeconds <= {limit}; lower it to {limit} {fix}")
+        if max_runtime > limit:
+            raise ConfigError(
+                f"algorithms.{spec.name}.max_runtime_seconds: {max_runtime} s, but "
+                f"{spec.name} does not checkpoint and SageMaker limits its managed spot "
+                f"training to MaxWaitTimeInSeconds <= {limit} (which must cover the runtime); "
+                f"lower it to {limit} {fix}")
+    if wait < max_runtime:
+        raise ConfigError(f"backend.max_wait_seconds ({wait}) must be at least the job's "
+                          f"max_runtime_seconds ({max_runtime}) for spot training")
+    return wait
+
+
+def _others(name: str) -> list[str]:
+    from smlp.algorithms import ALGORITHMS
+
+    return [other for other in ALGORITHMS if other != name]
+
+
+def checkpoint_config(spec: AlgorithmSpec, settings: JobSettings, job_name: str,
+                      tuning: bool) -> dict[str, str] | None:
+    """CheckpointConfig for a spot job of an algorithm that checkpoints, else None.
+
+    Training jobs get ``<checkpoint base>/<job name>``: a path of their own, so a job never
+    resumes from another one's checkpoint. Tuning definitions get none. SageMaker uses
+    CheckpointConfig.S3Uri as given ("a single Amazon S3 location without additional suffixes
+    or prefixes", "Use checkpoints", Considerations), so every trial of a tuning job would
+    share it, and the XGBoost container resumes from the newest ``xgboost-checkpoint.<round>``
+    it finds there (checkpointing.py, load_checkpoint): a trial would continue another
+    trial's booster. An interrupted trial without checkpoints starts again from round 0.
+    """
+    if tuning or not spot_enabled(settings, spec.name) or not spec.supports_checkpoints:
+        return None
+    if not settings.checkpoint_s3_uri:
+        return None
+    return {"S3Uri": f"{settings.checkpoint_s3_uri.rstrip('/')}/{job_name}",
+            "LocalPath": CHECKPOINT_LOCAL_PATH}
+
+
+def check_training(job: TrainingJobSpec, spec: AlgorithmSpec, settings: JobSettings) -> None:
+    """Everything about one training job (or a tuning job's trials) SageMaker would refuse."""
+    if spot_enabled(settings, spec.name):
+        max_wait_seconds(spec, job.max_runtime_seconds, settings)
+
+
+# -- tuning -----------------------------------------------------------------------------------
+def objective(tuning: TuningJobSpec, spec: AlgorithmSpec) -> MetricDefinition:
+    """The tuning objective, if SageMaker can tune on it in that direction.
+
+    Built-in algorithms accept only their SupportedTuningJobObjectiveMetrics, each with its
+    optimization direction (metric tables of "Tune an XGBoost Model" and "Tune a k-NN Model";
+    XGBoost container, algorithm_mode/metrics.py): XGBoost's train:* lines are no objective.
+    Script mode tunes on any of its MetricDefinitions, in either direction.
+    """
+    where = f"tuning.algorithms.{spec.name}"
+    try:
+        metric = spec.objective(tuning.objective_metric)
+    except KeyError as exc:
+        raise ConfigError(f"{where}.objective_metric: {exc.args[0]}") from None
+    if not spec.script_mode and tuning.objective_type != metric.direction:
+        raise ConfigError(f"{where}.objective_type: {spec.name}'s {metric.name} is tuned with "
+                          f"{metric.direction}, not {tuning.objective_type}")
+    return metric
+
+
+def strategy_config(tuning: TuningJobSpec, spec: AlgorithmSpec) -> dict[str, Any] | None:
+    """StrategyConfig: Hyperband's MinResource/MaxResource, None for the other strategies.
+
+    API reference, HyperbandStrategyConfig: without MaxResource, SageMaker infers it only from
+    a static hyperparameter named epochs, numepochs, n-epochs, n_epochs or num_epochs, and
+    fails validation otherwise: XGBoost's num_round and scikit-learn's n_estimators must be
+    sent. HyperParameterTuningJobConfig: TrainingJobEarlyStoppingType "must be OFF to use
+    Hyperband". Hyperband counts epochs as objective metric lines, so an algorithm needs a
+    resource that logs the objective once per round.
+    """
+    if tuning.strategy != "Hyperband":
+        return None
+    where = f"tuning.algorithms.{spec.name}"
+    if tuning.early_stopping != "Off":
+        raise ConfigError("tuning.early_stopping: Hyperband stops trials itself; SageMaker "
+                          "needs TrainingJobEarlyStoppingType Off with it")
+    if spec.resource is None:
+        raise ConfigError(f"tuning.strategy: Hyperband needs a hyperparameter counting epochs, "
+                          f"and {spec.name} has none (it logs its metric once, at the end); "
+                          f"use Bayesian or Random for {spec.name}, or leave it out "
+                          f"({where}.enabled: false)")
+    bounds = spec.hyperband_resources(tuning.ranges, tuning.training.hyperparameters)
+    if bounds is None:
+        raise ConfigError(f"{where}: Hyperband needs {spec.resource} as a range or a static "
+                          "hyperparameter (its MaxResource)")
+    least, most = bounds
+    if most > HYPERBAND_MAX_RESOURCE:
+        field = "ranges" if spec.resource in tuning.ranges else "static_hyperparameters"
+        raise ConfigError(f"{where}.{field}.{spec.resource}: {most:,} epochs, but Hyperband's "
+                          f"MaxResource is at most {HYPERBAND_MAX_RESOURCE:,}")
+    return {"HyperbandStrategyConfig": {"MinResource": least, "MaxResource": most}}
+
+
+def check_tuning(tuning: TuningJobSpec, spec: AlgorithmSpec, settings: JobSettings) -> None:
+    """Everything about one tuning job SageMaker would refuse, before any request."""
+    objective(tuning, spec)
+    strategy_config(tuning, spec)
+    check_training(tuning.training, spec, settings)
