@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from smlp.errors import IntegrityError, MissingStageError, SmlpError
 from smlp.fileio import sha256_bytes, sha256_file
@@ -60,6 +60,24 @@ class DataRecord(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+# What model.tar.gz holds, by algorithm. XGBoost (Booster.save_model, UBJSON since xgboost
+# 2.1) and scikit-learn (joblib) write the same files locally and in SageMaker's containers, so
+# either backend serves them. k-NN's local model (faiss and numpy, knn_builtin.py) is not the
+# knn:1 container's own format, nor the reverse ("Built-in KNN" in the SageMaker contract).
+_PORTABLE_FORMATS = {"xgboost": "xgboost-ubj", "sklearn-gbm": "sklearn-joblib"}
+_BACKEND_FORMATS = {"knn": {"sagemaker": "sagemaker-knn-1", "local": "smlp-knn-npz-1"}}
+
+
+def artifact_format(algo: str, backend: str) -> str:
+    """The format of ``algo``'s model when trained by ``backend``; also what that backend's
+    transform reads (a backend other than ``sagemaker`` runs the local entry points)."""
+    if algo in _PORTABLE_FORMATS:
+        return _PORTABLE_FORMATS[algo]
+    formats = _BACKEND_FORMATS.get(algo, {})
+    kind = "sagemaker" if backend == "sagemaker" else "local"
+    return formats.get(kind, f"{algo}-{kind}")
+
+
 class Candidate(BaseModel):
     name: str
     algo: str
@@ -71,6 +89,17 @@ class Candidate(BaseModel):
     training_metrics: dict[str, float] = {}
     data_sha256: str = ""
     created_at: str = Field(default_factory=now)
+    # Which backend trained it (local, sagemaker) and what its model.tar.gz holds. Manifests
+    # written before these fields existed get them from the stage or tuning job that recorded
+    # the candidate's job (Manifest.fill_provenance).
+    backend: str | None = None
+    artifact_format: str | None = None
+
+    @model_validator(mode="after")
+    def _derive_format(self) -> Candidate:
+        if self.artifact_format is None and self.backend is not None:
+            self.artifact_format = artifact_format(self.algo, self.backend)
+        return self
 
 
 class TrialRecord(BaseModel):
@@ -135,6 +164,30 @@ class Manifest(BaseModel):
         if not self.candidates:
             raise MissingStageError("a trained model", "smlp train")
         return self.candidates
+
+    @model_validator(mode="after")
+    def _provenance(self) -> Manifest:
+        for candidate in self.candidates.values():
+            self.fill_provenance(candidate)
+        return self
+
+    def fill_provenance(self, candidate: Candidate) -> None:
+        """Give ``candidate`` its backend and artifact format if it lacks them: the backend of
+        the tuning job or stage that ran its job, else ``local`` (smlp's default backend)."""
+        if candidate.backend is None:
+            candidate.backend = self._backend_of(candidate.job_name) or "local"
+        if candidate.artifact_format is None:
+            candidate.artifact_format = artifact_format(candidate.algo, candidate.backend)
+
+    def _backend_of(self, job_name: str) -> str | None:
+        for tuning in self.tuning.values():
+            if tuning.name == job_name or any(t.name == job_name for t in tuning.trials):
+                return tuning.backend
+        for stage in self.stages.values():
+            backend = stage.parameters.get("backend")
+            if job_name in stage.jobs and isinstance(backend, str):
+                return backend
+        return None
 
 
 def load_manifest(store: Store) -> Manifest:

@@ -8,6 +8,7 @@ transform outputs on one common split.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from smlp.config import Config
 from smlp.errors import MissingStageError
 from smlp.events import Event, EventSink, ignore
 from smlp.manifest import (
+    Candidate,
     Manifest,
     artifact_for_bytes,
     load_manifest,
@@ -24,7 +26,7 @@ from smlp.manifest import (
     update_manifest,
 )
 from smlp.metrics import HIGHER_IS_BETTER, regression_metrics
-from smlp.stages.transform import batch_predict, labelled_options
+from smlp.stages.transform import batch_predict, check_servable, labelled_options
 from smlp.store import Store
 
 COMPARISON_KEY = "compare/comparison.json"
@@ -64,13 +66,14 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
     manifest: Manifest = load_manifest(store)
     data = manifest.require_data()
     candidates = manifest.require_candidates()
-    current = data.splits["train"].sha256
-    fresh = {n: c for n, c in candidates.items() if not c.data_sha256 or c.data_sha256 == current}
+    fresh = _fresh(manifest)
     skipped = sorted(set(candidates) - set(fresh))
     for name in skipped:
         events(Event("info", f"skipping {name}: trained on other data (re-run `smlp train`)"))
     if not fresh:
         raise MissingStageError("a model trained on the current data", "smlp train")
+    for candidate in fresh.values():  # every candidate, before the first job
+        check_servable(candidate, backend.name)
     options = labelled_options(config.transform)
     split_uri = data.splits[split].uri
     scored: list[Scored] = []
@@ -106,6 +109,24 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
 
         update_manifest(store, change)
     return comparison
+
+
+def check_candidates(store: Store, backend: Backend, replaced: Iterable[str] = ()) -> None:
+    """Refuse now what ``compare`` would refuse later: ``smlp run`` calls this before its first
+    (possibly billed) training job, for the candidates that job will not replace."""
+    manifest = load_manifest(store)
+    if manifest.data is None:
+        return
+    for name, candidate in sorted(_fresh(manifest).items()):
+        if name not in set(replaced):
+            check_servable(candidate, backend.name)
+
+
+def _fresh(manifest: Manifest) -> dict[str, Candidate]:
+    """The candidates trained on the manifest's current data (the others are skipped)."""
+    current = manifest.require_data().splits["train"].sha256
+    return {name: candidate for name, candidate in manifest.candidates.items()
+            if not candidate.data_sha256 or candidate.data_sha256 == current}
 
 
 def _read_labelled_output(store: Store, uri: str) -> tuple[Any, Any]:

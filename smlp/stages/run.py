@@ -46,6 +46,12 @@ def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Pat
             config.data.id_column, events))
     else:
         timed("generate", lambda: data_stage.generate(config, store, events))
+    replaced = train_stage.resolve_algorithms(config, None)
+    if tune:
+        from smlp.stages.tune import TUNED_SUFFIX, resolve_tuning_algorithms
+
+        replaced += [name + TUNED_SUFFIX for name in resolve_tuning_algorithms(config, None)]
+    compare_stage.check_candidates(store, backend, replaced)  # before any (billed) job
     timed("train", lambda: train_stage.train(config, store, backend, None, None, events))
     if tune:
         from smlp.stages.tune import tune as tune_stage

@@ -161,7 +161,7 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
                 hyperparameters=job.hyperparameters, container_version=job.container_version,
                 model=Artifact(uri=result.model_uri or "", sha256=result.model_sha256 or ""),
                 training_metrics=result.final_metrics,
-                data_sha256=data.splits["train"].sha256,
+                data_sha256=data.splits["train"].sha256, backend=backend.name,
             )
             register_candidate(store, candidate)
             record.outputs[name] = candidate.model
@@ -195,9 +195,13 @@ def _run_jobs(backend: Backend, jobs: dict[str, TrainingJobSpec],
 
 
 def register_candidate(store: Store, candidate: Candidate) -> None:
-    """Add or replace one candidate, leaving every other manifest entry as it was."""
+    """Add or replace one candidate, leaving every other manifest entry as it was.
+
+    A candidate without a backend gets the one of the tuning job or stage that ran its job.
+    """
 
     def change(manifest: Manifest) -> None:
+        manifest.fill_provenance(candidate)
         manifest.candidates[candidate.name] = candidate
 
     update_manifest(store, change)

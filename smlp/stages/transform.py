@@ -8,9 +8,22 @@ from typing import Any
 from smlp.backends.base import Backend, TransformJobSpec, TransformResult
 from smlp.config import Config, TransformConfig
 from smlp.data.schema import Schema
-from smlp.errors import ConfigError, DataError, IntegrityError, MissingStageError
+from smlp.errors import (
+    BackendError,
+    ConfigError,
+    DataError,
+    IntegrityError,
+    MissingStageError,
+)
 from smlp.events import Event, EventSink, ignore
-from smlp.manifest import Candidate, DataRecord, Manifest, load_manifest, record_stage
+from smlp.manifest import (
+    Candidate,
+    DataRecord,
+    Manifest,
+    artifact_format,
+    load_manifest,
+    record_stage,
+)
 from smlp.naming import job_name
 from smlp.store import Store
 
@@ -28,6 +41,21 @@ def choose_candidate(manifest: Manifest, model: str) -> Candidate:
         raise ConfigError(f"--model: no candidate named {model!r}; candidates are "
                           + ", ".join(sorted(candidates)) + " (or 'best')")
     return candidates[model]
+
+
+def check_servable(candidate: Candidate, backend: str) -> None:
+    """Refuse, before any job, a model that ``backend`` cannot read (a k-NN model trained by
+    the other backend); XGBoost and scikit-learn models serve on either."""
+    expected = artifact_format(candidate.algo, backend)
+    if candidate.artifact_format in (None, expected):
+        return
+    verb = "tune" if candidate.source == "tune" else "train"
+    raise BackendError(
+        f"candidate {candidate.name}: its {candidate.algo} model was trained by the "
+        f"{candidate.backend} backend ({candidate.artifact_format}), which the {backend} "
+        f"backend cannot serve (it reads {expected}); re-run `smlp {verb} --algo "
+        f"{candidate.algo} --backend {backend}`, or use --backend {candidate.backend}"
+    )
 
 
 def load_schema(store: Store, data: DataRecord) -> Schema:
@@ -106,6 +134,7 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
     if candidate.data_sha256 and candidate.data_sha256 != data.splits["train"].sha256:
         raise IntegrityError(f"candidate {candidate.name} was trained on other data than the "
                              "manifest's current splits; re-run `smlp train`")
+    check_servable(candidate, backend.name)
     source = input_path or options.input
     schema = None
     if source is None:
