@@ -146,6 +146,9 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
     command = "smlp train --algo " + ",".join(names)
     jobs = {name: build_job(config, store, name, data, settings[name], job_name(name))
             for name in names}
+    preflight = getattr(backend, "preflight", None)  # a remote backend's rules, before any job
+    if preflight is not None:
+        preflight(jobs.values())
     candidates: dict[str, Candidate] = {}
     with record_stage(store, "train", command, parameters) as record:
         record.inputs.update(data.splits)

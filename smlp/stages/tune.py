@@ -88,6 +88,9 @@ def tune(config: Config, store: Store, backend: Backend, algorithms: list[str] |
         job = _plan(config, store, manifest, data, name, parents.get(name, []), resume, events)
         if job is not None:
             jobs[name] = job
+    preflight = getattr(backend, "preflight", None)  # a remote backend's rules, before any job
+    if preflight is not None:
+        preflight(jobs.values())
     verify_data(store, data)
     parameters = {"algorithms": names, "backend": backend.name, "resume": resume,
                   "strategy": config.tuning.strategy, "max_jobs": config.tuning.max_jobs,
