@@ -66,3 +66,15 @@ def test_metric_regexes_match_container_log_lines() -> None:
         pytest.approx(0.3561)
     gbm = get_algorithm("sklearn-gbm").metric("validation:mae")
     assert float(re.search(gbm.regex, "validation:mae=0.2875;").group(1)) == 0.2875
+
+
+def test_open_minimum_and_numeric_choices() -> None:
+    """The container's open intervals, e.g. subsample in (0, 1], and k-NN's listed pq_m."""
+    subsample = Hyperparameter("subsample", "float", 0, 1, min_open=True)
+    assert subsample.coerce("1") == 1.0 and subsample.coerce(1e-9) == 1e-9
+    with pytest.raises(ValueError, match="expected > 0, got 0"):
+        subsample.coerce(0)
+    pq_m = Hyperparameter("faiss_index_pq_m", "int", choices=("1", "2", "96"))
+    assert pq_m.coerce("96") == 96 and pq_m.coerce(2.0) == 2
+    with pytest.raises(ValueError, match="expected one of 1, 2, 96, got 5"):
+        pq_m.coerce(5)

@@ -133,8 +133,8 @@ def strategy_config(tuning: TuningJobSpec, spec: AlgorithmSpec) -> dict[str, Any
     a static hyperparameter named epochs, numepochs, n-epochs, n_epochs or num_epochs, and
     fails validation otherwise: XGBoost's num_round and scikit-learn's n_estimators must be
     sent. HyperParameterTuningJobConfig: TrainingJobEarlyStoppingType "must be OFF to use
-    Hyperband". Hyperband counts epochs as objective metric lines, so an algorithm needs a
-    resource that logs the objective once per round.
+    Hyperband". Hyperband "uses the final and intermediate results of a training job", so the
+    resource must be a hyperparameter whose rounds each log the objective (k-NN logs it once).
     """
     if tuning.strategy != "Hyperband":
         return None
