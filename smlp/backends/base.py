@@ -97,6 +97,10 @@ class TuningJobSpec:
     # name; the local backend seeds its search with these.
     parent_trials: tuple[TrialResult, ...] = ()
     resume: bool = False
+    # The algorithm's untuned values (its configured hyperparameters, else its documented
+    # defaults) for the ranged hyperparameters: the local search runs them first. SageMaker has
+    # no request field for a first point; it starts from its own.
+    first_trial: dict[str, str] | None = None
 
 
 @dataclass

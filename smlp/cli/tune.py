@@ -34,7 +34,8 @@ def tune(
     early_stopping: Annotated[str | None, typer.Option(
         "--early-stopping", help="Off or Auto (median rule).")] = None,
     timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Wall-time budget per algorithm, in seconds.")] = None,
+        "--timeout", help="Wall-time budget of the whole tune, all algorithms, in seconds.")
+    ] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the last unfinished search of each algorithm.")] = False,
     warm_start: Annotated[list[str] | None, typer.Option(

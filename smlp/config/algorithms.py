@@ -22,7 +22,8 @@ class AlgorithmConfig(Strict):
     instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     instance_count: int = Field(1, ge=1, le=100)
     volume_size_gb: int = Field(30, ge=1, le=16_384)
-    max_runtime_seconds: int = Field(86_400, ge=60, le=2_419_200)
+    # StoppingCondition.MaxRuntimeInSeconds: 1 s to 28 days (SageMaker API reference).
+    max_runtime_seconds: int = Field(86_400, ge=1, le=2_419_200)
 
     def __init__(self, **data: Any) -> None:
         spec = ALGORITHMS[self.algorithm]

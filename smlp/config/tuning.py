@@ -133,6 +133,27 @@ class WarmStart(Strict):
     )
 
 
+# What each algorithm uses for a tunable hyperparameter it is not given: the "Default" column
+# of AWS's "XGBoost hyperparameters" table (docs.aws.amazon.com/sagemaker/latest/dg/
+# xgboost_hyperparameters.html) and scikit-learn's GradientBoostingRegressor signature. A
+# search starts from the untuned values: these, under algorithms.<name>.hyperparameters.
+UNTUNED_DEFAULTS: dict[str, dict[str, HyperparameterValue]] = {
+    "xgboost": {
+        "eta": 0.3, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
+        "colsample_bytree": 1.0, "colsample_bylevel": 1.0, "colsample_bynode": 1.0,
+        "gamma": 0.0, "alpha": 0.0, "lambda": 1.0, "max_delta_step": 0.0, "max_bin": 256,
+        "max_leaves": 0, "num_parallel_tree": 1, "tree_method": "auto",
+        "grow_policy": "depthwise", "booster": "gbtree",
+    },
+    "sklearn-gbm": {
+        "n_estimators": 100, "learning_rate": 0.1, "max_depth": 3, "subsample": 1.0,
+        "min_samples_split": 2, "min_samples_leaf": 1, "min_weight_fraction_leaf": 0.0,
+        "min_impurity_decrease": 0.0, "loss": "squared_error", "alpha": 0.9,
+    },
+    "knn": {},
+}
+
+
 def _default_ranges() -> dict[str, AlgorithmTuning]:
     """Ranges that tune well on tabular regression of 1k-100k rows in a few dozen trials.
 
@@ -175,8 +196,9 @@ class TuningConfig(Strict):
     random_seed: int = Field(42, ge=0)
     early_stopping: Literal["Off", "Auto"] = Field(
         "Off", description="Auto: stop a trial worse than the median of earlier ones")
-    timeout_seconds: float | None = Field(None, gt=0,
-                                          description="wall-time budget per tuning job")
+    timeout_seconds: float | None = Field(
+        None, gt=0, description="wall-time budget of a whole `smlp tune` (all its algorithms); "
+        "each algorithm's first trial, its untuned values, always runs")
     warm_start: WarmStart | None = None
     algorithms: dict[str, AlgorithmTuning] = Field(default_factory=_default_ranges)
 

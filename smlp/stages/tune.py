@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from smlp.algorithms import get_algorithm, knn
+from smlp.algorithms.hyperparameters import as_string
 from smlp.backends.base import Backend, TrialResult, TuningJobSpec, TuningResult
 from smlp.config import Config
-from smlp.config.tuning import check_algorithm
+from smlp.config.tuning import UNTUNED_DEFAULTS, check_algorithm
 from smlp.errors import ConfigError, JobFailedError
 from smlp.events import Event, EventSink, ignore
 from smlp.manifest import (
@@ -46,6 +48,7 @@ TUNING_PREFIX = "tuning"
 TUNED_SUFFIX = "-tuned"
 LATEST = "latest"
 UNFINISHED = {"InProgress", "Stopped", "Failed"}
+MIN_SHARE_SECONDS = 0.001
 
 
 @dataclass
@@ -58,6 +61,24 @@ class TuneOutcome:
     candidate: Candidate | None
     leaderboard: dict[str, Any]  # what tuning.json holds
     leaderboard_artifact: Artifact
+
+
+class Budget:
+    """``tuning.timeout_seconds`` bounds a whole ``smlp tune``: each tuning job gets an equal
+    share of what is left, so time one job does not use goes to the next."""
+
+    def __init__(self, seconds: float | None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.started = clock()
+
+    def share(self, job: TuningJobSpec, jobs_left: int) -> TuningJobSpec:
+        if not self.seconds:
+            return job
+        left = self.seconds - (self.clock() - self.started)
+        # Spent: the job still runs its first trial (the untuned values), nothing more.
+        return replace(job, timeout_seconds=max(MIN_SHARE_SECONDS, left / jobs_left))
 
 
 def tuning_job_name(algo: str) -> str:
@@ -102,7 +123,9 @@ def tune(config: Config, store: Store, backend: Backend, algorithms: list[str] |
     with record_stage(store, "tune", command, parameters) as record:
         record.inputs.update({k: v for k, v in data.splits.items() if k != "test"})
         failures = []
-        for name, job in jobs.items():
+        budget = Budget(config.tuning.timeout_seconds)
+        for position, (name, job) in enumerate(jobs.items()):
+            job = budget.share(job, len(jobs) - position)
             record.jobs.append(job.name)
             outcome = _run_one(store, backend, job, data, parents.get(name, []), events)
             outcomes.append(outcome)
@@ -152,6 +175,8 @@ def _plan(config: Config, store: Store, manifest: Manifest, data: DataRecord, al
                                   "run `smlp tune` without --resume")
             name, resuming = previous.name, True
     trials = tuple(_trial_result(t) for p in parents for t in p.trials)
+    untuned = {**UNTUNED_DEFAULTS.get(algo, {}), **values}
+    first = {k: as_string(untuned[k]) for k in tuning.ranges if k in untuned}
     return TuningJobSpec(
         name=name, training=build_job(config, store, algo, data, static, name),
         ranges=dict(tuning.ranges), objective_metric=tuning.objective_metric
@@ -162,6 +187,7 @@ def _plan(config: Config, store: Store, manifest: Manifest, data: DataRecord, al
         warm_start_parents=tuple(p.name for p in parents),
         warm_start_type=settings.warm_start.type if settings.warm_start else
         "IDENTICAL_DATA_AND_ALGORITHM", parent_trials=trials, resume=resuming,
+        first_trial=first if len(first) == len(tuning.ranges) else None,
     )
 
 

@@ -86,6 +86,12 @@ class WorkerPool:
         except (BrokenPipeError, OSError):
             pass  # the worker is gone; wait() reports it
 
+    def kill(self, index: int) -> Message:
+        """Kill a worker whose trial does not stop (it hangs, or prints nothing) and start a
+        replacement; the returned ``died`` message names the trial it was running."""
+        self._workers[index].process.kill()
+        return self._replace(index)
+
     def wait(self, timeout: float | None) -> list[Message]:
         """Messages from workers, waiting up to ``timeout`` seconds for the first."""
         handles = {worker.conn: index for index, worker in enumerate(self._workers)}

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 TUNING_OBJECTIVE = "_tuning_objective_metric"
 PRUNED = "Stopped early: its best objective so far is worse than the median of earlier trials"
 HYPERBAND = "Stopped by Hyperband at a rung where it was not among the best"
+BUDGET = "MaxRuntimeExceeded: the tuning job's time budget ran out"
+# A trial asked to stop ends at its next log line; one that prints nothing for this long after
+# the request (hung, or inside one long native call) has its worker killed and replaced.
+# SageMaker allows 120 s after SIGTERM; locally nothing is saved from a stopped trial.
+KILL_GRACE_SECONDS = 2.0
 
 
 @dataclass
@@ -47,8 +52,14 @@ class _Running:
     hyperparameters: dict[str, str]  # what is recorded: static and tuned values only
     tuned: dict[str, str]
     started: float
+    expires: float  # time.time() at which it is stopped
+    expiry_reason: str
     stop_reason: str | None = None
+    stop_sent: float | None = None  # time.time() of the stop request
     reported: bool = False
+
+    def next_check(self) -> float:
+        return self.expires if self.stop_sent is None else self.stop_sent + KILL_GRACE_SECONDS
 
 
 class LocalSearch:
@@ -70,6 +81,7 @@ class LocalSearch:
         self.queue: list[dict[str, Any]] = []
         self.results: list[TrialResult] = []
         self.best: TrialResult | None = None
+        self.seed: dict[str, Any] | None = None
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare(self) -> int:
@@ -92,12 +104,33 @@ class LocalSearch:
         trials = self.study.get_trials(deepcopy=False)
         self.sequence = sum(1 for t in trials if not t.user_attrs.get("parent"))
         if self.job.strategy != "Grid":
+            self._seed(trials)
             return self.job.max_jobs
         # Grid: every combination not yet evaluated (here or, warm-started, by a parent).
         seen = [t.params for t in trials
                 if t.state.is_finished() and not t.user_attrs.get("interrupted")]
         self.queue = [p for p in self.space.grid() if p not in seen]
         return len(self.queue) + studies.finished_count(self.study)
+
+    def _seed(self, trials: list[optuna.trial.FrozenTrial]) -> None:
+        """Run the algorithm's own values first (clipped into the ranges), as FLAML starts
+        from its defaults: the search can then only improve on the untuned model. Skipped
+        when a finished trial (here or in a parent) already has them."""
+        self.seed: dict[str, Any] | None = None
+        point = self.space.clip(self.job.first_trial) if self.job.first_trial else None
+        if point is None:
+            return
+        if self.opened.resumed:  # an interrupted seed was put back in the queue: keep its place
+            requeued = [p for p in self.queue if p == point]
+            if requeued:
+                self.queue.remove(requeued[0])
+                self.seed = requeued[0]
+                self.queue.insert(0, self.seed)
+            return
+        if any(t.state.is_finished() and t.params == point for t in trials):
+            return
+        self.seed = point
+        self.queue.insert(0, point)
 
     def _stage_channels(self) -> dict[str, str]:
         """Each channel fetched once into the tuning job's folder; trials hard-link from it."""
@@ -149,35 +182,60 @@ class LocalSearch:
                             seconds=time.perf_counter() - started, failure_reason=reason)
 
     def _loop(self, pool: WorkerPool, todo: int, deadline: float | None) -> None:
-        launched, stopping = 0, False
+        launched = 0
         ended: list[tuple[_Running, TrialOutcome, float]] = []
         while True:
-            expired = deadline is not None and time.time() >= deadline
-            if expired and not stopping:
-                stopping = True
-                for index, running in self.running.items():
-                    pool.stop(index, running.job.name, "MaxRuntimeExceeded: the tuning job's "
-                              "time budget ran out")
-            if not expired:
-                for index in pool.idle():
-                    if launched >= todo:
-                        break
-                    self._launch(pool, index, deadline)
-                    launched += 1
+            now = time.time()
+            expired = deadline is not None and now >= deadline
+            for index, running in list(self.running.items()):
+                killed = self._enforce_limits(pool, index, running, now)
+                if killed is not None:
+                    ended.append(killed)
+            for index in pool.idle():
+                # The budget never stops the first trial (the algorithm's own values): every
+                # tuning job ends with a candidate at least as good as the untuned one.
+                if launched >= todo or (expired and not self._seed_next()):
+                    break
+                self._launch(pool, index, deadline)
+                launched += 1
             # Trials that ended are recorded once their workers have new ones, so that
             # publishing a model and writing the journal overlap with training, not delay it.
             for item in ended:
                 self._finish(*item)
             ended = []
-            if not self.running and (launched >= todo or expired):
+            if not self.running and (launched >= todo or (expired and not self._seed_next())):
                 return
-            timeout = None if deadline is None or expired else max(0.01, deadline - time.time())
+            checks = [r.next_check() for r in self.running.values()]
+            if deadline is not None and not expired:
+                checks.append(deadline)
+            timeout = max(0.01, min(checks) - time.time()) if checks else None
             for message in pool.wait(timeout):
                 result = self._handle(pool, message)
                 if result is not None:
                     ended.append(result)
 
+    def _enforce_limits(self, pool: WorkerPool, index: int, running: _Running,
+                        now: float) -> tuple[_Running, TrialOutcome, float] | None:
+        """Stop a trial past its time limit; kill the worker of one that does not stop."""
+        if running.stop_sent is None:
+            if now >= running.expires:
+                running.stop_reason = running.expiry_reason
+                running.stop_sent = now
+                pool.stop(index, running.job.name, running.expiry_reason)
+            return None
+        if now < running.stop_sent + KILL_GRACE_SECONDS:
+            return None
+        pool.kill(index)
+        del self.running[index]
+        outcome = TrialOutcome(running.job.name, "Stopped", failure_reason=running.stop_reason)
+        return running, outcome, time.perf_counter()
+
+    def _seed_next(self) -> bool:
+        """Whether the next trial is the seed (the algorithm's own values, run first)."""
+        return bool(self.queue) and self.queue[0] is self.seed
+
     def _launch(self, pool: WorkerPool, index: int, deadline: float | None) -> None:
+        seed = self._seed_next()
         if self.queue:
             self.study.enqueue_trial(self.queue.pop(0), skip_if_exists=False)
         trial = self.study.ask(self.distributions)
@@ -189,8 +247,16 @@ class LocalSearch:
             **recorded, TUNING_OBJECTIVE: self.job.objective_metric})
         trial.set_user_attr("name", name)
         trial.set_user_attr("hyperparameters", recorded)
-        pool.submit(index, TrialTask(job, str(self.backend.work_dir / name), deadline))
-        self.running[index] = _Running(trial, job, recorded, tuned, time.perf_counter())
+        if seed:
+            trial.set_user_attr("seed", True)
+        now = time.time()
+        expires, reason = now + job.max_runtime_seconds, (
+            f"MaxRuntimeExceeded: the job ran longer than {job.max_runtime_seconds} s")
+        if deadline is not None and deadline < expires and not seed:
+            expires, reason = deadline, BUDGET
+        pool.submit(index, TrialTask(job, str(self.backend.work_dir / name), expires, reason))
+        self.running[index] = _Running(trial, job, recorded, tuned, time.perf_counter(),
+                                       expires, reason)
         self._event(name, "InProgress", tuned)
 
     def _handle(self, pool: WorkerPool,
@@ -205,6 +271,7 @@ class LocalSearch:
             running.reported = True
             if running.trial.should_prune():
                 running.stop_reason = HYPERBAND if self.job.strategy == "Hyperband" else PRUNED
+                running.stop_sent = time.time()
                 pool.stop(message.worker, name, running.stop_reason)
         elif message.kind == "done" and running is not None:
             del self.running[message.worker]

@@ -54,7 +54,8 @@ class WorkerSetup:
 class TrialTask:
     job: TrainingJobSpec  # channels point at the staged folders
     job_dir: str
-    deadline: float | None = None  # time.time() at which the tuning job's budget ends
+    deadline: float | None = None  # time.time() at which the trial is stopped
+    deadline_reason: str = "MaxRuntimeExceeded"  # its failure reason then
 
 
 @dataclass
@@ -152,7 +153,8 @@ class TrialRunner:
         env = job_environment(job, job_dir)
         env["SM_NUM_CPUS"] = str(self.setup.threads)
         log = LogCapture(job_dir / "logs.txt", self.patterns, self.setup.objective,
-                         self.setup.report_every, self.conn, job.name, task.deadline)
+                         self.setup.report_every, self.conn, job.name, task.deadline,
+                         task.deadline_reason)
         saved_env = dict(os.environ)
         saved_streams = sys.stdout, sys.stderr
         os.environ.update(env)
@@ -211,12 +213,13 @@ class LogCapture(io.TextIOBase):
     """The trial's stdout/stderr: lines as CloudWatch shows them, metrics as SageMaker reads them.
 
     Every line is also where a trial can be stopped: when the parent asked (early stopping,
-    Hyperband) or when the tuning job's time budget has run out.
+    Hyperband) or when its time is up (its max runtime, or the tuning job's budget). A trial
+    that prints nothing is stopped by the parent, which kills and replaces its worker.
     """
 
     def __init__(self, path: Path, patterns: list[tuple[str, Any]], objective: str,
                  report_every: int, conn: Connection, name: str,
-                 deadline: float | None) -> None:
+                 deadline: float | None, deadline_reason: str = "MaxRuntimeExceeded") -> None:
         from smlp.backends.local import cloudwatch_line
 
         self._render = cloudwatch_line
@@ -227,6 +230,7 @@ class LogCapture(io.TextIOBase):
         self._conn = conn
         self._name = name
         self._deadline = deadline
+        self._deadline_reason = deadline_reason
         self._pending = ""
         self._next_poll = 0.0
         self.final: dict[str, float] = {}
@@ -268,7 +272,7 @@ class LogCapture(io.TextIOBase):
             return
         self._next_poll = now + POLL_SECONDS
         if self._deadline is not None and time.time() > self._deadline:
-            raise TrialStopped("MaxRuntimeExceeded: the tuning job's time budget ran out")
+            raise TrialStopped(self._deadline_reason)
         try:
             while self._conn.poll():
                 kind, payload = self._conn.recv()

@@ -180,12 +180,52 @@ def test_auto_early_stopping_stops_trials_worse_than_the_median(prepared: Path) 
     assert "median" in stopped["failure_reason"] and stopped["objective"] is not None
 
 
-def test_hyperband_and_a_time_budget(prepared: Path) -> None:
-    configure(prepared, "  strategy: Hyperband\n  max_jobs: 1000\n  timeout_seconds: 4\n")
+def test_hyperband_stops_trials_at_its_rungs(prepared: Path) -> None:
+    configure(prepared, "  strategy: Hyperband\n  max_jobs: 6\n")
     smlp("tune", "--algo", "xgboost")
     (record,) = manifest(prepared)["tuning"].values()
-    assert record["status"] == "Completed" and 0 < len(record["trials"]) < 1000
+    assert record["status"] == "Completed" and len(record["trials"]) == 6
+    # Which trials a rung stops depends on when each reports: the statuses only are fixed.
     assert {t["status"] for t in record["trials"]} <= {"Completed", "Stopped"}
+    stopped = [t for t in record["trials"] if t["status"] == "Stopped"]
+    assert all("Hyperband" in t["failure_reason"] for t in stopped)
+
+
+def test_a_spent_budget_still_runs_each_algorithms_untuned_values(prepared: Path) -> None:
+    # tuning.timeout_seconds bounds the whole tune; once it is spent, each algorithm runs only
+    # its first trial (its untuned values), so every algorithm still gets a candidate.
+    result = smlp("tune", "--algo", "all", "--timeout", "0.001")
+    state = manifest(prepared)
+    assert sorted(r["algo"] for r in state["tuning"].values()) == ["knn", "sklearn-gbm",
+                                                                  "xgboost"]
+    untuned = {"xgboost": {"num_round": "20", "eta": "0.2", "max_depth": "5",
+                           "subsample": "0.8", "min_child_weight": "1.0",
+                           "colsample_bynode": "1.0", "lambda": "1.0"},
+               "knn": {"k": "10"},
+               "sklearn-gbm": {"n_estimators": "50", "learning_rate": "0.1", "max_depth": "3",
+                               "subsample": "1.0", "min_samples_leaf": "1"}}
+    for record in state["tuning"].values():
+        assert record["status"] == "Completed", record
+        (trial,) = record["trials"]
+        assert trial["status"] == "Completed"
+        ranged = {k: v for k, v in trial["hyperparameters"].items() if k in record["ranges"]}
+        assert ranged == untuned[record["algo"]]
+        assert state["candidates"][record["algo"] + "-tuned"]["job_name"] == trial["name"]
+    assert "xgboost-tuned" in result.output
+
+
+def test_the_first_trial_is_the_untuned_model_and_tuning_never_loses_to_it(
+        prepared: Path) -> None:
+    smlp("train", "--algo", "knn")
+    smlp("tune", "--algo", "knn", "-j", "1")
+    state = manifest(prepared)
+    untuned = state["candidates"]["knn"]
+    (record,) = state["tuning"].values()
+    first = min(record["trials"], key=lambda t: t["name"].split("-")[-2])
+    assert first["hyperparameters"] == untuned["hyperparameters"]
+    assert first["objective"] == untuned["training_metrics"]["test:mse"]
+    tuned = state["candidates"]["knn-tuned"]
+    assert tuned["training_metrics"]["test:mse"] <= untuned["training_metrics"]["test:mse"]
 
 
 def interrupt_after(count: int, done: list[str]) -> Any:
@@ -257,8 +297,9 @@ def test_warm_start_from_an_identical_and_a_transfer_parent(prepared: Path) -> N
     assert "of the parents' best settings run first" in result.output
     transfer = list(manifest(prepared)["tuning"].values())[-1]
     ranked = sorted(parent["trials"], key=lambda t: t["objective"])
-    first = min(transfer["trials"], key=lambda t: t["name"].split("-")[-2])
-    assert first["hyperparameters"]["k"] == ranked[0]["hyperparameters"]["k"]
+    first, second = sorted(transfer["trials"], key=lambda t: t["name"].split("-")[-2])[:2]
+    assert first["hyperparameters"]["k"] == "10"  # the untuned value, then the parents' best
+    assert second["hyperparameters"]["k"] == ranked[0]["hyperparameters"]["k"]
 
 
 @pytest.mark.parametrize(("extra", "args", "expected"), [
@@ -379,3 +420,94 @@ tuning:
     xgb = next(r for r in state["tuning"].values() if r["algo"] == "xgboost")
     log = (prepared / ".smlp" / "jobs" / xgb["best"] / "logs.txt").read_text()
     assert "#011validation-mae:" in log
+
+
+def test_a_trial_that_hangs_silently_is_stopped_at_its_max_runtime(prepared: Path) -> None:
+    # The worker is frozen (SIGSTOP) mid-trial: no log line, no reply. The parent must stop
+    # the trial at the job's max_runtime_seconds by killing and replacing the worker.
+    import threading
+
+    from smlp.errors import JobFailedError
+    from smlp.stages.tune import tune
+
+    configure(prepared, """\
+  max_jobs: 1
+  max_parallel_jobs: 1
+  algorithms:
+    xgboost:
+      static_hyperparameters: {num_round: 3000, early_stopping_rounds: 10000}
+""")
+    import yaml
+
+    settings = yaml.safe_load((prepared / "smlp.yaml").read_text())
+    settings["algorithms"]["xgboost"]["max_runtime_seconds"] = 2
+    (prepared / "smlp.yaml").write_text(yaml.safe_dump(settings))
+    config, store, backend = library(prepared)
+    assert config.algorithms.xgboost.max_runtime_seconds == 2
+    frozen: list[int] = []
+
+    def freeze_the_worker(event: Event) -> None:
+        if event.kind == "trial" and event.data["status"] == "InProgress" and not frozen:
+            pid = _worker_pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            frozen.append(pid)
+            # Without enforcement the search would wait forever: thaw it after a minute.
+            thaw.append(threading.Timer(60, _continue, (pid,)))
+            thaw[0].daemon = True
+            thaw[0].start()
+
+    thaw: list[threading.Timer] = []
+    try:
+        with pytest.raises(JobFailedError, match="no trial completed"):
+            tune(config, store, backend, ["xgboost"], events=freeze_the_worker)
+    finally:
+        for timer in thaw:
+            timer.cancel()
+    (record,) = manifest(prepared)["tuning"].values()
+    (trial,) = record["trials"]
+    assert trial["status"] == "Stopped"
+    assert trial["failure_reason"] == "MaxRuntimeExceeded: the job ran longer than 2 s"
+    assert not Path(f"/proc/{frozen[0]}").exists() or _is_zombie(frozen[0])
+
+
+def _continue(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_the_sagemaker_request_leaves_the_objective_hyperparameter_to_sagemaker(
+        prepared: Path) -> None:
+    # SageMaker adds _tuning_objective_metric to each trial itself; the request carries the
+    # objective in HyperParameterTuningJobObjective only, and no ranged value as a static one.
+    from dataclasses import replace
+
+    from smlp.algorithms import get_algorithm
+    from smlp.backends.sagemaker import requests as rq
+    from smlp.events import ignore
+    from smlp.manifest import load_manifest
+    from smlp.stages.tune import _plan
+
+    config, store, _ = library(prepared)
+    state = load_manifest(store)
+    job = _plan(config, store, state, state.require_data(), "xgboost", [], False, ignore)
+    assert job is not None and job.first_trial is not None
+    on_s3 = replace(job, training=replace(
+        job.training, output_uri="s3://bucket/out",
+        channels={k: f"s3://bucket/data/{k}" for k in job.training.channels}))
+    settings = rq.JobSettings(region="eu-west-1", role_arn="arn:aws:iam::123456789012:role/x")
+    request = rq.tuning_job_request(on_s3, get_algorithm("xgboost"), "image", settings)
+    static = request["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert not any(key.startswith("_tuning") for key in static)
+    assert not set(static) & set(job.ranges)
+    objective = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    assert objective == {"Type": "Minimize", "MetricName": "validation:rmse"}
