@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,7 +15,7 @@ _state = {"debug": False}
 class SmlpGroup(TyperGroup):
     """Turns every deliberate smlp error into one line on stderr and its exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # a typer (click) Context
         from smlp.errors import SmlpError
 
         try:
