@@ -1,19 +1,31 @@
 """Helpers for the SageMaker backend tests: a recorder of what SageMaker receives (decoded from
-the HTTP bodies botocore sends) and a stand-in for SageMaker's containers.
+the HTTP bodies botocore sends) and a stand-in for SageMaker's side of each job.
 
-moto's jobs complete at once and write nothing. The stand-in fills that gap with the local
-backend: on CreateTrainingJob it trains the same algorithm on the same S3 channels and puts the
-model.tar.gz where moto says the job wrote it (and the job's log lines into CloudWatch Logs);
-on CreateTransformJob it runs the request's model over the request's input with the request's
-DataProcessing and writes ``<input>.out`` where SageMaker would, in the requested format.
+moto's jobs complete at once and write nothing. The stand-in fills that gap with references
+that are not smlp (``tests/reference``), reading and writing S3 itself as SageMaker does:
+
+- CreateTrainingJob: the channels' objects downloaded into an ``/opt/ml``-shaped folder with
+  ``hyperparameters.json`` exactly as sent, then the container for the request's image:
+  XGBoost's algorithm mode mirrored in plain xgboost, the scikit-learn container's real
+  ``sagemaker-training`` toolkit running the entry point from the submitted
+  ``sourcedir.tar.gz``, or an independent brute-force k-NN (the ``knn:1`` artifact is opaque
+  to smlp). The model folder is tarred to ``<S3OutputPath>/<job>/output/model.tar.gz`` and the
+  job's output goes to CloudWatch Logs as SageMaker shows it.
+- CreateTransformJob: the model of the named CreateModel request, served by the same
+  container's serving code, behind the AWS-docs Batch Transform platform (lines, mini-batches,
+  ``DataProcessing``), writing ``<input>.out`` where SageMaker would.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import os
+import tarfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 ROLE = "arn:aws:iam::123456789012:role/smlp-sagemaker"
@@ -39,8 +51,33 @@ def algorithm_of(image: str) -> str:
     return IMAGE_ALGORITHMS[repository]
 
 
+def split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+@dataclass
+class TrainedJob:
+    """What the reference container did for one CreateTrainingJob."""
+
+    algorithm: str
+    base: Path  # its /opt/ml
+    model_uri: str
+    model_sha256: str
+    log: list[str]
+
+
+@dataclass
+class TransformedJob:
+    """What the reference platform wrote for one CreateTransformJob: output key -> body."""
+
+    algorithm: str
+    model_dir: Path
+    outputs: dict[str, bytes] = field(default_factory=dict)
+
+
 class SageMakerTraffic:
-    """Records every SageMaker request body; optionally plays SageMaker's containers."""
+    """Records every SageMaker request body; optionally plays SageMaker's side of the jobs."""
 
     def __init__(self, store: Any, work_dir: Path, emulate: bool = True) -> None:
         self.store = store
@@ -48,7 +85,8 @@ class SageMakerTraffic:
         self.emulate = emulate
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.models: dict[str, dict[str, Any]] = {}
-        self.trained: dict[str, Any] = {}
+        self.trained: dict[str, TrainedJob] = {}
+        self.transformed: dict[str, TransformedJob] = {}
         self._attached: set[int] = set()
 
     def attach(self, client: Any) -> None:
@@ -76,32 +114,70 @@ class SageMakerTraffic:
         if self.emulate and operation == "CreateTransformJob":
             self._transform(body)
 
-    # -- the stand-in containers -------------------------------------------------------------
-    def _local(self) -> Any:
-        from smlp.backends.local import LocalBackend
-        from smlp.config import LocalBackendConfig
+    # -- S3, as SageMaker reads and writes it ------------------------------------------------
+    @staticmethod
+    def _s3() -> Any:
+        import boto3
 
-        config = SimpleNamespace(backend=LocalBackendConfig(work_dir=str(self.work_dir / "jobs")))
-        return LocalBackend(config, self.store)
+        return boto3.client("s3", region_name=REGION)
 
+    def _download_prefix(self, uri: str, folder: Path) -> list[str]:
+        """File mode, S3Prefix: every object under the prefix, sub-paths kept."""
+        bucket, prefix = split_s3(uri)
+        base = prefix if prefix.endswith("/") else prefix.rsplit("/", 1)[0] + "/"
+        s3 = self._s3()
+        keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix) for item in page.get("Contents", [])]
+        for key in keys:
+            target = folder / key[len(base):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return keys
+
+    def _get(self, uri: str) -> bytes:
+        bucket, key = split_s3(uri)
+        return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def _put(self, uri: str, data: bytes) -> None:
+        bucket, key = split_s3(uri)
+        self._s3().put_object(Bucket=bucket, Key=key, Body=data)
+
+    # -- training ----------------------------------------------------------------------------
     def _train(self, body: dict[str, Any]) -> None:
-        from smlp.backends.base import TrainingJobSpec
+        from tests.reference import knn, xgboost_container
+        from tests.reference.sklearn_container import run_training, write_config
 
+        job = body["TrainingJobName"]
         algorithm = algorithm_of(body["AlgorithmSpecification"]["TrainingImage"])
+        base = self.work_dir / job / "opt" / "ml"
         hyperparameters = dict(body["HyperParameters"])
-        if "sagemaker_program" in hyperparameters:  # what the training toolkit does
-            hyperparameters = {k: str(_json_or_raw(v)) for k, v in hyperparameters.items()
-                               if not k.startswith("sagemaker_")}
-        job = TrainingJobSpec(
-            name=body["TrainingJobName"], algorithm=algorithm, hyperparameters=hyperparameters,
-            channels={c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"].rstrip("/")
-                      for c in body["InputDataConfig"]},
-            output_uri=body["OutputDataConfig"]["S3OutputPath"], container_version="",
-        )
-        result = self._local().train(job)
-        assert result.status == "Completed", result.failure_reason
-        self.trained[job.name] = result
-        self._publish_log(job.name, Path(result.log_uri).read_text().splitlines())
+        for channel in body["InputDataConfig"]:
+            self._download_prefix(channel["DataSource"]["S3DataSource"]["S3Uri"],
+                                  base / "input" / "data" / channel["ChannelName"])
+        if algorithm == "sklearn-gbm" and not os.environ.get("AWS_ENDPOINT_URL"):
+            # The toolkit downloads s3:// itself, but a subprocess cannot see moto's in-process
+            # S3: fetch the archive and give the toolkit its local path, which it accepts too.
+            archive = base.parent / "sourcedir.tar.gz"
+            archive.write_bytes(self._get(json.loads(hyperparameters[
+                "sagemaker_submit_directory"])))
+            hyperparameters["sagemaker_submit_directory"] = json.dumps(str(archive))
+        write_config(base, hyperparameters, {c["ChannelName"]: c.get("ContentType", "")
+                                             for c in body["InputDataConfig"]})
+        if algorithm == "xgboost":
+            log = [xgboost_container.cloudwatch(line) for line in xgboost_container.train(base)]
+        elif algorithm == "knn":
+            log = knn.train(base)
+        else:
+            run = run_training(base)
+            log = run.stdout.splitlines()
+            assert run.returncode == 0 and (base / "output" / "success").exists(), run.stdout
+        archive = _tar_folder(base / "model")
+        output = body["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        model_uri = f"{output}/{job}/output/model.tar.gz"
+        self._put(model_uri, archive)
+        self.trained[job] = TrainedJob(algorithm, base, model_uri,
+                                       hashlib.sha256(archive).hexdigest(), log)
+        self._publish_log(job, log)
 
     def _publish_log(self, job_name: str, lines: list[str]) -> None:
         import boto3
@@ -113,46 +189,61 @@ class SageMakerTraffic:
         stream = f"{job_name}/algo-1-1700000000"
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
-        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
-            {"timestamp": now + i, "message": line} for i, line in enumerate(lines)
-        ])
+        events = [{"timestamp": now + i, "message": line}
+                  for i, line in enumerate(lines) if line.strip()]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
+    # -- batch transform ---------------------------------------------------------------------
     def _transform(self, body: dict[str, Any]) -> None:
-        from smlp.backends.base import TransformJobSpec
-        from smlp.batch.jsonpath import parse_path
-        from smlp.config import TransformConfig
+        import contextlib
 
+        from tests.reference import batch_transform
+        from tests.reference.knn import KnnServing
+        from tests.reference.sklearn_container import SklearnServing, unpack
+        from tests.reference.xgboost_container import XGBoostServing
+
+        job = body["TransformJobName"]
         model = self.models[body["ModelName"]]["PrimaryContainer"]
-        processing = body.get("DataProcessing", {})
-        input_uri = body["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
-        first_key = self.store.list(self.store.key(input_uri))[0]
-        first_line = self.store.read_bytes(first_key).split(b"\n", 1)[0].decode()
-        width = len(first_line.split(","))
-        n_features = len(parse_path(processing.get("InputFilter"), "filter").resolve(width))
-        options = TransformConfig(input_filter=processing.get("InputFilter"),
-                                  join_source=processing.get("JoinSource"),
-                                  output_filter=processing.get("OutputFilter"))
-        output = body["TransformOutput"]["S3OutputPath"]
-        job = TransformJobSpec(
-            name=body["TransformJobName"], algorithm=algorithm_of(model["Image"]),
-            model_uri=model["ModelDataUrl"], container_version="", input_uri=input_uri,
-            output_uri=output, n_features=n_features, options=options,
-        )
-        result = self._local().transform(job)
-        if body["TransformOutput"]["Accept"] == "application/jsonlines":
-            for uri in result.outputs:
-                key = self.store.key(uri)
-                lines = self.store.read_bytes(key).decode().splitlines()
-                self.store.write_bytes(key, "".join(
-                    json.dumps({"predicted_label": float(line)}) + "\n" for line in lines
-                ).encode())
+        algorithm = algorithm_of(model["Image"])
+        folder = self.work_dir / job
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.tar.gz").write_bytes(self._get(model["ModelDataUrl"]))
+        model_dir = unpack(folder / "model.tar.gz", folder / "model")
+        with contextlib.ExitStack() as stack:
+            if algorithm == "xgboost":
+                container: Any = XGBoostServing(model_dir)
+            elif algorithm == "knn":
+                container = KnnServing(model_dir)
+            else:  # serving.py: SAGEMAKER_SUBMIT_DIRECTORY unpacked to the code folder
+                environment = model["Environment"]
+                (folder / "sourcedir.tar.gz").write_bytes(
+                    self._get(environment["SAGEMAKER_SUBMIT_DIRECTORY"]))
+                code = unpack(folder / "sourcedir.tar.gz", folder / "code")
+                container = stack.enter_context(
+                    SklearnServing(code, model_dir, environment["SAGEMAKER_PROGRAM"]))
+            input_uri = body["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+            bucket, prefix = split_s3(input_uri)
+            output_bucket, output_prefix = split_s3(body["TransformOutput"]["S3OutputPath"])
+            record = TransformedJob(algorithm, model_dir)
+            inputs = folder / "input"
+            base = prefix if prefix.endswith("/") else prefix.rsplit("/", 1)[0] + "/"
+            for key in self._download_prefix(input_uri, inputs):
+                data = (inputs / key[len(base):]).read_bytes()
+                out_key = batch_transform.output_key(key, prefix, output_prefix)
+                result = batch_transform.transform_object(data, body, container.invoke)
+                self._put(f"s3://{output_bucket}/{out_key}", result)
+                record.outputs[out_key] = result
+        self.transformed[job] = record
 
 
-def _json_or_raw(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+def _tar_folder(folder: Path) -> bytes:
+    """``/opt/ml/model`` as SageMaker uploads it: its files at the archive root."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.add(path, arcname=path.relative_to(folder).as_posix())
+    return buffer.getvalue()
 
 
 def record_sagemaker(store: Any, work_dir: Path, monkeypatch: Any) -> SageMakerTraffic:

@@ -1,17 +1,18 @@
-"""The sagemaker backend against moto (``mock_aws``): what SageMaker receives, and that the
-models its jobs would write are the ones the local backend writes.
+"""The sagemaker backend against moto (``mock_aws``): what SageMaker receives, and what smlp
+makes of what SageMaker's side returns.
 
-The stand-in containers (see ``sagemaker_fixtures``) give moto's jobs real artifacts, so the
-stages run end to end and their results can be compared with a local run on the same data.
+The stand-in (see ``sagemaker_fixtures``) plays SageMaker's side with references that are not
+smlp: the scikit-learn container's real training toolkit and serving transformer, the XGBoost
+container's code mirrored in xgboost, an independent k-NN, and Batch Transform's platform
+behaviour from the AWS docs. smlp's metrics, scores and outputs are checked against those.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import sys
+import re
 import tarfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,11 @@ def untar(data: bytes, target: Path) -> Path:
     return target
 
 
-def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, traffic,
-                                              tmp_path):
-    """Every stage through the sagemaker backend; then the same models scored locally."""
+def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, traffic):
+    """Every stage through the sagemaker backend against the reference containers: smlp's
+    numbers must be theirs, and the XGBoost and scikit-learn models SageMaker trained must
+    serve locally exactly as their containers serve them."""
+    from smlp.backends.local import LocalBackend
     from smlp.stages.compare import compare
     from smlp.stages.train import train
     from smlp.stages.transform import transform
@@ -70,9 +73,10 @@ def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, 
     config = sagemaker_config(small_config)
     backend = backend_for(config, sm_store)
     events: list[Event] = []
-    candidates = train(config, sm_store, backend, None, None, events.append)
+    candidates = {c.name: c for c in train(config, sm_store, backend, None, None,
+                                           events.append)}
     check_training_requests(traffic, len(prepared.features))
-    check_candidates(traffic, {c.name: c for c in candidates}, events)
+    check_candidates(traffic, candidates, events)
     check_split_layout(sm_store, len(prepared.features))
 
     remote = compare(config, sm_store, backend)
@@ -81,37 +85,87 @@ def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, 
     assert result.outputs == [f"{STORE}/transform/{result.name}/test.csv.out"]
     assert result.rows == prepared.rows["test"]
 
-    # The same models, scored by the local backend: same numbers, same bytes (KNN included,
-    # whose join smlp does after SageMaker answers in JSON Lines).
-    from smlp.backends.local import LocalBackend
+    # compare scored what the containers answered for the test split, as a reference would.
+    from sklearn import metrics
 
-    ours = {n: sm_store.read_bytes(f"compare/{n}/test.csv.out") for n in ("knn", "xgboost",
-                                                                         "sklearn-gbm")}
-    local = compare(small_config.model_copy(update={"store": STORE}), sm_store,
-                    LocalBackend(small_config, sm_store))
-    assert remote.best == local.best
-    for theirs, mine in zip(remote.candidates, local.candidates, strict=True):
-        assert theirs.name == mine.name
-        assert theirs.metrics == pytest.approx(mine.metrics, rel=1e-6)
-    for name, body in ours.items():
-        assert body == sm_store.read_bytes(f"compare/{name}/test.csv.out"), name
+    labels_text = [line.split(",", 1)[0] for line in
+                   sm_store.read_bytes("data/test/test.csv").decode().splitlines()]
+    labels = np.array([float(v) for v in labels_text])
+    answered = {name: container_answers(traffic, c.model.uri)[0]
+                for name, c in candidates.items()}
+    assert {c.name for c in remote.candidates} == set(candidates)
+    for scored in remote.candidates:
+        predicted = answered[scored.name]
+        mse = metrics.mean_squared_error(labels, predicted)
+        assert scored.metrics == pytest.approx({
+            "rmse": np.sqrt(mse), "mse": mse, "r2": metrics.r2_score(labels, predicted),
+            "mae": metrics.mean_absolute_error(labels, predicted)}, rel=1e-6), scored.name
+        kept_labels, kept = labelled_lines(sm_store.read_bytes(
+            f"compare/{scored.name}/test.csv.out"))
+        assert kept_labels == labels_text, scored.name  # smlp joined k-NN's JSON answers itself
+        np.testing.assert_allclose(kept, predicted, rtol=1e-6, err_msg=scored.name)
 
-    # XGBoost artifact compatibility: the model loads as the container loads it and predicts
-    # what the transform wrote.
-    import xgboost
+    # XGBoost and scikit-learn artifacts are interchangeable: the models SageMaker trained,
+    # served by smlp's local backend, answer what their containers answered.
+    local_config = small_config.model_copy(update={"store": STORE})
+    for name in ("xgboost", "sklearn-gbm"):
+        served = transform(local_config, sm_store, LocalBackend(local_config, sm_store),
+                           model=name)
+        served_labels, ours = labelled_lines(sm_store.read_bytes(sm_store.key(
+            served.outputs[0])))
+        assert served_labels == labels_text
+        if name == "xgboost":  # float32 predictions either way
+            np.testing.assert_array_equal(ours.astype(np.float32),
+                                          answered[name].astype(np.float32))
+        else:
+            np.testing.assert_array_equal(ours, answered[name])
 
-    xgb = next(c for c in candidates if c.name == "xgboost")
-    model_dir = untar(sm_store.read_bytes(sm_store.key(xgb.model.uri)), tmp_path / "xgb")
-    booster = xgboost.Booster()
-    with warnings.catch_warnings():  # a path without .json/.ubj: xgboost says it sniffs
-        warnings.simplefilter("ignore", UserWarning)
-        booster.load_model(str(model_dir / "xgboost-model"))  # as the container does
-    rows = np.loadtxt(io.StringIO(sm_store.read_bytes("data/test/test.csv").decode()),
-                      delimiter=",", ndmin=2)
-    joined = np.loadtxt(io.StringIO(ours["xgboost"].decode()), delimiter=",", ndmin=2)
-    predictions = booster.predict(xgboost.DMatrix(rows[:, 1:]))
-    np.testing.assert_allclose(joined[:, 0], rows[:, 0])
-    np.testing.assert_allclose(joined[:, 1], predictions, rtol=1e-5)
+
+def labelled_lines(body: bytes) -> tuple[list[str], np.ndarray]:
+    """``label,prediction`` lines: the label as written, the prediction as a number."""
+    lines = body.decode().splitlines()
+    return [line.split(",")[0] for line in lines], np.array(
+        [float(line.split(",")[-1]) for line in lines])
+
+
+def container_answers(traffic: SageMakerTraffic, model_uri: str) -> list[np.ndarray]:
+    """The predictions each transform job of this model got from its container, in order."""
+    answers = []
+    for request in traffic.requests("CreateTransformJob"):
+        model = traffic.models[request["ModelName"]]["PrimaryContainer"]
+        if model["ModelDataUrl"] != model_uri:
+            continue
+        for body in traffic.transformed[request["TransformJobName"]].outputs.values():
+            values = []
+            for line in body.decode().splitlines():
+                text = line.strip()
+                values.append(json.loads(text)["predicted_label"] if text.startswith("{")
+                              else float(text.split(",")[-1]))
+            answers.append(np.array(values, dtype=np.float64))
+    return answers
+
+
+def reference_objective(trained: Any) -> float:
+    """The objective metric SageMaker would report for a job the stand-in ran, found without
+    smlp: the container's own regex over its log (XGBoost, ``algorithm_mode/metrics.py``), or
+    the saved model scored on the channel (scikit-learn's validation, k-NN's test)."""
+    import joblib
+    from sklearn.metrics import mean_squared_error
+
+    if trained.algorithm == "xgboost":
+        pattern = re.compile(r".*\[[0-9]+\].*#011validation-rmse:(\S+)")
+        values = [m.group(1) for line in trained.log if (m := pattern.match(line))]
+        return float(values[-1])
+    channel = "test" if trained.algorithm == "knn" else "validation"
+    rows = np.concatenate([np.loadtxt(p, delimiter=",", ndmin=2) for p in
+                           sorted((trained.base / "input/data" / channel).iterdir())])
+    if trained.algorithm == "knn":
+        from tests.reference.knn import KnnServing
+
+        model: Any = KnnServing(trained.base / "model")
+        return float(mean_squared_error(rows[:, 0], model.predict(rows[:, 1:])))
+    model = joblib.load(trained.base / "model" / "model.joblib")
+    return float(np.sqrt(mean_squared_error(rows[:, 0], model.predict(rows[:, 1:]))))
 
 
 def check_training_requests(traffic: Any, n_features: int) -> None:
@@ -153,17 +207,17 @@ def check_training_requests(traffic: Any, n_features: int) -> None:
 
 
 def check_candidates(traffic: Any, candidates: dict[str, Any], events: list[Event]) -> None:
-    # The metric regexes match what the scripts printed: the streamed CloudWatch log lines
-    # gave the same metrics as the local run of the same job.
+    """Each candidate is the model its job wrote, with the objective SageMaker would report:
+    smlp's regexes over the streamed CloudWatch lines read the reference's number."""
     for name, candidate in candidates.items():
         job = candidate.job_name
-        local_run = traffic.trained[job]
+        trained = traffic.trained[job]
         objective = "test:mse" if name == "knn" else "validation:rmse"
         assert candidate.training_metrics[objective] == pytest.approx(
-            local_run.final_metrics[objective]), name
-        # Models are where the jobs reported them, hashed like local ones.
-        assert candidate.model.uri == f"{STORE}/training/{job}/output/model.tar.gz"
-        assert candidate.model.sha256 == local_run.model_sha256, name
+            reference_objective(trained), rel=1e-9), name
+        assert candidate.model.uri == trained.model_uri == (
+            f"{STORE}/training/{job}/output/model.tar.gz")
+        assert candidate.model.sha256 == trained.model_sha256, name
     assert any(e.kind == "log" and "validation:rmse=" in e.message for e in events)
     assert any(e.kind == "job" and e.data.get("status") == "Completed" for e in events)
 
@@ -193,6 +247,9 @@ def check_transform_requests(traffic: Any) -> None:
     assert xgb["TransformOutput"]["AssembleWith"] == "Line"
     assert xgb["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input",
                                      "OutputFilter": "$[0,-1]"}
+    # The scikit-learn container answers an absent or */* Accept in application/json, which
+    # the script's output_fn refuses: the request must ask for text/csv.
+    assert jobs["sklearn"]["TransformOutput"]["Accept"] == "text/csv"
     knn = jobs["knn"]  # JSON-only container: SageMaker predicts, smlp joins
     assert knn["TransformOutput"]["Accept"] == "application/jsonlines"
     assert knn["DataProcessing"] == {"InputFilter": "$[1:]"}
@@ -201,9 +258,13 @@ def check_transform_requests(traffic: Any) -> None:
 
 def test_sourcedir_is_uploaded_once_and_serves_like_the_container(
         small_config, sm_store, prepared, traffic, tmp_path, monkeypatch):
-    """sklearn artifact compatibility: the model the job writes, loaded by the script from the
-    sourcedir SageMaker downloads, through model_fn/input_fn/predict_fn/output_fn."""
+    """sklearn artifact compatibility: the model the job wrote, with the code from the
+    sourcedir SageMaker downloads, served by the container's transformer
+    (model_fn, then input_fn/predict_fn/output_fn per request) predicts what the model does."""
+    import joblib
+
     from smlp.stages.train import train
+    from tests.reference.sklearn_container import SklearnServing
 
     config = sagemaker_config(small_config)
     train(config, sm_store, backend_for(config, sm_store), ["sklearn-gbm"])
@@ -221,21 +282,15 @@ def test_sourcedir_is_uploaded_once_and_serves_like_the_container(
     model_dir = untar(sm_store.read_bytes(f"training/{job}/output/model.tar.gz"),
                       tmp_path / "model")
 
-    sys.path.insert(0, str(code))
-    try:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("served_sklearn_gbm", code / program)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        model = module.model_fn(str(model_dir))
-        rows = sm_store.read_bytes("data/test/test.csv").decode().splitlines()[:5]
-        payload = "\n".join(row.split(",", 1)[1] for row in rows)
-        answer = module.output_fn(module.predict_fn(module.input_fn(payload, "text/csv"), model),
-                                  "text/csv")
-    finally:
-        sys.path.remove(str(code))
-    assert len(str(answer).strip().splitlines()) == 5
+    rows = sm_store.read_bytes("data/test/test.csv").decode().splitlines()[:5]
+    payload = "".join(row.split(",", 1)[1] + "\n" for row in rows).encode()
+    with SklearnServing(code, model_dir, program) as container:
+        answer = container.invoke(payload, "text/csv", "text/csv")
+        with pytest.raises(Exception, match="HTTP 500"):  # no Accept: application/json
+            container.invoke(payload, "text/csv", "")
+    features = np.loadtxt(io.StringIO(payload.decode()), delimiter=",", ndmin=2)
+    expected = joblib.load(model_dir / "model.joblib").predict(features)
+    np.testing.assert_array_equal([float(v) for v in answer.decode().split()], expected)
 
 
 def test_transform_of_local_files_with_and_without_download(small_config, sm_store, prepared,
@@ -486,7 +541,7 @@ def test_dry_run_prints_validated_requests_and_cost_without_credentials(project,
     cost = plan["estimated_cost"]
     assert cost["total"] == pytest.approx(2 * 0.23 * 0.25)
     assert any("dated" in a for a in cost["assumptions"])
-    assert any("NoCredentialsError" in n and "no prepared data" in n for n in plan["notes"])
+    assert any("no AWS credentials" in n and "no prepared data" in n for n in plan["notes"])
     assert [w["uri"] for w in plan["s3_writes"]] == ["s3://my-smlp-bucket/smlp/manifest.json"]
     assert not (project / "smlp-artifacts").exists()
 

@@ -1,5 +1,7 @@
 """The sagemaker backend over real HTTP: moto's server on 127.0.0.1, reached the way any AWS
-client reaches an endpoint (``AWS_ENDPOINT_URL``), with the server's own view asserted."""
+client reaches an endpoint (``AWS_ENDPOINT_URL``), with the server's own view asserted. The
+stand-in's containers (``sagemaker_fixtures``) reach it the same way, the scikit-learn
+training toolkit included."""
 
 from __future__ import annotations
 
@@ -89,6 +91,11 @@ def test_training_over_http_reaches_the_server_as_sent(endpoint, small_config, p
         assert sm_store.exists(sm_store.key(candidate.model.uri))  # the stand-in's model
     sklearn = next(r for r in traffic.requests("CreateTrainingJob")
                    if "sagemaker_program" in r["HyperParameters"])
+    # The training toolkit fetched the sourcedir from S3 itself, over HTTP, from the URI sent.
+    written = json.loads((traffic.trained[sklearn["TrainingJobName"]].base
+                          / "input/config/hyperparameters.json").read_text())
+    assert written == sklearn["HyperParameters"]
+    assert written["sagemaker_submit_directory"].startswith(f'"{STORE}/code/')
     assert sklearn["HyperParameters"]["sagemaker_program"] == '"sklearn_gbm.py"'
     assert sklearn["AlgorithmSpecification"]["MetricDefinitions"]
     channels = [c["ContentType"] for c in sklearn["InputDataConfig"]]

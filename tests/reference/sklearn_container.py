@@ -50,10 +50,11 @@ def train_main() -> None:
                     runner_type=runner.ProcessRunnerType)
 
 
-def lay_out(base: Path, hyperparameters: dict[str, str],
-            channels: dict[str, tuple[Path, str]]) -> None:
-    """``/opt/ml/input`` as SageMaker writes it: ``hyperparameters.json`` holds the request's
-    ``HyperParameters`` map as sent (every value a string), one folder per channel."""
+def write_config(base: Path, hyperparameters: dict[str, str],
+                 content_types: dict[str, str]) -> None:
+    """``/opt/ml/input/config`` as SageMaker writes it: ``hyperparameters.json`` holds the
+    request's ``HyperParameters`` map as sent (every value a string), ``inputdataconfig.json``
+    one entry per channel, ``resourceconfig.json`` a single host."""
     config = base / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
     (base / "model").mkdir(exist_ok=True)
@@ -61,12 +62,18 @@ def lay_out(base: Path, hyperparameters: dict[str, str],
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
     (config / "inputdataconfig.json").write_text(json.dumps(
         {name: {"ContentType": content_type, **CHANNEL_DEFAULTS}
-         for name, (_, content_type) in channels.items()}))
+         for name, content_type in content_types.items()}))
     (config / "resourceconfig.json").write_text(json.dumps({
         "current_host": "algo-1", "hosts": ["algo-1"], "current_instance_type": "ml.m5.large",
         "current_group_name": "homogeneousCluster", "network_interface_name": "eth0",
         "instance_groups": [{"instance_group_name": "homogeneousCluster",
                              "instance_type": "ml.m5.large", "hosts": ["algo-1"]}]}))
+
+
+def lay_out(base: Path, hyperparameters: dict[str, str],
+            channels: dict[str, tuple[Path, str]]) -> None:
+    """A whole ``/opt/ml``: the config files, and each channel's files copied from a folder."""
+    write_config(base, hyperparameters, {name: kind for name, (_, kind) in channels.items()})
     for name, (folder, _) in channels.items():
         target = base / "input" / "data" / name
         target.mkdir(parents=True, exist_ok=True)
