@@ -119,6 +119,14 @@ def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, 
                                           answered[name].astype(np.float32))
         else:
             np.testing.assert_array_equal(ours, answered[name])
+    # k-NN's are not: knn:1's artifact is its own format, so the local backend refuses it (and
+    # a compare that would need it) before any job.
+    local = LocalBackend(local_config, sm_store)
+    for attempt in (lambda: transform(local_config, sm_store, local, model="knn"),
+                    lambda: compare(local_config, sm_store, local)):
+        with pytest.raises(BackendError, match="candidate knn: its knn model was trained by "
+                                               "the sagemaker backend"):
+            attempt()
 
 
 def labelled_lines(body: bytes) -> tuple[list[str], np.ndarray]:
@@ -166,6 +174,44 @@ def reference_objective(trained: Any) -> float:
         return float(mean_squared_error(rows[:, 0], model.predict(rows[:, 1:])))
     model = joblib.load(trained.base / "model" / "model.joblib")
     return float(np.sqrt(mean_squared_error(rows[:, 0], model.predict(rows[:, 1:]))))
+
+
+def test_container_trained_xgboost_at_its_best_round_serves_locally(small_config, sm_store,
+                                                                     prepared, traffic):
+    """The reverse of the artifact check: a booster the container's training saved at its best
+    round (early stopping with save_best) serves through smlp's local transform as the
+    container's serving code serves it, and smlp reports the metric SageMaker would."""
+    from smlp.backends.local import LocalBackend
+    from smlp.stages.train import train
+    from smlp.stages.transform import transform
+    from tests.reference import batch_transform
+    from tests.reference.xgboost_container import XGBoostServing
+
+    config = sagemaker_config(small_config)
+    [candidate] = train(config, sm_store, backend_for(config, sm_store), ["xgboost"],
+                        ["num_round=300", "eta=0.6", "early_stopping_rounds=3"])
+    trained = traffic.trained[candidate.job_name]
+    container = XGBoostServing(trained.base / "model")
+    rounds = container.model.num_boosted_rounds()
+    assert rounds == int(container.model.attributes()["best_iteration"]) + 1 < 300
+    assert candidate.training_metrics["validation:rmse"] == pytest.approx(
+        reference_objective(trained))
+
+    local_config = small_config.model_copy(update={"store": STORE})
+    served = transform(local_config, sm_store, LocalBackend(local_config, sm_store),
+                       model="xgboost")
+    labels, ours = labelled_lines(sm_store.read_bytes(sm_store.key(served.outputs[0])))
+    request = {"BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6,
+               "TransformInput": {"ContentType": "text/csv", "SplitType": "Line"},
+               "TransformOutput": {"Accept": "text/csv", "AssembleWith": "Line"},
+               "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input",
+                                  "OutputFilter": "$[0,-1]"}}
+    theirs = batch_transform.transform_object(sm_store.read_bytes("data/test/test.csv"),
+                                              request, container.invoke)
+    their_labels, their_predictions = labelled_lines(theirs)
+    assert labels == their_labels
+    np.testing.assert_array_equal(ours.astype(np.float32),
+                                  their_predictions.astype(np.float32))
 
 
 def check_training_requests(traffic: Any, n_features: int) -> None:
