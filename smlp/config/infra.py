@@ -10,6 +10,9 @@ from smlp.config.base import Strict
 
 # S3 key segments without wildcards or leading/trailing slashes, so IAM scoping stays exact.
 _PREFIX = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+# EC2 IDs as the console shows them; they become IAM resource ARNs, so no wildcards get in.
+_SUBNET = r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$"
+_SECURITY_GROUP = r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
 # The only retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)
@@ -43,10 +46,17 @@ class InfraConfig(Strict):
     notebook: bool = False
     notebook_instance_type: str = Field("ml.t3.medium", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     notebook_volume_gb: int = Field(5, ge=5, le=16384)
-    notebook_subnet_id: str | None = Field(None, pattern=r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
-    notebook_security_group_ids: list[
-        Annotated[str, Field(pattern=r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")]
-    ] = Field([], max_length=5, description="security groups for the notebook's VPC interface")
+    notebook_subnet_id: str | None = Field(None, pattern=_SUBNET)
+    notebook_security_group_ids: list[Annotated[str, Field(pattern=_SECURITY_GROUP)]] = Field(
+        [], max_length=5, description="security groups for the notebook's VPC interface")
+    # VpcConfig of CreateTrainingJob/CreateModel: 1-16 subnets, 1-5 security groups.
+    job_subnet_ids: list[Annotated[str, Field(pattern=_SUBNET)]] = Field(
+        [], max_length=16,
+        description="subnets jobs run in (backend.subnets, the default); the execution role "
+        "gets EC2 network-interface rights in these subnets only")
+    job_security_group_ids: list[Annotated[str, Field(pattern=_SECURITY_GROUP)]] = Field(
+        [], max_length=5, description="security groups of the jobs' network interfaces "
+        "(backend.security_group_ids, the default)")
     tags: dict[str, str] = {"project": "smlp"}
 
     @field_validator("log_retention_days")
@@ -65,4 +75,11 @@ class InfraConfig(Strict):
                 "notebook: true needs notebook_subnet_id and "
                 "notebook_security_group_ids (the notebook has no direct internet access)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _job_vpc_pairs(self) -> InfraConfig:
+        if bool(self.job_subnet_ids) != bool(self.job_security_group_ids):
+            raise ValueError("job_subnet_ids and job_security_group_ids go together "
+                             "(SageMaker's VpcConfig needs both)")
         return self

@@ -22,6 +22,9 @@ OUT_REGION = "Region"
 OUT_TRAINING_LOGS = "TrainingLogGroup"
 OUT_TRANSFORM_LOGS = "TransformLogGroup"
 OUT_NOTEBOOK = "NotebookInstanceName"
+# Comma-separated; declared only when the stack lets jobs run in a VPC.
+OUT_JOB_SUBNETS = "JobSubnetIds"
+OUT_JOB_SECURITY_GROUPS = "JobSecurityGroupIds"
 
 REQUIRED = (OUT_STORE, OUT_ROLE, OUT_REGION)
 
@@ -80,7 +83,15 @@ def config_fragment(outputs: dict[str, str], source: str) -> dict[str, Any]:
     if outputs.get(OUT_KEY):
         backend["output_kms_key_id"] = outputs[OUT_KEY]
         backend["volume_kms_key_id"] = outputs[OUT_KEY]
+    if outputs.get(OUT_JOB_SUBNETS) and outputs.get(OUT_JOB_SECURITY_GROUPS):
+        # The role has EC2 rights in these subnets only: send the jobs there.
+        backend["subnets"] = _split(outputs[OUT_JOB_SUBNETS])
+        backend["security_group_ids"] = _split(outputs[OUT_JOB_SECURITY_GROUPS])
     return {"backend": backend, "store": outputs[OUT_STORE]}
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def to_yaml(fragment: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""The stack the SageMaker backend runs on: data bucket, key, execution role, log groups.
+"""The stack the SageMaker backend runs on: data bucket, key, execution role, log groups and
+an optional notebook instance with its own role.
 
 Everything is derived from ``InfraConfig`` so the CLI, ``infra/app.py`` and the tests build
 exactly the same template. cdk-nag's AwsSolutions pack is attached in ``build_app``; every
@@ -21,9 +22,11 @@ from constructs import Construct
 
 from smlp.config.infra import InfraConfig
 from smlp.errors import ConfigError
-from smlp.infra import images
+from smlp.infra import images, policies
 from smlp.infra.outputs import (
     OUT_BUCKET,
+    OUT_JOB_SECURITY_GROUPS,
+    OUT_JOB_SUBNETS,
     OUT_KEY,
     OUT_NOTEBOOK,
     OUT_REGION,
@@ -50,7 +53,7 @@ FEATURE_FLAGS = {
 
 
 class SmlpStack(cdk.Stack):
-    """Bucket, KMS key, least-privilege SageMaker execution role, log groups, optional notebook."""
+    """Bucket, KMS key, least-privilege execution role, log groups, optional notebook and role."""
 
     def __init__(self, scope: Construct, config: InfraConfig, **kwargs: object) -> None:
         super().__init__(
@@ -67,6 +70,7 @@ class SmlpStack(cdk.Stack):
         self.bucket = self._bucket(removal)
         self.log_groups = self._log_groups(removal) if config.log_groups else []
         self.role = self._role()
+        self.notebook_role = self._notebook_role() if config.notebook else None
         self.notebook = (self._notebook(self.key)
                          if config.notebook and self.key is not None else None)
         self._outputs()
@@ -159,80 +163,77 @@ class SmlpStack(cdk.Stack):
         cfg = self.config
         role = iam.Role(
             self, "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            assumed_by=policies.execution_trust(self),
             description=f"smlp ({cfg.stack_name}): SageMaker training, tuning and transform jobs",
         )
-        objects = self.bucket.arn_for_objects(f"{cfg.prefix}/*")
         log_groups = self.format_arn(
             service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadWriteSmlpPrefix",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                         "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                resources=[objects],
-            ),
-            iam.PolicyStatement(
-                sid="ListSmlpPrefix",
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [cfg.prefix, f"{cfg.prefix}/*"]}},
-            ),
-            iam.PolicyStatement(
-                sid="LocateBucket",
-                actions=["s3:GetBucketLocation"],
-                resources=[self.bucket.bucket_arn],
-            ),
-            iam.PolicyStatement(
-                sid="SageMakerLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                         "logs:DescribeLogStreams"],
-                resources=[log_groups],
-            ),
-            iam.PolicyStatement(
-                sid="SageMakerMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            ),
-            iam.PolicyStatement(
-                sid="PullAlgorithmImages",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                         "ecr:GetDownloadUrlForLayer"],
-                resources=self._image_repositories(),
-            ),
-            iam.PolicyStatement(
-                sid="EcrLogin",
-                actions=["ecr:GetAuthorizationToken"],
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="PassOnlyItself",
-                actions=["iam:PassRole"],
-                resources=[role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ),
-        ]
-        if self.key is not None:
-            statements += [
-                iam.PolicyStatement(
-                    sid="UseSmlpKey",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
-                             "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom",
-                             "kms:ReEncryptTo", "kms:DescribeKey"],
-                    resources=[self.key.key_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="GrantSmlpKeyToVolumes",
-                    actions=["kms:CreateGrant"],
-                    resources=[self.key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                ),
-            ]
-        policy = iam.Policy(self, "ExecutionPolicy", statements=statements, roles=[role])
-        self._suppress_role_wildcards(policy, log_groups)
+        granted = policies.data_access(self.bucket, self.config.prefix, self.key,
+                                       list_without_prefix=False)
+        granted.add(iam.PolicyStatement(
+            sid="SageMakerLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                     "logs:DescribeLogStreams"],
+            resources=[log_groups],
+        ), "SageMaker's own /aws/sagemaker/* log groups; it names the streams per job.",
+            [log_groups])
+        granted.add(iam.PolicyStatement(
+            sid="SageMakerMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        ), "cloudwatch:PutMetricData supports no resource-level permissions; it is limited by "
+           "the cloudwatch:namespace condition instead.", ["*"])
+        granted.add(iam.PolicyStatement(
+            sid="PullAlgorithmImages",
+            actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                     "ecr:GetDownloadUrlForLayer"],
+            resources=self._image_repositories(),
+        ))
+        granted.add(iam.PolicyStatement(
+            sid="EcrLogin",
+            actions=["ecr:GetAuthorizationToken"],
+            resources=["*"],
+        ), "ecr:GetAuthorizationToken supports no resource-level permissions.", ["*"])
+        granted.extend(policies.job_vpc(self, cfg.job_subnet_ids, cfg.job_security_group_ids))
+        self.policy = iam.Policy(self, "ExecutionPolicy", statements=granted.statements,
+                                 roles=[role])
+        self._suppress_wildcards(self.policy, granted)
+        return role
+
+    def _notebook_role(self) -> iam.Role:
+        """The notebook instance's own role: smlp's data, and starting smlp's jobs only.
+
+        Separate from the execution role so jobs (running arbitrary training code) get no
+        control-plane rights, and so the execution role's trust policy can demand
+        aws:SourceArn, which the SageMaker docs do not list for notebook instances.
+        """
+        role = iam.Role(
+            self, "NotebookRole",
+            assumed_by=iam.ServicePrincipal(policies.SAGEMAKER),
+            description=f"smlp ({self.config.stack_name}): notebook instance running smlp",
+        )
+        granted = policies.data_access(self.bucket, self.config.prefix, self.key,
+                                       list_without_prefix=True)
+        groups = self.format_arn(
+            service="logs", resource="log-group", resource_name=f"{NOTEBOOK_LOG_GROUP}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        granted.add(iam.PolicyStatement(
+            sid="NotebookLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                     "logs:DescribeLogStreams"],
+            resources=[self.format_arn(
+                service="logs", resource="log-group", resource_name=NOTEBOOK_LOG_GROUP,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME), groups],
+        ), "The notebook instance's own log group; SageMaker names its streams.", [groups])
+        granted.extend(policies.notebook_jobs(self, self.role,
+                                              (TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP)))
+        self.notebook_policy = iam.Policy(self, "NotebookPolicy",
+                                          statements=granted.statements, roles=[role])
+        self._suppress_wildcards(self.notebook_policy, granted)
         return role
 
     def _image_repositories(self) -> list[str]:
@@ -266,28 +267,30 @@ class SmlpStack(cdk.Stack):
                                      resource_name=repo) for repo in repos]
         return arns
 
-    def _suppress_role_wildcards(self, policy: iam.Policy, log_groups: str) -> None:
-        bucket_id = self.resolve(self.get_logical_id(self.bucket.node.default_child))
-        NagSuppressions.add_resource_suppressions(policy, [NagPackSuppression(
-            id="AwsSolutions-IAM5",
-            reason="Wildcards only where AWS offers no narrower scope: objects under the smlp "
-                   "prefix of this stack's bucket (job outputs have run-specific keys); "
-                   "SageMaker's own /aws/sagemaker/* log groups (it names the streams per job); "
-                   "ecr:GetAuthorizationToken and cloudwatch:PutMetricData, which support no "
-                   "resource-level permissions (the latter is limited by namespace condition).",
-            applies_to=[
-                f"Resource::<{bucket_id}.Arn>/{self.config.prefix}/*",
-                f"Resource::{_nag_string(self.resolve(log_groups))}",
-                "Resource::*",
-            ],
-        )])
+    def _suppress_wildcards(self, policy: iam.Policy, granted: policies.Statements) -> None:
+        """AwsSolutions-IAM5 suppressed for exactly the wildcard resources granted, each with
+        every reason given for it (``"*"`` serves several actions)."""
+        reasons: dict[str, list[str]] = {}
+        for reason, resources in granted.wildcards:
+            for arn in resources:
+                given = reasons.setdefault(f"Resource::{_nag_string(self.resolve(arn))}", [])
+                if reason not in given:
+                    given.append(reason)
+        by_reason: dict[str, list[str]] = {}
+        for applies_to, given in reasons.items():
+            by_reason.setdefault(" ".join(given), []).append(applies_to)
+        NagSuppressions.add_resource_suppressions(policy, [
+            NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=sorted(targets))
+            for reason, targets in by_reason.items()
+        ])
 
     def _notebook(self, key: kms.Key) -> sagemaker.CfnNotebookInstance:
         cfg = self.config
-        return sagemaker.CfnNotebookInstance(
+        assert self.notebook_role is not None
+        notebook = sagemaker.CfnNotebookInstance(
             self, "Notebook",
             instance_type=cfg.notebook_instance_type,
-            role_arn=self.role.role_arn,
+            role_arn=self.notebook_role.role_arn,
             direct_internet_access="Disabled",
             root_access="Disabled",
             kms_key_id=key.key_id,
@@ -295,6 +298,9 @@ class SmlpStack(cdk.Stack):
             subnet_id=cfg.notebook_subnet_id,
             security_group_ids=cfg.notebook_security_group_ids,
         )
+        # The policy is a separate resource: the instance must not start before it exists.
+        notebook.node.add_dependency(self.notebook_policy)
+        return notebook
 
     def _outputs(self) -> None:
         def out(key: str, value: str, description: str) -> None:
@@ -310,6 +316,11 @@ class SmlpStack(cdk.Stack):
         if self.config.log_groups:
             out(OUT_TRAINING_LOGS, TRAINING_LOG_GROUP, "log group of training and tuning jobs")
             out(OUT_TRANSFORM_LOGS, TRANSFORM_LOG_GROUP, "log group of batch transform jobs")
+        if self.config.job_subnet_ids:
+            out(OUT_JOB_SUBNETS, ",".join(self.config.job_subnet_ids),
+                "subnets the role may run jobs in (backend.subnets)")
+            out(OUT_JOB_SECURITY_GROUPS, ",".join(self.config.job_security_group_ids),
+                "security groups of those jobs (backend.security_group_ids)")
         if self.notebook is not None:
             out(OUT_NOTEBOOK, self.notebook.attr_notebook_instance_name, "notebook instance")
 
@@ -333,11 +344,13 @@ def build_app(config: InfraConfig, outdir: Path | str | None = None,
 
 
 def _nag_string(resolved: object) -> str:
-    """How cdk-nag spells a resolved ARN in ``appliesTo`` (``<AWS::Region>`` for pseudo refs)."""
+    """How cdk-nag spells a resolved ARN in ``appliesTo`` (``<AWS::Region>``, ``<Bucket.Arn>``)."""
     if isinstance(resolved, str):
         return resolved
     if isinstance(resolved, dict) and "Ref" in resolved:
         return f"<{resolved['Ref']}>"
+    if isinstance(resolved, dict) and "Fn::GetAtt" in resolved:
+        return f"<{'.'.join(resolved['Fn::GetAtt'])}>"
     if isinstance(resolved, dict) and "Fn::Join" in resolved:
         separator, parts = resolved["Fn::Join"]
         return separator.join(_nag_string(part) for part in parts)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from smlp.config.infra import InfraConfig
-from smlp.errors import MissingDependencyError, SmlpError
+from smlp.errors import ConfigError, MissingDependencyError, SmlpError
 
 CDK_ENV = "SMLP_CDK"  # e.g. "npx aws-cdk@2.1100.0" to pin the CLI
 NPX_CDK = ("npx", "--yes", "aws-cdk@2")
@@ -40,12 +40,27 @@ class SynthResult:
 
 
 def infra_settings(config: Any) -> InfraConfig:
-    """``config.infra`` with region taken from a SageMaker backend section when infra has none."""
+    """``config.infra`` with region and job VPC taken from a SageMaker backend section when
+    infra has none: jobs run where the backend sends them, so the role must allow that."""
     infra: InfraConfig = config.infra
+    updates: dict[str, Any] = {}
     backend_region = getattr(config.backend, "region", None)
     if infra.region is None and backend_region:
-        return infra.model_copy(update={"region": backend_region})
-    return infra
+        updates["region"] = backend_region
+    subnets = list(getattr(config.backend, "subnets", None) or [])
+    if subnets and not infra.job_subnet_ids:
+        updates["job_subnet_ids"] = subnets
+        updates["job_security_group_ids"] = list(config.backend.security_group_ids)
+    if not updates:
+        return infra
+    from pydantic import ValidationError
+
+    try:  # validated: the IDs become IAM resource ARNs
+        return InfraConfig.model_validate({**infra.model_dump(), **updates})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"backend.subnets/security_group_ids (used for infra.{first['loc'][0]}"
+                          f"): {first['msg']}") from None
 
 
 def synth(config: Any, out_dir: Path) -> SynthResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ NOTEBOOK = {
     "notebook_subnet_id": "subnet-0123456789abcdef0",
     "notebook_security_group_ids": ["sg-0123456789abcdef0"],
 }
+JOB_VPC = {
+    "job_subnet_ids": ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"],
+    "job_security_group_ids": ["sg-0123456789abcdef1"],
+}
 
 
 class Synth:
@@ -55,9 +60,17 @@ class Synth:
     def bucket(self) -> dict[str, Any]:
         return self.json["Resources"][self.logical_id(self.stack.bucket)]
 
-    def statements(self) -> dict[str, dict[str, Any]]:
-        policy = self.only("AWS::IAM::Policy")
-        return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    def resource(self, construct: Any) -> dict[str, Any]:
+        return self.json["Resources"][self.logical_id(construct)]
+
+    def statements(self, policy: str = "policy") -> dict[str, dict[str, Any]]:
+        """The statements of ``stack.policy`` (execution role) or ``stack.notebook_policy``."""
+        document = self.resource(getattr(self.stack, policy))["Properties"]["PolicyDocument"]
+        return {s["Sid"]: s for s in document["Statement"]}
+
+    def trust(self, role: str = "role") -> list[dict[str, Any]]:
+        properties = self.resource(getattr(self.stack, role))["Properties"]
+        return properties["AssumeRolePolicyDocument"]["Statement"]
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +81,13 @@ def default(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """Every switch flipped: S3-managed encryption, destroy, notebook, fixed account/region."""
+    """Every switch flipped: S3-managed encryption, destroy, notebook, jobs in a VPC, fixed
+    account/region."""
     config = InfraConfig(
         stack_name="smlp-dev", account="123456789012", region="eu-west-1",
         bucket_name="smlp-dev-data", prefix="team/smlp", encryption="s3",
         removal_policy="destroy", log_retention_days=14, tags={"project": "smlp", "env": "dev"},
-        **NOTEBOOK,
+        **NOTEBOOK, **JOB_VPC,
     )
     return Synth(config, tmp_path_factory.mktemp("variant"))
 
@@ -147,10 +161,27 @@ def test_removal_policy_follows_the_config(default: Synth, variant: Synth) -> No
 
 
 def test_role_is_assumable_by_sagemaker_only(synth: Synth) -> None:
-    trust = synth.only("AWS::IAM::Role")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow",
-                      "Principal": {"Service": "sagemaker.amazonaws.com"}}]
-    assert "ManagedPolicyArns" not in synth.only("AWS::IAM::Role")["Properties"]
+    [trust] = synth.trust()
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert (trust["Action"], trust["Effect"]) == ("sts:AssumeRole", "Allow")
+    assert "ManagedPolicyArns" not in synth.resource(synth.stack.role)["Properties"]
+
+
+def test_trust_policy_prevents_the_confused_deputy(default: Synth, variant: Synth) -> None:
+    """SageMaker Developer Guide, "Cross-service confused deputy prevention": aws:SourceAccount
+    and aws:SourceArn arn:<partition>:sagemaker:<region>:<account>:* in the role trust policy."""
+    [fixed] = variant.trust()
+    assert fixed["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:sagemaker:eu-west-1:123456789012:*"},
+    }
+    [deployed] = default.trust()  # account and region known only at deploy time
+    assert deployed["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
+            "arn:", {"Ref": "AWS::Partition"}, ":sagemaker:", {"Ref": "AWS::Region"}, ":",
+            {"Ref": "AWS::AccountId"}, ":*"]]}},
+    }
 
 
 def test_s3_access_is_limited_to_the_prefix(synth: Synth) -> None:
@@ -176,21 +207,180 @@ def test_kms_use_is_limited_to_the_stacks_key(synth: Synth) -> None:
     assert not [a for a in actions if "*" in a], "no wildcard actions"
 
 
-def test_only_unscopable_actions_use_star_resources(synth: Synth) -> None:
-    star = {sid for sid, s in synth.statements().items() if "*" in _as_list(s["Resource"])}
-    assert star == {"EcrLogin", "SageMakerMetrics"}
-    metrics = synth.statements()["SageMakerMetrics"]
+def test_only_unscopable_actions_use_star_resources(default: Synth, variant: Synth) -> None:
+    def star(synth: Synth, policy: str = "policy") -> set[str]:
+        return {sid for sid, s in synth.statements(policy).items()
+                if "*" in _as_list(s["Resource"])}
+
+    assert star(default) == {"EcrLogin", "SageMakerMetrics"}
+    assert star(variant) == {"EcrLogin", "SageMakerMetrics", "JobNetworkDescribe"}
+    assert star(variant, "notebook_policy") == set()
+    metrics = default.statements()["SageMakerMetrics"]
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
 
 
-def test_logs_and_pass_role_are_scoped(synth: Synth) -> None:
+def test_logs_are_scoped_and_jobs_cannot_pass_roles(synth: Synth) -> None:
     statements = synth.statements()
     logs_arn = json.dumps(statements["SageMakerLogs"]["Resource"])
     assert ":log-group:/aws/sagemaker/*" in logs_arn
-    role_id = synth.logical_id(synth.stack.role)
-    assert statements["PassOnlyItself"]["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
-    assert statements["PassOnlyItself"]["Condition"] == {
+    actions = {a for s in statements.values() for a in _as_list(s["Action"])}
+    # Jobs run training code: no iam:PassRole and no SageMaker control plane for them.
+    assert "iam:PassRole" not in actions
+    assert not [a for a in actions if a.startswith("sagemaker:")]
+
+
+# -- jobs in a VPC -------------------------------------------------------------------------------
+
+
+def test_vpc_rights_only_when_jobs_run_in_a_vpc(default: Synth) -> None:
+    actions = {a for s in default.statements().values() for a in _as_list(s["Action"])}
+    assert not [a for a in actions if a.startswith("ec2:")]
+    assert not {"JobSubnetIds", "JobSecurityGroupIds"} & set(default.json["Outputs"])
+
+
+def test_vpc_jobs_get_the_ec2_rights_sagemaker_documents(variant: Synth) -> None:
+    """SageMaker Developer Guide, "How to use SageMaker execution roles" (CreateTrainingJob,
+    CreateHyperParameterTuningJob, CreateModel): the ec2 actions a job with VpcConfig needs."""
+    documented = {"ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                  "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                  "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                  "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"}
+    granted = {a for s in variant.statements().values() for a in _as_list(s["Action"])}
+    assert documented <= granted
+
+
+def test_vpc_rights_are_scoped_to_the_job_subnets(variant: Synth) -> None:
+    statements = variant.statements()
+    ec2 = "arn:aws:ec2:eu-west-1:123456789012"
+    subnets = [f"{ec2}:subnet/{s}" for s in JOB_VPC["job_subnet_ids"]]
+    create = statements["JobNetworkInterfaces"]
+    assert create["Action"] == "ec2:CreateNetworkInterface"
+    # The new interface has no ID yet; the subnet and security group it needs are named.
+    assert sorted(create["Resource"]) == sorted([
+        f"{ec2}:network-interface/*", *subnets,
+        *(f"{ec2}:security-group/{g}" for g in JOB_VPC["job_security_group_ids"])])
+    assert "Condition" not in create
+    manage = statements["JobNetworkInterfacesInSubnets"]
+    assert sorted(manage["Action"]) == ["ec2:CreateNetworkInterfacePermission",
+                                        "ec2:DeleteNetworkInterface",
+                                        "ec2:DeleteNetworkInterfacePermission"]
+    assert manage["Resource"] == f"{ec2}:network-interface/*"
+    assert manage["Condition"] == {"ArnEquals": {"ec2:Subnet": subnets}}
+    describe = statements["JobNetworkDescribe"]
+    assert all(a.startswith("ec2:Describe") for a in describe["Action"])
+    assert describe["Resource"] == "*"
+    assert "Condition" not in describe
+
+
+def test_vpc_outputs_feed_the_backend(variant: Synth) -> None:
+    outputs = variant.json["Outputs"]
+    assert outputs["JobSubnetIds"]["Value"] == ",".join(JOB_VPC["job_subnet_ids"])
+    assert outputs["JobSecurityGroupIds"]["Value"] == ",".join(JOB_VPC["job_security_group_ids"])
+
+
+# -- notebook -------------------------------------------------------------------------------------
+
+
+def test_notebook_runs_on_its_own_role(default: Synth, variant: Synth) -> None:
+    assert default.stack.notebook_role is None
+    default.template.resource_count_is("AWS::IAM::Role", 1)
+    notebook = variant.only("AWS::SageMaker::NotebookInstance")
+    role_id = variant.logical_id(variant.stack.notebook_role)
+    assert notebook["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert variant.logical_id(variant.stack.notebook_policy) in notebook["DependsOn"]
+    # No source conditions: the confused-deputy page lists none for notebook instances, and a
+    # condition on a key SageMaker does not send would deny the notebook its role.
+    assert variant.trust("notebook_role") == [{
+        "Action": "sts:AssumeRole", "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"}}]
+
+
+def test_notebook_passes_only_the_execution_role(variant: Synth) -> None:
+    statements = variant.statements("notebook_policy")
+    passing = [s for s in statements.values() if "iam:PassRole" in _as_list(s["Action"])]
+    assert passing == [statements["PassExecutionRole"]]
+    assert passing[0]["Resource"] == {
+        "Fn::GetAtt": [variant.logical_id(variant.stack.role), "Arn"]}
+    assert passing[0]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def _sagemaker_operations(folder: Path) -> set[str]:
+    """SageMaker API operations named in smlp's SageMaker backend, per botocore's own model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    by_snake = {botocore.xform_name(name): name for name in model.operation_names}
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py")))
+    quoted = set(re.findall(r'"([A-Za-z_]+)"', text))
+    return ({name for name in quoted if name in model.operation_names}
+            | {by_snake[name] for name in quoted if name in by_snake})
+
+
+def test_notebook_may_call_everything_the_sagemaker_backend_calls(variant: Synth) -> None:
+    import smlp.backends.sagemaker as backend
+
+    called = _sagemaker_operations(Path(backend.__file__).parent)
+    assert {"CreateTrainingJob", "CreateHyperParameterTuningJob", "CreateModel",
+            "CreateTransformJob", "DeleteModel",
+            "ListTrainingJobsForHyperParameterTuningJob"} <= called  # the scan finds them
+    statements = variant.statements("notebook_policy")
+    granted = {a.removeprefix("sagemaker:") for s in statements.values()
+               for a in _as_list(s["Action"]) if a.startswith("sagemaker:")}
+    assert called <= granted, called - granted
+    # Log streaming (waiter.LogTail): DescribeLogStreams, then GetLogEvents per stream.
+    logs = {a for s in statements.values() for a in _as_list(s["Action"])
+            if a.startswith("logs:")}
+    assert {"logs:DescribeLogStreams", "logs:GetLogEvents"} <= logs
+
+
+def test_notebook_sagemaker_rights_are_scoped_to_smlp_resources(variant: Synth) -> None:
+    from smlp.algorithms import ALGORITHMS
+
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:"
+    names = ("smlp-", *(f"{name}-tune-" for name in ALGORITHMS))
+    statements = variant.statements("notebook_policy")
+    for sid, statement in statements.items():
+        if not any(a.startswith("sagemaker:") for a in _as_list(statement["Action"])):
+            continue
+        for resource in _as_list(statement["Resource"]):
+            kind, _, name = resource.removeprefix(arn).partition("/")
+            assert resource.startswith(arn) and kind, (sid, resource)
+            assert name.endswith("*") and name[:-1] in names, (sid, resource)
+    # Creation needs the tag every smlp request carries (requests.tags) ...
+    for sid in ("StartTrainingJobs", "StartTuningJobs", "CreateSmlpModels",
+                "StartTransformJobs"):
+        assert statements[sid]["Condition"]["StringEquals"] == {
+            "aws:RequestTag/smlp:managed": "true"}, sid
+    assert statements["StartTrainingJobs"]["Resource"] == f"{arn}training-job/smlp-*"
+    assert sorted(statements["StartTuningJobs"]["Resource"]) == sorted(
+        f"{arn}hyper-parameter-tuning-job/{name}-tune-*" for name in ALGORITHMS)
+    assert statements["StartTransformJobs"]["Condition"]["ArnLike"] == {
+        "sagemaker:ModelArn": [f"{arn}model/smlp-*"]}
+    # Reads carry no tag condition: smlp status asks each job kind for a name, and a name that
+    # is not of that kind must answer "not found"; trials are named after their tuning job.
+    watch = statements["WatchSmlpJobs"]
+    assert "Condition" not in watch
+    assert f"{arn}training-job/xgboost-tune-*" in watch["Resource"]
+    # ... tags are added only while creating those ...
+    assert statements["TagOnCreate"]["Condition"]["StringEquals"]["sagemaker:TaggingAction"] == [
+        "CreateTrainingJob", "CreateHyperParameterTuningJob", "CreateModel",
+        "CreateTransformJob"]
+    # ... and only resources carrying it can be stopped or deleted.
+    for sid in ("StopSmlpTraining", "StopSmlpTuning", "StopSmlpTransform", "DeleteSmlpModels"):
+        assert statements[sid]["Condition"] == {
+            "StringEquals": {"aws:ResourceTag/smlp:managed": "true"}}, sid
+
+
+def test_notebook_reads_only_smlp_job_logs(variant: Synth) -> None:
+    logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/"
+    statements = variant.statements("notebook_policy")
+    assert sorted(statements["ReadJobLogs"]["Resource"]) == [
+        f"{logs}TrainingJobs:log-stream:smlp-*", f"{logs}TransformJobs:log-stream:smlp-*"]
+    assert statements["ReadJobLogs"]["Action"] == "logs:GetLogEvents"
+    assert statements["FindJobLogStreams"]["Action"] == "logs:DescribeLogStreams"
+    # HeadBucket (smlp's bucket check) is s3:ListBucket without a prefix.
+    assert list(statements["ListSmlpPrefix"]["Condition"]) == ["StringLikeIfExists"]
 
 
 def test_ecr_pull_is_limited_to_sagemaker_algorithm_repos(default: Synth, variant: Synth) -> None:

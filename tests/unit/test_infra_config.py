@@ -65,11 +65,24 @@ def test_notebook_needs_a_subnet_and_security_group(tmp_path: Path) -> None:
     ("account", "1234"),
     ("encryption", "none"),
     ("notebook_security_group_ids", ["sg-1"]),
+    ("job_subnet_ids", ["subnet-*"]),    # IDs become IAM resource ARNs: no wildcards
+    ("job_security_group_ids", ["sg-0123456789abcdef0", "sg-*"]),
+    ("job_subnet_ids", [f"subnet-{i:08x}" for i in range(17)]),  # VpcConfig: at most 16
     ("unknown_key", 1),
 ])
 def test_rejects_bad_values(field: str, value: object) -> None:
     with pytest.raises(ValidationError, match=field):
         InfraConfig(**{field: value})
+
+
+def test_job_subnets_and_security_groups_go_together(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "smlp.yaml",
+                      {"infra": {"job_subnet_ids": ["subnet-0123456789abcdef0"]}})
+    with pytest.raises(ConfigError, match=r"infra: job_subnet_ids and job_security_group_ids "
+                                          r"go together"):
+        load_config(path)
+    ok = InfraConfig(job_subnet_ids=["subnet-01234567"], job_security_group_ids=["sg-01234567"])
+    assert ok.job_security_group_ids == ["sg-01234567"]
 
 
 def test_bad_value_names_the_field_in_the_config(tmp_path: Path) -> None:
@@ -89,6 +102,29 @@ def test_region_falls_back_to_the_sagemaker_backend(tmp_path: Path) -> None:
     assert toolkit.infra_settings(load_config(None)).region is None
 
 
+def test_job_vpc_falls_back_to_the_sagemaker_backend(tmp_path: Path) -> None:
+    """Jobs go where backend.subnets sends them: the role must allow exactly that."""
+    backend = {"kind": "sagemaker", "subnets": ["subnet-0123456789abcdef0"],
+               "security_group_ids": ["sg-0123456789abcdef0"]}
+    infra = toolkit.infra_settings(load_config(write_yaml(tmp_path / "smlp.yaml",
+                                                          {"backend": backend})))
+    assert infra.job_subnet_ids == ["subnet-0123456789abcdef0"]
+    assert infra.job_security_group_ids == ["sg-0123456789abcdef0"]
+    chosen = {"job_subnet_ids": ["subnet-01234567"], "job_security_group_ids": ["sg-01234567"]}
+    infra = toolkit.infra_settings(load_config(write_yaml(
+        tmp_path / "smlp.yaml", {"backend": backend, "infra": chosen})))
+    assert infra.job_subnet_ids == ["subnet-01234567"]
+    assert toolkit.infra_settings(load_config(None)).job_subnet_ids == []
+
+
+def test_bad_backend_subnets_are_named(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "smlp.yaml", {"backend": {
+        "kind": "sagemaker", "subnets": ["subnet-*"], "security_group_ids": ["sg-01234567"]}})
+    with pytest.raises(ConfigError, match=r"backend.subnets/security_group_ids \(used for "
+                                          r"infra.job_subnet_ids\): String should match"):
+        toolkit.infra_settings(load_config(path))
+
+
 # -- outputs -> config --------------------------------------------------------------------------
 
 
@@ -101,6 +137,22 @@ def test_fragment_has_what_the_sagemaker_backend_needs() -> None:
     }
     without_key = {k: v for k, v in STACK_OUTPUTS.items() if k != outputs.OUT_KEY}
     assert "output_kms_key_id" not in outputs.config_fragment(without_key, "test")["backend"]
+
+
+def test_fragment_sends_jobs_into_the_stacks_vpc(tmp_path: Path) -> None:
+    vpc = dict(STACK_OUTPUTS, **{outputs.OUT_JOB_SUBNETS: "subnet-01234567,subnet-89abcdef",
+                                 outputs.OUT_JOB_SECURITY_GROUPS: "sg-01234567"})
+    fragment = outputs.config_fragment(vpc, "test")
+    assert fragment["backend"]["subnets"] == ["subnet-01234567", "subnet-89abcdef"]
+    assert fragment["backend"]["security_group_ids"] == ["sg-01234567"]
+    path = write_yaml(tmp_path / "smlp.yaml", {"backend": {"kind": "sagemaker",
+                                                           "use_spot": True}})
+    outputs.write_config(path, fragment)
+    backend = load_config(path).backend
+    assert backend.subnets == ["subnet-01234567", "subnet-89abcdef"]
+    assert backend.security_group_ids == ["sg-01234567"]
+    assert backend.use_spot is True
+    assert "subnets" not in outputs.config_fragment(STACK_OUTPUTS, "test")["backend"]
 
 
 def test_fragment_names_missing_outputs() -> None:
