@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from smlp.backends.base import TransformJobSpec, TransformResult
+from smlp.backends.base import (
+    TransformJobSpec,
+    TransformResult,
+    TrialResult,
+    TuningJobSpec,
+    TuningResult,
+)
 from smlp.errors import BackendError
 from smlp.manifest import MANIFEST_KEY, Artifact, Candidate, load_manifest
 from smlp.stages.compare import compare
@@ -34,6 +40,14 @@ class RecordingBackend(FakeBackend):
     def transform(self, job: TransformJobSpec, events: Any = None) -> TransformResult:
         self.transforms.append(job)
         raise NotImplementedError("reached the transform job")
+
+    def tune(self, job: TuningJobSpec, events: Any = None) -> TuningResult:
+        """One completed trial (no real model)."""
+        trial = TrialResult(name=f"{job.name}-001", status="Completed", objective=1.0,
+                            hyperparameters=dict(job.training.hyperparameters),
+                            final_metrics={job.objective_metric: 1.0}, model_uri="u",
+                            model_sha256="0" * 64)
+        return TuningResult(name=job.name, status="Completed", trials=[trial], best=trial)
 
 
 @pytest.fixture
@@ -61,6 +75,15 @@ def test_candidates_record_backend_and_artifact_format(small_config: Any,
     assert provenance == {"knn": ("sagemaker", "sagemaker-knn-1"),
                           "xgboost": ("sagemaker", "xgboost-ubj"),
                           "sklearn-gbm": ("local", "sklearn-joblib")}
+
+
+def test_a_tuned_candidate_records_the_tuning_backend(small_config: Any,
+                                                     store: LocalStore) -> None:
+    from smlp.stages.tune import tune
+
+    tune(small_config, store, RecordingBackend(name="sagemaker"), ["knn"])
+    candidate = load_manifest(store).candidates["knn-tuned"]
+    assert (candidate.backend, candidate.artifact_format) == ("sagemaker", "sagemaker-knn-1")
 
 
 def test_older_manifests_get_provenance_from_their_records(small_config: Any,
