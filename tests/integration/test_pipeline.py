@@ -33,6 +33,10 @@ def test_commands_one_by_one(prepared: Path) -> None:
     assert xgb["training_metrics"]["validation:rmse"] > 0
     assert state["candidates"]["knn"]["hyperparameters"]["feature_dim"] == "8"
     assert "test:mse" in state["candidates"]["knn"]["training_metrics"]
+    assert {name: (c["backend"], c["artifact_format"]) for name, c in
+            state["candidates"].items()} == {"xgboost": ("local", "xgboost-ubj"),
+                                             "knn": ("local", "smlp-knn-npz-1"),
+                                             "sklearn-gbm": ("local", "sklearn-joblib")}
     with tarfile.open(xgb["model"]["uri"]) as archive:
         assert archive.getnames() == ["xgboost-model"]
     assert "/training/smlp-xgboost-" in xgb["model"]["uri"]
@@ -134,3 +138,28 @@ def test_transform_folder_with_filters(prepared: Path, monkeypatch: pytest.Monke
     b = (prepared / "out/b.csv.out").read_text().splitlines()
     assert len(a) == 10 and len(b) == 5
     assert a[3].startswith("id3,") and len(a[3].split(",")) == 2
+
+
+def test_early_stopping_keeps_the_best_round(prepared: Path) -> None:
+    import xgboost
+
+    smlp("train", "--algo", "xgboost", "--hp", "num_round=500", "--hp", "eta=0.6",
+         "--hp", "early_stopping_rounds=3")
+    candidate = manifest(prepared)["candidates"]["xgboost"]
+    # The container early-stops only on a named metric (algorithm_mode/train.py train_job).
+    assert candidate["hyperparameters"]["eval_metric"] == "rmse"
+    with tarfile.open(candidate["model"]["uri"]) as archive:
+        member = archive.extractfile("xgboost-model")
+        assert member is not None
+        booster = xgboost.Booster()
+        booster.load_model(bytearray(member.read()))
+    best = int(booster.attr("best_iteration"))
+    assert booster.num_boosted_rounds() == best + 1 < 500  # cut back to the best round
+    validation = np.loadtxt(prepared / "smlp-artifacts/data/validation/validation.csv",
+                            delimiter=",")
+    labels = validation[:, 0].astype(np.float32).astype(np.float64)
+    predicted = booster.inplace_predict(validation[:, 1:])
+    rmse = float(np.sqrt(np.mean((predicted - labels) ** 2)))
+    # The job's final metric is its last logged round, as SageMaker reports it: 3 rounds past
+    # the best, so no better than the model that was kept.
+    assert rmse <= candidate["training_metrics"]["validation:rmse"] + 1e-5
