@@ -64,8 +64,8 @@ class _Deadline:
         self._thread.start()
 
     def _watch(self, process: subprocess.Popen[str], seconds: float, grace: float) -> None:
-        if self._ended.wait(seconds):
-            return
+        if self._ended.wait(seconds) or process.poll() is not None:
+            return  # ended in time
         self.expired = True
         process.terminate()
         if not self._ended.wait(grace):
