@@ -70,11 +70,12 @@ def test_early_stopping_names_the_metric_the_container_needs(small_config: Any,
                                                              store: LocalStore) -> None:
     # Built-in XGBoost ignores early_stopping_rounds unless a metric is named (eval_metric or a
     # tuning objective: sagemaker-xgboost-container algorithm_mode/train.py train_job).
+    config = small_config.model_copy(deep=True)
+    config.algorithms.xgboost.hyperparameters.pop("early_stopping_rounds", None)
     backend = FakeBackend()
-    train(small_config, store, backend, ["xgboost"], ["early_stopping_rounds=10"])
-    train(small_config, store, backend, ["xgboost"],
-          ["early_stopping_rounds=10", "eval_metric=mae"])
-    train(small_config, store, backend, ["xgboost"])
+    train(config, store, backend, ["xgboost"], ["early_stopping_rounds=10"])
+    train(config, store, backend, ["xgboost"], ["early_stopping_rounds=10", "eval_metric=mae"])
+    train(config, store, backend, ["xgboost"])
     first, second, third = (job.hyperparameters for job in backend.trained)
     assert first["eval_metric"] == "rmse"  # the default objective's metric
     assert second["eval_metric"] == "mae"  # a named one is kept
