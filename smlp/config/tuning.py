@@ -157,8 +157,12 @@ UNTUNED_DEFAULTS: dict[str, dict[str, HyperparameterValue]] = {
 def _default_ranges() -> dict[str, AlgorithmTuning]:
     """Ranges that tune well on tabular regression of 1k-100k rows in a few dozen trials.
 
-    XGBoost stops a trial once validation RMSE has not improved for 30 rounds, so
-    ``num_round`` is a ceiling and a slow learning rate costs only the rounds it needs.
+    XGBoost stops a trial once its objective has not improved for ``early_stopping_rounds``
+    (30 by default, from algorithms.xgboost.hyperparameters), so ``num_round`` is a ceiling
+    and a slow learning rate costs only the rounds it needs. scikit-learn's gradient boosting
+    is not tuned by ``--algo all``: the same model family as XGBoost, single-threaded exact
+    splits, each trial several times an XGBoost trial's cost, and in benchmarks/tuning.py its
+    tuned model never won; ``--algo sklearn-gbm`` still tunes it.
     """
     return {
         "xgboost": AlgorithmTuning(
@@ -173,12 +177,11 @@ def _default_ranges() -> dict[str, AlgorithmTuning]:
                                                     scaling="Linear"),
                 "lambda": ContinuousRange(min_value=0.01, max_value=10, scaling="Logarithmic"),
             },
-            static_hyperparameters={"early_stopping_rounds": 30},
         ),
         "knn": AlgorithmTuning(ranges={
             "k": IntegerRange(min_value=1, max_value=64, scaling="Logarithmic"),
         }),
-        "sklearn-gbm": AlgorithmTuning(ranges={
+        "sklearn-gbm": AlgorithmTuning(enabled=False, ranges={
             "n_estimators": IntegerRange(min_value=50, max_value=400, scaling="Logarithmic"),
             "learning_rate": ContinuousRange(min_value=0.02, max_value=0.3,
                                              scaling="Logarithmic"),
@@ -194,8 +197,12 @@ class TuningConfig(Strict):
     max_jobs: int = Field(20, ge=1, le=10_000, description="trials per algorithm (not Grid)")
     max_parallel_jobs: int = Field(2, ge=1, le=100, description="trials run side by side")
     random_seed: int = Field(42, ge=0)
+    # Auto by default: SageMaker's median rule, on both backends, stops a trial whose objective
+    # is worse than the median of the earlier trials' running averages at the same round, so
+    # a hopeless setting costs a few rounds, not a whole trial.
     early_stopping: Literal["Off", "Auto"] = Field(
-        "Off", description="Auto: stop a trial worse than the median of earlier ones")
+        "Auto", description="Auto: stop a trial worse than the median of earlier ones "
+        "(Off under Hyperband, which stops trials itself)")
     timeout_seconds: float | None = Field(
         None, gt=0, description="wall-time budget of a whole `smlp tune` (all its algorithms); "
         "each algorithm's first trial, its untuned values, always runs")
@@ -208,8 +215,9 @@ class TuningConfig(Strict):
             raise ValueError(
                 f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})"
             )
-        if self.strategy == "Hyperband" and self.early_stopping != "Off":
-            raise ValueError("Hyperband needs early_stopping Off (it stops trials itself)")
+        if self.strategy == "Hyperband":
+            # Hyperband stops trials itself; SageMaker takes it with early stopping Off only.
+            self.early_stopping = "Off"
         for name, tuning in self.algorithms.items():
             _check_contract(name, tuning)
         return self

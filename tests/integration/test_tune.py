@@ -194,7 +194,7 @@ def test_hyperband_stops_trials_at_its_rungs(prepared: Path) -> None:
 def test_a_spent_budget_still_runs_each_algorithms_untuned_values(prepared: Path) -> None:
     # tuning.timeout_seconds bounds the whole tune; once it is spent, each algorithm runs only
     # its first trial (its untuned values), so every algorithm still gets a candidate.
-    result = smlp("tune", "--algo", "all", "--timeout", "0.001")
+    result = smlp("tune", "--algo", "xgboost,knn,sklearn-gbm", "--timeout", "0.001")
     state = manifest(prepared)
     assert sorted(r["algo"] for r in state["tuning"].values()) == ["knn", "sklearn-gbm",
                                                                   "xgboost"]
@@ -214,18 +214,21 @@ def test_a_spent_budget_still_runs_each_algorithms_untuned_values(prepared: Path
     assert "xgboost-tuned" in result.output
 
 
+@pytest.mark.parametrize(("algo", "metric"), [("knn", "test:mse"),
+                                           ("xgboost", "validation:rmse")])
 def test_the_first_trial_is_the_untuned_model_and_tuning_never_loses_to_it(
-        prepared: Path) -> None:
-    smlp("train", "--algo", "knn")
-    smlp("tune", "--algo", "knn", "-j", "1")
+        prepared: Path, algo: str, metric: str) -> None:
+    smlp("train", "--algo", algo)
+    smlp("tune", "--algo", algo, "-j", "1")
     state = manifest(prepared)
-    untuned = state["candidates"]["knn"]
+    untuned = state["candidates"][algo]
     (record,) = state["tuning"].values()
     first = min(record["trials"], key=lambda t: t["name"].split("-")[-2])
-    assert first["hyperparameters"] == untuned["hyperparameters"]
-    assert first["objective"] == untuned["training_metrics"]["test:mse"]
-    tuned = state["candidates"]["knn-tuned"]
-    assert tuned["training_metrics"]["test:mse"] <= untuned["training_metrics"]["test:mse"]
+    assert first["hyperparameters"] == {**untuned["hyperparameters"], **{
+        k: v for k, v in first["hyperparameters"].items() if k not in untuned["hyperparameters"]}}
+    assert first["objective"] == pytest.approx(untuned["training_metrics"][metric], rel=1e-6)
+    tuned = state["candidates"][algo + "-tuned"]
+    assert tuned["training_metrics"][metric] <= first["objective"]
 
 
 def interrupt_after(count: int, done: list[str]) -> Any:

@@ -19,8 +19,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_shipped_default_file_equals_packaged_defaults() -> None:
     assert load_config(ROOT / "configs" / "default.yaml") == Config()
     assert read_yaml(ROOT / "configs" / "default.yaml")["algorithms"]["xgboost"][
-        "hyperparameters"] == {"num_round": 100, "max_depth": 5, "eta": 0.2, "subsample": 0.8,
-                               "colsample_bytree": 0.8, "objective": "reg:squarederror"}
+        "hyperparameters"] == {"num_round": 1000, "max_depth": 5, "eta": 0.2, "subsample": 0.8,
+                               "colsample_bytree": 0.8, "objective": "reg:squarederror",
+                               "early_stopping_rounds": 30}
 
 
 def test_every_shipped_config_is_valid() -> None:
