@@ -45,12 +45,19 @@ def plan(*args: str) -> dict[str, Any]:
 
 
 def test_hyperband_dry_run_sends_the_resource(project: Path, no_credentials: None) -> None:
-    configure(project, "tuning: {strategy: Hyperband, max_jobs: 6}\n")
+    configure(project, """\
+tuning:
+  strategy: Hyperband
+  early_stopping: 'Off'
+  max_jobs: 6
+  algorithms:
+    xgboost: {ranges: {num_round: {type: integer, min_value: 100, max_value: 2000}}}
+    sklearn-gbm: {ranges: {n_estimators: {type: integer, min_value: 50, max_value: 400}}}
+""")
     body = plan("tune", "--algo", "xgboost,sklearn-gbm")
     configs = {r["params"]["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"]
                .split("/")[-1].split(":")[0]: r["params"]["HyperParameterTuningJobConfig"]
                for r in body["requests"]}
-    # The default ranges: num_round 100-2000, n_estimators 50-400.
     assert configs["sagemaker-xgboost"]["StrategyConfig"] == {
         "HyperbandStrategyConfig": {"MinResource": 100, "MaxResource": 2000}}
     assert configs["sagemaker-scikit-learn"]["StrategyConfig"] == {
@@ -59,7 +66,7 @@ def test_hyperband_dry_run_sends_the_resource(project: Path, no_credentials: Non
 
 
 def test_hyperband_for_knn_stops_in_one_line(project: Path, no_credentials: None) -> None:
-    configure(project, "tuning: {strategy: Hyperband}\n")
+    configure(project, "tuning: {strategy: Hyperband, early_stopping: 'Off'}\n")
     assert_one_line_error(smlp("tune", "--algo", "knn", "--dry-run", ok=False),
                           "tuning.strategy: Hyperband needs a hyperparameter counting epochs, "
                           "and knn has none", 2)

@@ -64,7 +64,7 @@ def test_tune_sends_nothing_when_a_later_algorithm_is_impossible(
 
     config, store = spot_project
     config = config.model_copy(update={"tuning": config.tuning.model_copy(
-        update={"strategy": "Hyperband"})})
+        update={"strategy": "Hyperband", "early_stopping": "Off"})})
     config.algorithms.get("knn").max_runtime_seconds = 3600
     backend = RecordingBackend(config.model_copy(update={"backend": config.backend.model_copy(
         update={"max_wait_seconds": None})}), store, session=AwsSession("us-east-1", 3))
