@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from smlp.events import Event, EventSink
 from smlp.tuning import study as studies
 from smlp.tuning.pool import Message, WorkerPool
 from smlp.tuning.space import SearchSpace
-from smlp.tuning.strategies import report_every
+from smlp.tuning.strategies import RUNNING_AVERAGES, report_every
 from smlp.tuning.worker import TrialOutcome, TrialTask, WorkerSetup
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class _Running:
     stop_reason: str | None = None
     stop_sent: float | None = None  # time.time() of the stop request
     reported: bool = False
+    averages: dict[str, float] = field(default_factory=dict)  # step -> running average
 
     def next_check(self) -> float:
         return self.expires if self.stop_sent is None else self.stop_sent + KILL_GRACE_SECONDS
@@ -264,9 +265,10 @@ class LocalSearch:
         """Act on a worker's message; a trial that ended is returned, to be recorded."""
         running = self.running.get(message.worker)
         if message.kind == "metric" and running is not None:
-            name, step, value = message.payload
+            name, step, value, average = message.payload
             if name != running.job.name or running.stop_reason:
                 return None
+            running.averages[str(step)] = average
             running.trial.report(value, step)
             running.reported = True
             if running.trial.should_prune():
@@ -293,7 +295,10 @@ class LocalSearch:
         if outcome.model_path:
             result.model_uri, result.model_sha256 = self.backend.publish_model(
                 running.job, Path(outcome.model_path), link=True)
-        for key, value in studies.record_attrs(result).items():
+        attrs = studies.record_attrs(result)
+        if running.averages:
+            attrs[RUNNING_AVERAGES] = running.averages
+        for key, value in attrs.items():
             self.opened.storage.set_trial_user_attr(running.trial._trial_id, key, value)
         if result.status == "Completed" and objective is not None:
             self.study.tell(running.trial, objective)

@@ -74,12 +74,18 @@ def make_pruner(job: TuningJobSpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-class MedianRulePruner(optuna.pruners.BasePruner):
-    """SageMaker's ``Auto`` early stopping.
+RUNNING_AVERAGES = "running_averages"  # trial user attribute: {step: average of every round}
 
-    A trial stops at step N when its best objective so far is worse than the median of the
-    running averages of the objective, up to step N, of the completed trials that reached N.
-    Running averages (not values at N) make early, noisy rounds count, as SageMaker's do.
+
+class MedianRulePruner(optuna.pruners.BasePruner):
+    """SageMaker's ``Auto`` early stopping ("Stop Training Jobs Early", SageMaker developer
+    guide): after each epoch, a trial stops when its objective value is worse than the median
+    of the running averages of the objective, up to that epoch, of the earlier (here: completed)
+    trials that got as far.
+
+    A running average covers every epoch, not only the reported ones: workers report every
+    n-th round with the average of all rounds so far, kept in the ``running_averages`` user
+    attribute. Trials without it (recorded elsewhere) average their reported values.
     """
 
     def __init__(self, minimize: bool = True, min_trials: int = 3, warmup_steps: int = 1) -> None:
@@ -100,19 +106,24 @@ class MedianRulePruner(optuna.pruners.BasePruner):
         if len(averages) < self.min_trials:
             return False
         median = statistics.median(averages)
-        seen = [v for s, v in trial.intermediate_values.items() if s <= step]
-        best = min(seen) if self.minimize else max(seen)
-        return best > median if self.minimize else best < median
+        current = trial.intermediate_values[step]
+        return current > median if self.minimize else current < median
 
     def _running_average(self, trial: FrozenTrial, step: int) -> float | None:
         cached = self._prefix.get(trial._trial_id)
         if cached is None:
-            steps = sorted(trial.intermediate_values)
-            total, means = 0.0, []
-            for count, s in enumerate(steps, start=1):
-                total += trial.intermediate_values[s]
-                means.append(total / count)
-            cached = self._prefix[trial._trial_id] = (steps, means)
+            recorded = trial.user_attrs.get(RUNNING_AVERAGES)
+            if recorded:
+                pairs = sorted((int(s), float(v)) for s, v in recorded.items())
+                cached = ([s for s, _ in pairs], [v for _, v in pairs])
+            else:
+                steps = sorted(trial.intermediate_values)
+                total, means = 0.0, []
+                for count, s in enumerate(steps, start=1):
+                    total += trial.intermediate_values[s]
+                    means.append(total / count)
+                cached = (steps, means)
+            self._prefix[trial._trial_id] = cached
         steps, means = cached
         if not steps or steps[-1] < step:
             return None  # this trial never got as far

@@ -7,8 +7,8 @@ interpreter per trial: the worker imports the entry point once and parses the ch
 once (``_sm_io.cache_parsed_files``). Trials run single-threaded, so workers scale with cores.
 
 The parent talks to a worker over a pipe: ``("trial", TrialTask)`` in; ``("ready", None)``,
-``("metric", (trial, step, value))`` and ``("done", TrialOutcome)`` out; ``("stop", (trial,
-reason))`` in while a trial runs, which stops it at its next log line.
+``("metric", (trial, step, value, running average))`` and ``("done", TrialOutcome)`` out;
+``("stop", (trial, reason))`` in while a trial runs, which stops it at its next log line.
 """
 
 from __future__ import annotations
@@ -235,6 +235,7 @@ class LogCapture(io.TextIOBase):
         self._next_poll = 0.0
         self.final: dict[str, float] = {}
         self.steps = 0
+        self._total = 0.0
         self.last_line = "the job exited with an error and wrote no failure reason"
 
     def writable(self) -> bool:
@@ -262,8 +263,10 @@ class LogCapture(io.TextIOBase):
             self.final[name] = value
             if name == self._objective:
                 self.steps += 1
+                self._total += value
                 if self._every and self.steps % self._every == 0:
-                    self._conn.send(("metric", (self._name, self.steps, value)))
+                    average = self._total / self.steps  # over every round (the median rule's)
+                    self._conn.send(("metric", (self._name, self.steps, value, average)))
                     self._next_poll = 0.0  # the answer may be a stop: look at the next line
 
     def _check(self) -> None:

@@ -33,7 +33,7 @@ def test_defaults_cover_every_algorithm_and_pass_their_own_checks() -> None:
     # early_stopping_rounds comes from algorithms.xgboost.hyperparameters, as for `smlp train`,
     # so that the first trial is the untuned model.
     assert config.for_algorithm("xgboost").static_hyperparameters == {}
-    assert config.early_stopping == "Auto"
+    assert config.early_stopping == "Off"
 
 
 def test_hyperband_turns_the_median_rule_off() -> None:
@@ -131,7 +131,7 @@ tuning:
         sample_size: {type: categorical, values: [500, 1000]}
 """)
     assert check_algorithm(config.tuning, "knn").grid_size() == 6
-    with pytest.raises(ValueError, match="Grid search takes categorical ranges only; num_round"):
+    with pytest.raises(ValueError, match="Grid search takes categorical ranges only; eta"):
         check_algorithm(config.tuning, "xgboost")
 
 

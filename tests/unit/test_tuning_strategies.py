@@ -70,6 +70,20 @@ def test_median_rule_stops_a_trial_worse_than_the_running_averages() -> None:
     assert not good.should_prune()  # running averages are lenient with slow starters
 
 
+def test_median_rule_averages_every_round_not_only_the_reported_ones() -> None:
+    # Completed trials reported rounds 10 and 20 only; their early rounds were far worse.
+    study = optuna.create_study(pruner=MedianRulePruner(min_trials=3))
+    for _ in range(3):
+        study.add_trial(optuna.trial.create_trial(
+            value=0.5, intermediate_values={10: 0.6, 20: 0.5},
+            user_attrs={"running_averages": {"10": 2.0, "20": 1.2}}))
+    slow = study.ask()
+    slow.report(1.5, 10)
+    assert not slow.should_prune()  # 1.5 is better than the median running average, 2.0
+    slow.report(1.3, 20)
+    assert slow.should_prune()  # 1.3 is worse than 1.2: its current value counts, as AWS says
+
+
 def test_median_rule_waits_for_enough_finished_trials() -> None:
     study = study_with([[0.1, 0.1], [0.1, 0.1]])
     trial = study.ask()
@@ -117,7 +131,9 @@ def test_log_lines_look_like_cloudwatch_and_feed_metrics(tmp_path: Path, pipe: t
     reports = []
     while parent.poll():
         reports.append(parent.recv())
-    assert reports == [("metric", ("job-1", 2, 1.9)), ("metric", ("job-1", 4, 1.7))]
+    # Every second round is reported, with the running average of all rounds so far.
+    assert reports == [("metric", ("job-1", 2, 1.9, pytest.approx(1.95))),
+                       ("metric", ("job-1", 4, 1.7, pytest.approx(1.85)))]
 
 
 def test_a_stop_request_or_the_deadline_stops_the_trial(tmp_path: Path, pipe: tuple) -> None:
