@@ -154,14 +154,16 @@ def test_grid_runs_each_combination_once_and_failed_trials_are_reported(prepared
 
 
 def test_auto_early_stopping_stops_trials_worse_than_the_median(prepared: Path) -> None:
-    # One trial at a time, grid order: three good learning rates finish, then hopeless ones.
+    # One trial at a time, grid order: three good learning rates finish (early stopping ends
+    # them after ~150 rounds), then hopeless ones, which are judged at round 50 (the first
+    # report) and would otherwise run 5000 rounds: time enough for the stop on a loaded machine.
     configure(prepared, """\
   strategy: Grid
   early_stopping: Auto
   max_parallel_jobs: 1
   algorithms:
     xgboost:
-      static_hyperparameters: {num_round: 400, early_stopping_rounds: 1000}
+      static_hyperparameters: {num_round: 5000, early_stopping_rounds: 100}
       ranges:
         eta: {type: categorical, values: [0.3, 0.00001]}
         max_depth: {type: categorical, values: [3, 4, 5]}
