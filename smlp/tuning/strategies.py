@@ -1,6 +1,6 @@
 """SageMaker's strategies and early stopping as optuna samplers and pruners.
 
-- ``Bayesian``: TPE (multivariate, with the constant liar so parallel trials spread out).
+- ``Bayesian``: TPE (with the constant liar, so that parallel trials spread out).
 - ``Random``: uniform sampling in each range's scale.
 - ``Grid``: every categorical combination, fed to optuna as enqueued points.
 - ``Hyperband``: TPE proposes, optuna's Hyperband stops trials at its rungs (successive
