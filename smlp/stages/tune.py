@@ -271,7 +271,7 @@ def _run_one(store: Store, backend: Backend, job: TuningJobSpec, data: DataRecor
                             else "every combination")
                          + f", {job.max_parallel_jobs} at a time, "
                          f"{job.objective_type} {job.objective_metric}"
-                         + (f", {job.timeout_seconds:g} s budget" if job.timeout_seconds else "")))
+                         + _budget_note(job.timeout_seconds)))
     record = TuningRecord(
         name=job.name, algo=algo, backend=backend.name, strategy=job.strategy,
         objective_metric=job.objective_metric, objective_type=job.objective_type,
@@ -322,6 +322,14 @@ def _run_one(store: Store, backend: Backend, job: TuningJobSpec, data: DataRecor
         events(Event("info", f"{candidate.name}: best of {len(result.trials)} trials is "
                              f"{best.name}{shown}"))
     return TuneOutcome(algo, job.name, result, candidate, leaderboard, artifact)
+
+
+def _budget_note(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    if seconds <= MIN_SHARE_SECONDS:
+        return "; the time budget is spent: the first trial (untuned values) only"
+    return f", {seconds:.0f} s of the time budget"
 
 
 def _overall_best(job: TuningJobSpec, result: TuningResult,

@@ -163,7 +163,10 @@ class LocalSearch:
         )
         try:
             if todo:
-                with WorkerPool(min(self.job.max_parallel_jobs, todo), setup) as pool:
+                size = min(self.job.max_parallel_jobs, todo)
+                if deadline is not None and time.time() >= deadline:
+                    size = 1  # a spent budget leaves the first trial only
+                with WorkerPool(size, setup) as pool:
                     self._loop(pool, todo, deadline)
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
