@@ -312,3 +312,13 @@ def test_starter_config_checks_each_option() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             starter_config("sagemaker", **kwargs)
+
+
+def test_the_managed_tag_cannot_be_overridden_by_user_tags() -> None:
+    # The infra stack's notebook role may create jobs only with smlp:managed=true.
+    from smlp.backends.sagemaker.requests import JobSettings, tags
+
+    settings = JobSettings(region="us-east-1", role_arn="arn:aws:iam::123456789012:role/r",
+                           tags={"smlp:managed": "false", "team": "ml"})
+    assert {t["Key"]: t["Value"] for t in tags(settings)} == {"team": "ml",
+                                                             "smlp:managed": "true"}

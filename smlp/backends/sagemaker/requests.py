@@ -180,7 +180,9 @@ def output_data_config(output_uri: str, settings: JobSettings) -> dict[str, str]
 
 
 def tags(settings: JobSettings) -> list[dict[str, str]]:
-    merged = {"smlp:managed": "true", **settings.tags}
+    """The user's tags, then ``smlp:managed=true`` last: the notebook role's permissions are
+    scoped by that tag, so a user tag of the same name must not change it."""
+    merged = {**settings.tags, "smlp:managed": "true"}
     return [{"Key": key, "Value": value} for key, value in merged.items()]
 
 
