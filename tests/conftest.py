@@ -66,3 +66,16 @@ def make_store(project: Path, aws_env: None) -> Iterator[Any]:
             return S3Store("s3://smlp-test/projects/demo", client=client)
 
         yield factory
+
+
+@pytest.fixture
+def no_credentials(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AWS credentials anywhere, and nothing that could look for them on the network."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+                "AWS_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(project / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(project / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

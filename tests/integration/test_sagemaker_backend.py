@@ -536,19 +536,6 @@ def test_role_region_store_and_credentials_are_checked(small_config, sm_store, m
 
 
 # -- the CLI: config init and --dry-run ----------------------------------------------------------
-@pytest.fixture
-def no_credentials(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No AWS credentials anywhere, and nothing that could look for them on the network."""
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
-                "AWS_REGION"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(project / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(project / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 def test_config_init_writes_a_ready_config_once(project, no_credentials):
     from tests.integration.cli_helpers import assert_one_line_error, smlp
 

@@ -7,25 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.integration.cli_helpers import SMALL_YAML, assert_one_line_error, smlp
 
 ROLE = "arn:aws:iam::123456789012:role/smlp"
 STORE = "s3://my-smlp-bucket/smlp"
-
-
-@pytest.fixture
-def no_credentials(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No AWS credentials anywhere, and nothing that could look for them on the network."""
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
-                "AWS_REGION"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(project / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(project / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def configure(project: Path, extra: str = "", backend: str = "") -> None:
