@@ -253,7 +253,7 @@ class LocalBackend:
 
         started = time.perf_counter()
         self._write_status(self.work_dir / job.name, "InProgress")
-        model_dir = self.model_dir(job.model_uri, job.model_sha256)
+        model_dir = self.model_dir(job.model_uri, job.model_sha256, job.algorithm)
         predict = load_predictor(job.algorithm, model_dir)
         input_path = self._local_input(job.input_uri, job.name)
         remote_output = job.output_uri.startswith("s3://")
@@ -287,11 +287,23 @@ class LocalBackend:
             rows=result.rows, seconds=time.perf_counter() - started,
         )
 
-    def model_dir(self, model_uri: str, expected_sha256: str | None = None) -> Path:
-        """Unpack a model.tar.gz once into a cache keyed by its (verified) content hash."""
+    def model_dir(self, model_uri: str, expected_sha256: str | None = None,
+                  algorithm: str | None = None) -> Path:
+        """Unpack a model.tar.gz once into a cache keyed by its (verified) content hash.
+
+        The archive must come from the store and match the manifest's sha256 (a pickle runs
+        code when loaded); the cached files are re-hashed on every use and unpacked again if
+        any was changed; ``algorithm``'s entry point names the file the archive must hold.
+        """
+        require_safe_tar()
+        if algorithm in PICKLED_MODELS and not expected_sha256:
+            raise IntegrityError(f"{model_uri}: a {algorithm} model is a pickle (loading it runs "
+                                 "code) and the manifest records no sha256 for it; refusing to "
+                                 "load it (re-run `smlp train`)")
+        key = self.store.key(model_uri)  # StoreError for a model outside the store
         if model_uri.startswith("s3://"):
             archive = self.work_dir / "_downloads" / "model.tar.gz"
-            self.store.download(self.store.key(model_uri), archive)
+            self.store.download(key, archive)
         else:
             archive = Path(model_uri)
         try:
@@ -304,18 +316,25 @@ class LocalBackend:
                 f"{expected_sha256[:12]}…; the model was changed after training (re-run "
                 "`smlp train`)"
             )
+        model_file = _model_file(algorithm)
         target = self.work_dir.parent / "models" / digest[:16]
-        if not target.exists():
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
+        if target.exists() and cache_intact(target):
+            return target
+        fresh = extract_model(archive, model_uri, target.parent)
+        try:
+            if model_file and not (fresh / model_file).is_file():
+                raise IntegrityError(f"{model_uri}: the archive holds no {model_file}, the file "
+                                     f"a {algorithm} model is loaded from")
+            shutil.rmtree(target, ignore_errors=True)  # a changed cache is replaced whole
             try:
-                with tarfile.open(archive, "r:gz") as tar:
-                    tar.extractall(tmp, filter="data")
-            except (tarfile.TarError, OSError, EOFError) as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise StoreError(f"{model_uri}: not a readable model.tar.gz ({exc})") from None
-            tmp.replace(target)
+                fresh.replace(target)
+            except OSError:  # another process unpacked it meanwhile
+                if not cache_intact(target):
+                    raise
+                shutil.rmtree(fresh, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
         return target
 
     def _local_input(self, uri: str, job_name: str) -> Path:
@@ -439,3 +458,116 @@ def write_status(job_dir: Path, status: str, reason: str | None = None) -> None:
     """``job.json``: what ``describe`` reads back."""
     job_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / STATUS_FILE).write_text(json.dumps({"status": status, "failure_reason": reason}))
+
+
+# -- the extracted model cache -----------------------------------------------------------------
+# What a model.tar.gz may unpack to: ratio x its own size (at least the floor), never more than
+# the cap, in at most MAX_MODEL_MEMBERS entries. A real model compresses a few times, not 100x.
+MAX_UNPACK_RATIO = 100
+MIN_UNPACK_BYTES = 16 << 20
+MAX_UNPACK_BYTES = 4 << 30
+MAX_MODEL_MEMBERS = 10_000
+CACHE_LIST = ".smlp-files.json"  # each extracted file's sha256, written at extraction
+# Model formats whose loading runs code (joblib pickles): only from the store, only verified.
+PICKLED_MODELS = frozenset({"sklearn-gbm"})
+SAFE_TAR_PYTHON = (3, 11, 4)  # tarfile's extraction filters (PEP 706)
+
+
+def _python_version() -> tuple[int, int, int]:
+    return sys.version_info[:3]
+
+
+def require_safe_tar() -> None:
+    """tarfile's ``data`` filter (absolute paths, ``..``, links out, devices) needs 3.11.4."""
+    if _python_version() < SAFE_TAR_PYTHON or not hasattr(tarfile, "data_filter"):
+        version = ".".join(map(str, _python_version()))
+        raise BackendError(f"unpacking a model.tar.gz safely needs Python >= 3.11.4 (tarfile's "
+                           f"data filter); this is Python {version}: upgrade Python")
+
+
+def _model_file(algorithm: str | None) -> str | None:
+    """The file ``algorithm``'s entry point loads its model from (``MODEL_FILE``)."""
+    if algorithm is None:
+        return None
+    from smlp.algorithms.entry_points import load_script
+
+    return getattr(load_script(algorithm), "MODEL_FILE", None)
+
+
+def cache_intact(folder: Path) -> bool:
+    """Every file the archive unpacked is there, unchanged, and nothing was added."""
+    try:
+        recorded = json.loads((folder / CACHE_LIST).read_text())
+        present = {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and p.name != CACHE_LIST}
+        return isinstance(recorded, dict) and present == set(recorded) and all(
+            sha256_file(folder / name) == digest for name, digest in recorded.items())
+    except (OSError, ValueError):
+        return False
+
+
+def extract_model(archive: Path, uri: str, parent: Path) -> Path:
+    """Unpack ``archive`` into a new folder under ``parent``, within the size and count caps,
+    recording each file's sha256; any refusal is one line naming the archive."""
+    import hashlib
+    import tempfile
+
+    limit = min(MAX_UNPACK_BYTES, max(MIN_UNPACK_BYTES, MAX_UNPACK_RATIO * archive.stat().st_size))
+    parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=parent, prefix=".extract-"))
+    hashes: dict[str, str] = {}
+    written = 0
+
+    def refuse(reason: str) -> IntegrityError:
+        return IntegrityError(f"{uri}: refusing to unpack the model archive: {reason}")
+
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for count, member in enumerate(tar, start=1):
+                if count > MAX_MODEL_MEMBERS:
+                    raise refuse(f"more than {MAX_MODEL_MEMBERS:,} entries")
+                if member.name.startswith(("/", "\\")) or os.path.isabs(member.name):
+                    raise refuse(f"{member.name} has an absolute path")
+                try:
+                    member = tarfile.data_filter(member, str(folder))
+                except tarfile.FilterError as exc:
+                    raise refuse(str(exc)) from None
+                if member.isdir():
+                    (folder / member.name).mkdir(parents=True, exist_ok=True)
+                    continue
+                if not member.isfile():
+                    raise refuse(f"{member.name} is not a regular file")
+                if written + member.size > limit:
+                    raise refuse(f"it would unpack to more than {limit:,} bytes (from "
+                                 f"{archive.stat().st_size:,}); limit "
+                                 f"smlp.backends.local.MAX_UNPACK_BYTES/MAX_UNPACK_RATIO")
+                path = folder / member.name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                assert source is not None
+                digest = hashlib.sha256()
+                with source, open(path, "wb") as out:
+                    while chunk := source.read(1 << 20):
+                        written += len(chunk)
+                        if written > limit:  # the header lied (e.g. a sparse member)
+                            raise refuse(f"it unpacks to more than {limit:,} bytes")
+                        digest.update(chunk)
+                        out.write(chunk)
+                hashes[member.name] = digest.hexdigest()
+        (folder / CACHE_LIST).write_text(json.dumps(hashes, indent=1, sort_keys=True))
+    except IntegrityError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    except (tarfile.TarError, OSError, EOFError, zlib_error()) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise StoreError(f"{uri}: not a readable model.tar.gz ({exc})") from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def zlib_error() -> type[Exception]:
+    import zlib
+
+    return zlib.error
