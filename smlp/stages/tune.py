@@ -169,7 +169,10 @@ def _plan(config: Config, store: Store, manifest: Manifest, data: DataRecord, al
             events(Event("info", f"{algo}: tuning job {previous.name} completed; nothing to "
                                  "resume"))
             return None
-        if previous is not None:
+        if previous is None:
+            events(Event("info", f"{algo}: no unfinished tuning job to resume; starting a "
+                                 "new one"))
+        else:
             if previous.data_sha256 != data.splits["train"].sha256:
                 raise ConfigError(f"--resume: the data changed since {previous.name} started; "
                                   "run `smlp tune` without --resume")

@@ -87,7 +87,7 @@ class LocalSearch:
     # -- set-up ---------------------------------------------------------------------------
     def _prepare(self) -> int:
         """Open (or resume) the study, seed it, stage the data; returns the trial budget."""
-        self.opened = studies.open_study(self.job, self.job_dir)
+        self.opened = studies.open_study(self.job, self.job_dir, self.backend.store)
         self.study = self.opened.study
         if self.opened.resumed:
             self.queue += studies.recover(self.opened)
@@ -104,6 +104,7 @@ class LocalSearch:
         self.best = studies.best_trial(self.results, self.minimize)
         trials = self.study.get_trials(deepcopy=False)
         self.sequence = sum(1 for t in trials if not t.user_attrs.get("parent"))
+        self._save()
         if self.job.strategy != "Grid":
             self._seed(trials)
             return self.job.max_jobs
@@ -170,6 +171,7 @@ class LocalSearch:
                     self._loop(pool, todo, deadline)
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
+            self._save()
             write_status(self.job_dir, "Stopped" if interrupted else "Failed",
                          "interrupted" if interrupted else str(exc) or type(exc).__name__)
             raise
@@ -309,9 +311,14 @@ class LocalSearch:
             self.study.tell(running.trial, state=TrialState.PRUNED)
         else:
             self.study.tell(running.trial, state=TrialState.FAIL)
+        self._save()
         self.results.append(result)
         self.best = studies.best_trial(self.results, self.minimize)
         self._event(result.name, result.status, running.tuned, result)
+
+    def _save(self) -> None:
+        """The journal into the store: a finished trial survives this folder and machine."""
+        studies.save_journal(self.backend.store, self.job.name, self.job_dir)
 
     # -- progress -------------------------------------------------------------------------
     def _event(self, name: str, status: str, tuned: dict[str, str],

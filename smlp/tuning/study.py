@@ -1,7 +1,9 @@
 """The optuna study behind a tuning job: persistent, resumable, seeded from parent jobs.
 
-The study lives in a journal file in the tuning job's folder, so ``smlp tune --resume`` after
-an interruption (Ctrl-C, a killed process) finds every finished trial where it was left.
+The study lives in a journal file in the tuning job's folder, copied into the store
+(``tuning/<job>/study.journal``) whenever a trial finishes: ``smlp tune --resume`` after an
+interruption (Ctrl-C, a killed process) finds every finished trial where it was left, from
+another working folder or another machine sharing the store too.
 Each trial carries its SageMaker-side record (job name, string hyperparameters, status, model)
 as user attributes; the tuning result is rebuilt from them alone.
 """
@@ -12,15 +14,19 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from smlp.backends.base import TrialResult, TuningJobSpec
 from smlp.errors import ConfigError
+from smlp.fileio import atomic_write_bytes
 from smlp.tuning.space import SearchSpace
 from smlp.tuning.strategies import make_pruner, make_sampler
+
+if TYPE_CHECKING:
+    from smlp.store import Store
 
 JOURNAL = "study.journal"
 TRANSFER_POINTS = 5  # transfer learning re-runs at most this many of the parents' best
@@ -46,14 +52,45 @@ class OpenStudy:
     resumed: bool
 
 
-def open_study(job: TuningJobSpec, job_dir: Path) -> OpenStudy:
-    """The job's study: created, or loaded when resuming a job whose journal exists."""
+def journal_key(job_name: str) -> str:
+    """Where the store keeps a tuning job's resumable state."""
+    return f"tuning/{job_name}/{JOURNAL}"
+
+
+def save_journal(store: Store | None, job_name: str, job_dir: Path) -> None:
+    """Copy the journal into the store (atomically): the state ``--resume`` continues from."""
+    path = job_dir / JOURNAL
+    if store is not None and path.exists():
+        store.write_bytes(journal_key(job_name), path.read_bytes())
+
+
+def _fetch_journal(store: Store, job_name: str, path: Path) -> None:
+    """The store's journal, unless the local one already continues it (append-only)."""
+    key = journal_key(job_name)
+    if not store.exists(key):
+        return
+    saved = store.read_bytes(key)
+    if path.exists() and path.read_bytes().startswith(saved):
+        return
+    atomic_write_bytes(path, saved)
+
+
+def open_study(job: TuningJobSpec, job_dir: Path, store: Store | None = None) -> OpenStudy:
+    """The job's study: created, or loaded when resuming a job whose journal exists (in the
+    store, else in the job folder)."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     path = job_dir / JOURNAL
+    if job.resume and store is not None:
+        _fetch_journal(store, job.name, path)
     exists = path.exists()
+    if job.resume and not exists:
+        where = f"{store.uri(journal_key(job.name))} nor " if store is not None else ""
+        raise ConfigError(f"--resume: tuning job {job.name} left no state to resume (neither "
+                          f"{where}{path} exists); run `smlp tune` without --resume to start "
+                          "a new search")
     if exists and not job.resume:
         raise ConfigError(f"tuning job {job.name} already exists in {job_dir}; resume it with "
                           "`smlp tune --resume` or start a new one")

@@ -516,3 +516,47 @@ def test_the_sagemaker_request_leaves_the_objective_hyperparameter_to_sagemaker(
     assert not set(static) & set(job.ranges)
     objective = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
     assert objective == {"Type": "Minimize", "MetricName": "validation:rmse"}
+
+
+def test_resume_from_another_working_folder_continues_from_the_store(prepared: Path) -> None:
+    """Another folder (or machine sharing the store) has no job folders: the journal kept in
+    the store is what the search continues from, not a fresh study at trial 001."""
+    from smlp.errors import ConfigError
+    from smlp.stages.tune import tune
+
+    configure(prepared, "  max_jobs: 5\n")
+    config, store, backend = library(prepared, {"backend.work_dir": str(prepared / "here")})
+    done: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        tune(config, store, backend, ["knn"], events=interrupt_after(2, done))
+    (name, _), = manifest(prepared)["tuning"].items()
+    assert (prepared / "smlp-artifacts" / "tuning" / name / "study.journal").is_file()
+    elsewhere = library(prepared, {"backend.work_dir": str(prepared / "elsewhere")})
+    messages: list[str] = []
+    tune(*elsewhere, ["knn"], resume=True, events=lambda e: messages.append(e.message))
+    assert any("resuming" in m and "2 finished trials kept" in m for m in messages), messages
+    (record,) = manifest(prepared)["tuning"].values()
+    names = [t["name"] for t in record["trials"]]
+    assert record["status"] == "Completed" and len(names) == 5 and set(done) <= set(names)
+    numbers = [n.split("-")[-2] for n in names]
+    assert len(set(numbers)) == 5 and numbers.count("001") == 1  # not restarted at trial 001
+
+    # State gone from the store and from the job folders: --resume says so, nothing restarts.
+    with pytest.raises(KeyboardInterrupt):
+        tune(config, store, backend, ["knn"], events=interrupt_after(1, []))
+    name = list(manifest(prepared)["tuning"])[-1]
+    (prepared / "smlp-artifacts" / "tuning" / name / "study.journal").unlink()
+    third = library(prepared, {"backend.work_dir": str(prepared / "third")})
+    with pytest.raises(ConfigError, match=f"tuning job {name} left no state to resume"):
+        tune(*third, ["knn"], resume=True)
+
+
+def test_resume_with_nothing_to_resume_says_so(prepared: Path) -> None:
+    from smlp.stages.tune import tune
+
+    configure(prepared, "  max_jobs: 1\n  max_parallel_jobs: 1\n")
+    config, store, backend = library(prepared)
+    messages: list[str] = []
+    tune(config, store, backend, ["knn"], resume=True, events=lambda e: messages.append(
+        e.message))
+    assert "knn: no unfinished tuning job to resume; starting a new one" in messages
