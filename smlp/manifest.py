@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from smlp.errors import IntegrityError, MissingStageError, SmlpError
+from smlp.errors import IntegrityError, MissingStageError, SmlpError, StoreError
 from smlp.fileio import sha256_bytes, sha256_file
-from smlp.store import Store
+from smlp.store import Store, content_sha256
 
 SCHEMA_VERSION = 1
 MANIFEST_KEY = "manifest.json"
@@ -232,6 +232,9 @@ def record_stage(
     store: Store, name: str, command: str, parameters: dict[str, Any] | None = None
 ) -> Iterator[StageRecord]:
     """Record a stage as running, then completed or failed (with the error), atomically."""
+    from smlp import recovery  # crash marker: a killed stage leaves a trace (smlp.recovery)
+
+    marker = recovery.begin(store, name, command, update_manifest)
     record = StageRecord(command=command, parameters=parameters or {})
     started = time.perf_counter()
     try:
@@ -240,9 +243,11 @@ def record_stage(
         record.status = "failed"
         record.error = _describe(exc)
         _finish(store, name, record, started)
+        recovery.end(store, marker)
         raise
     record.status = "completed"
     _finish(store, name, record, started)
+    recovery.end(store, marker)
 
 
 def _finish(store: Store, name: str, record: StageRecord, started: float) -> None:
@@ -286,3 +291,27 @@ def verify(local: Path, artifact: Artifact) -> None:
             f"{artifact.sha256[:12]}…; the artifact was changed after it was recorded "
             "(re-run the stage that wrote it)"
         )
+
+
+def verify_stored(store: Store, artifact: Artifact, what: str, rerun: str) -> None:
+    """Raise IntegrityError unless the store still holds ``artifact`` as recorded (S3 objects
+    by the sha256 in their metadata, see ``content_sha256``); ``rerun`` is the command that
+    writes it again."""
+    try:
+        actual = content_sha256(store, store.key(artifact.uri), artifact.size or None)
+    except StoreError as exc:
+        if "not found" not in str(exc):
+            raise
+        raise IntegrityError(f"{artifact.uri}: the {what} is missing; re-run `{rerun}`") from None
+    if actual != artifact.sha256:
+        raise IntegrityError(
+            f"{artifact.uri}: sha256 {actual[:12]}… does not match the manifest's "
+            f"{artifact.sha256[:12]}…; the {what} was changed after it was recorded "
+            f"(re-run `{rerun}`)"
+        )
+
+
+def data_command(manifest: Manifest) -> str:
+    """The command that wrote the manifest's data: what to re-run when a split is changed."""
+    stage = manifest.stages.get("data")
+    return stage.command if stage is not None else "smlp data generate"

@@ -192,6 +192,26 @@ class S3Store:
     def local_path(self, key: str) -> Path | None:
         return None
 
+    def sha256(self, key: str, size: int | None = None) -> str:
+        """The sha256 smlp stored with the object, unless another tool wrote it (which drops
+        smlp's metadata) or its length is not ``size``: then the hash of its bytes."""
+        import hashlib
+
+        head = self._head(key)
+        if head is None:
+            raise StoreError(f"{self.uri(key)}: not found in the store")
+        recorded = (head.get("Metadata") or {}).get("sha256")
+        if recorded and (size is None or head.get("ContentLength") in (None, size)):
+            return str(recorded)
+        digest = hashlib.sha256()
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                digest.update(chunk)
+        except Exception as exc:
+            raise _store_error(exc, self.uri(key)) from None
+        return digest.hexdigest()
+
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         try:
@@ -224,6 +244,25 @@ class S3Store:
                                  "create it (`smlp infra deploy`) or fix `store:`") from None
             raise _store_error(exc, f"s3://{self.bucket}") from None
         self._bucket_seen = True
+
+
+def content_sha256(store: Store, key: str, size: int | None = None) -> str:
+    """The sha256 of what ``store`` holds at ``key`` now: a local file is hashed; an S3 object
+    gives the sha256 in its metadata (set by smlp's writes) or its hashed bytes; any other
+    store (a dry run's) is read whole. StoreError if it is missing or unreadable."""
+    from smlp.fileio import sha256_bytes
+
+    if isinstance(store, S3Store):
+        return store.sha256(key, size)
+    local = store.local_path(key)
+    if local is None:
+        return sha256_bytes(store.read_bytes(key))
+    try:
+        return sha256_file(local)
+    except FileNotFoundError:
+        raise StoreError(f"{store.uri(key)}: not found in the store") from None
+    except OSError as exc:
+        raise StoreError(f"{store.uri(key)}: cannot read ({exc.strerror})") from None
 
 
 def _error_code(exc: BaseException) -> str | None:

@@ -20,10 +20,12 @@ from smlp.manifest import (
     Candidate,
     Manifest,
     artifact_for_bytes,
+    data_command,
     load_manifest,
     now,
     record_stage,
     update_manifest,
+    verify_stored,
 )
 from smlp.metrics import HIGHER_IS_BETTER, regression_metrics
 from smlp.stages.transform import batch_predict, check_servable, labelled_options
@@ -76,6 +78,7 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
         check_servable(candidate, backend.name)
     options = labelled_options(config.transform)
     split_uri = data.splits[split].uri
+    verify_stored(store, data.splits[split], f"{split} split", data_command(manifest))
     scored: list[Scored] = []
     with record_stage(store, "compare", f"smlp compare --metric {metric}",
                       {"metric": metric, "split": split}) as record:

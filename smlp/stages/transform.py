@@ -21,8 +21,10 @@ from smlp.manifest import (
     DataRecord,
     Manifest,
     artifact_format,
+    data_command,
     load_manifest,
     record_stage,
+    verify_stored,
 )
 from smlp.naming import job_name
 from smlp.store import Store
@@ -139,6 +141,7 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
     schema = None
     if source is None:
         input_uri = data.splits["test"].uri
+        verify_stored(store, data.splits["test"], "test split", data_command(manifest))
         options = labelled_options(options)
     else:
         local = Path(source)

@@ -77,3 +77,19 @@ def test_artifacts_are_readable_like_any_new_file(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     store.write_bytes("m.json", b"{}")
     assert (tmp_path / "m.json").stat().st_mode & 0o777 == FILE_MODE
+
+
+def test_content_sha256_trusts_smlp_metadata_only_at_the_recorded_size(make_store: Any) -> None:
+    from smlp.fileio import sha256_bytes
+    from smlp.store import content_sha256
+
+    store = make_store("s3")
+    store.write_bytes("a.csv", b"1,2\n")
+    assert content_sha256(store, "a.csv", size=4) == sha256_bytes(b"1,2\n")
+    # New bytes under the old metadata (a forged or copied header): the length gives it away.
+    store.client.put_object(Bucket=store.bucket, Key=f"{store.prefix}/a.csv", Body=b"9,2,3\n",
+                            Metadata={"sha256": sha256_bytes(b"1,2\n")})
+    assert content_sha256(store, "a.csv", size=4) == sha256_bytes(b"9,2,3\n")
+    local = make_store("local")
+    local.write_bytes("a.csv", b"1,2\n")
+    assert content_sha256(local, "a.csv") == sha256_bytes(b"1,2\n")

@@ -1,0 +1,65 @@
+"""What the manifest recorded is what compare and transform use: changed artifacts are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.cli_helpers import assert_one_line_error, smlp, write_small_config
+
+STORE = "s3://smlp-test/projects/demo"
+
+
+@pytest.fixture
+def trained(project: Path) -> Path:
+    write_small_config(project)
+    smlp("data", "generate")
+    smlp("train", "--algo", "xgboost")
+    return project
+
+
+def _edit_labels(text: str) -> str:
+    """The same rows with every label doubled: a test split that flatters a worse model."""
+    lines = []
+    for line in text.splitlines():
+        label, rest = line.split(",", 1)
+        lines.append(f"{float(label) * 2},{rest}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("command", [("compare",), ("transform", "--model", "xgboost")])
+def test_an_edited_test_split_is_refused(trained: Path, command: tuple[str, ...]) -> None:
+    test = trained / "smlp-artifacts/data/test/test.csv"
+    test.write_text(_edit_labels(test.read_text()))
+    result = smlp(*command, ok=False)
+    assert_one_line_error(result, f"{test}: sha256", code=4)
+    assert "the test split was changed" in result.output
+    assert "smlp data generate" in result.output
+    assert not (trained / "smlp-artifacts/compare").exists()  # refused before any job
+    assert not (trained / "smlp-artifacts/transform").exists()
+
+
+def test_a_missing_test_split_is_refused(trained: Path) -> None:
+    (trained / "smlp-artifacts/data/test/test.csv").unlink()
+    assert_one_line_error(smlp("compare", ok=False), "the test split is missing", code=4)
+
+
+def test_an_edited_test_split_on_s3_is_refused(project: Path, make_store: Any) -> None:
+    store = make_store("s3")
+    write_small_config(project)
+    smlp("data", "generate", "--store", STORE)
+    smlp("train", "--algo", "xgboost", "--store", STORE)
+    key = "projects/demo/data/test/test.csv"
+    body = store.client.get_object(Bucket="smlp-test", Key=key)["Body"].read().decode()
+    # As `aws s3 cp` would write it: new bytes, none of smlp's metadata.
+    store.client.put_object(Bucket="smlp-test", Key=key, Body=_edit_labels(body).encode())
+    result = smlp("compare", "--store", STORE, ok=False)
+    assert_one_line_error(result, f"{STORE}/data/test/test.csv: sha256", code=4)
+    result = smlp("transform", "--model", "xgboost", "--store", STORE, ok=False)
+    assert_one_line_error(result, "the test split was changed", code=4)
+    assert store.list("compare") == [] and store.list("transform") == []
+    # Restored bytes (still without metadata) are read and hashed: accepted again.
+    store.client.put_object(Bucket="smlp-test", Key=key, Body=body.encode())
+    smlp("compare", "--store", STORE)
