@@ -271,7 +271,7 @@ def main() -> None:
     results: list[bool] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in args.datasets.split(","):
+        for name in filter(None, args.datasets.split(",")):
             (root / name).mkdir()
             results += quality(name, root / name, args.budget, args.own_split)
         if args.machinery:
