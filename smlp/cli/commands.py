@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,7 @@ from smlp.cli.common import (
     DryRunOption,
     StoreOption,
     console,
+    err_console,
     load,
     open_project,
     show_plan,
@@ -23,6 +24,14 @@ from smlp.cli.common import (
 from smlp.cli.render import EventRenderer, leaderboard
 
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Stream job logs.")]
+
+
+def watch(cfg: Any) -> None:
+    """Let this command's crash marker name its job folders (see smlp.recovery)."""
+    from smlp.recovery import watch_work_dir
+
+    if cfg.backend.kind == "local":
+        watch_work_dir(cfg.backend.work_dir)
 
 
 def train(
@@ -39,6 +48,7 @@ def train(
     from smlp.stages.train import train as run_train
 
     cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
+    watch(cfg)
     artifacts, runner = open_project(cfg, needs="data")
     with EventRenderer(verbose=verbose) as events:
         candidates = run_train(cfg, artifacts, runner, split_algos(algo), hp, events)
@@ -62,6 +72,7 @@ def compare(
 
     cfg = load(config, {"compare.metric": metric, "store": store, "backend.kind": backend},
                dry_run)
+    watch(cfg)
     artifacts, runner = open_project(cfg, needs="candidates")
     with EventRenderer(quiet=as_json) as events:
         comparison = run_compare(cfg, artifacts, runner, cfg.compare.metric, events)
@@ -90,6 +101,7 @@ def transform(
     from smlp.stages.transform import transform as run_transform
 
     cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
+    watch(cfg)
     artifacts, runner = open_project(cfg, needs="best" if model in (None, "best") else
                                      "candidates")
     with EventRenderer() as events:
@@ -121,6 +133,7 @@ def run(
     if (input is None) != (target is None):
         raise ConfigError("--input and --target go together")
     cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
+    watch(cfg)
     artifacts, runner = open_project(cfg)
     with EventRenderer(verbose=verbose) as events:
         summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events)
@@ -140,13 +153,21 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
     """Show what the manifest holds: stages, candidates, metrics, artifacts."""
     from rich.table import Table
 
-    from smlp.manifest import load_manifest
+    from smlp.errors import SmlpError
+    from smlp.manifest import load_manifest, update_manifest
+    from smlp.recovery import interrupted_attempts, recover
     from smlp.store import open_store
 
     cfg = load(config, {"store": store})
     artifacts = open_store(cfg.store)
+    try:  # a stage killed outright: recorded as interrupted, its leftovers cleaned
+        found = recover(artifacts, update_manifest)
+    except (SmlpError, OSError) as exc:
+        err_console.print(f"could not check for interrupted stages: {exc}")
+        found = None
     manifest = load_manifest(artifacts)
-    if not manifest.stages:
+    attempts = interrupted_attempts(manifest)
+    if not manifest.stages and not attempts:
         console.print(f"{artifacts.root}: no stages recorded yet; start with `smlp run` or "
                       "`smlp data generate`")
         return
@@ -157,10 +178,32 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
         colour = {"completed": "green", "failed": "red"}.get(record.status, "yellow")
         stages.add_row(name, f"[{colour}]{record.status}[/]", record.finished_at or "",
                        f"{record.duration_s or 0:.1f}", record.command)
+        if name in attempts:  # interrupted after this record was written
+            stages.add_row(f"{name} (last attempt)", "[red]interrupted[/]", "", "",
+                           attempts[name].get("command", ""))
+    for name, attempt in attempts.items():
+        if name not in manifest.stages:
+            stages.add_row(name, "[red]interrupted[/]", "", "", attempt.get("command", ""))
     console.print(stages)
     for name, record in manifest.stages.items():
         if record.error:
             console.print(f"[red]{name} failed:[/] {record.error}", markup=True)
+    for name, attempt in attempts.items():
+        record = manifest.stages.get(name)
+        kept = (f"; its last {record.status} run ({record.finished_at}) is kept"
+                if record is not None else "")
+        console.print(f"[red]{name} interrupted[/] (started {attempt.get('started_at')}): "
+                      f"{attempt.get('error')}{kept}", markup=True)
+    if found is not None:
+        for marker in found.live + found.elsewhere:
+            console.print(f"{marker.stage} running since {marker.started_at} "
+                          f"(process {marker.pid} on {marker.host}): {marker.command}")
+        if found.stopped_jobs:
+            console.print("job folders left InProgress, now Stopped (interrupted): "
+                          + ", ".join(found.stopped_jobs))
+        if found.removed_partials:
+            console.print(f"removed {len(found.removed_partials)} partial file(s) the "
+                          "interrupted stage left")
     if manifest.candidates:
         table = Table(title="Candidates")
         for column in ("candidate", "source", "job", "training metrics", "model"):

@@ -35,6 +35,7 @@ from smlp.manifest import (
     record_stage,
     update_manifest,
 )
+from smlp.recovery import watch_work_dir
 from smlp.stages.train import (
     build_job,
     hyperparameters_for,
@@ -101,6 +102,8 @@ def tune(config: Config, store: Store, backend: Backend, algorithms: list[str] |
          *, resume: bool = False, warm_start: list[str] | None = None,
          events: EventSink = ignore) -> list[TuneOutcome]:
     names = resolve_tuning_algorithms(config, algorithms)
+    if config.backend.kind == "local":
+        watch_work_dir(config.backend.work_dir)  # a crash marker names the job folders
     manifest = load_manifest(store)
     data = manifest.require_data()
     parents = _parents(config, manifest, data, names, warm_start, resume)
