@@ -152,6 +152,9 @@ class Manifest(BaseModel):
     candidates: dict[str, Candidate] = {}
     comparison: Artifact | None = None
     best: str | None = None
+    # The sha256 of the model `smlp compare` ranked first: ``best`` names a candidate, and a
+    # retrain replaces the candidate's model under the same name.
+    best_sha256: str | None = None
     tuning: dict[str, TuningRecord] = {}
     extra: dict[str, Any] = {}
 
@@ -159,6 +162,24 @@ class Manifest(BaseModel):
         if self.data is None:
             raise MissingStageError("prepared data", "smlp data generate")
         return self.data
+
+    def stale_best(self) -> str | None:
+        """Why ``best`` no longer names the model the comparison chose, or None if it does
+        (or there is no comparison yet). For ``transform --model best`` and ``smlp status``."""
+        if self.best is None:
+            return None
+        candidate = self.candidates.get(self.best)
+        if candidate is None:
+            return f"its best model {self.best} is no longer a candidate"
+        if self.best_sha256 is not None:
+            if candidate.model.sha256 != self.best_sha256:
+                return f"{self.best} was retrained after `smlp compare` ranked it best"
+            return None
+        compared = self.stages.get("compare")  # a manifest from before best_sha256
+        finished = compared.finished_at if compared is not None else None
+        if finished is not None and candidate.created_at > finished:
+            return f"{self.best} was retrained after `smlp compare` ranked it best"
+        return None
 
     def require_candidates(self) -> dict[str, Candidate]:
         if not self.candidates:

@@ -44,6 +44,7 @@ class Scored:
     metrics: dict[str, float]
     model_uri: str
     training_metrics: dict[str, float] = field(default_factory=dict)
+    model_sha256: str = ""
 
 
 @dataclass
@@ -94,6 +95,7 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
                 job_name=candidate.job_name, hyperparameters=candidate.hyperparameters,
                 metrics=regression_metrics(labels, predictions), model_uri=candidate.model.uri,
                 training_metrics=candidate.training_metrics,
+                model_sha256=candidate.model.sha256,
             ))
         reverse = metric in HIGHER_IS_BETTER
         scored.sort(key=lambda s: s.metrics[metric], reverse=reverse)
@@ -109,6 +111,7 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
         def change(manifest: Manifest) -> None:
             manifest.comparison = artifact
             manifest.best = comparison.best
+            manifest.best_sha256 = scored[0].model_sha256
 
         update_manifest(store, change)
     return comparison

@@ -36,8 +36,12 @@ LABELLED_FILTERS = {"input_filter": "$[1:]", "join_source": "Input", "output_fil
 def choose_candidate(manifest: Manifest, model: str) -> Candidate:
     candidates = manifest.require_candidates()
     if model == "best":
-        if manifest.best is None or manifest.best not in candidates:
+        if manifest.best is None:
             raise MissingStageError("a best model", "smlp compare")
+        stale = manifest.stale_best()
+        if stale is not None:
+            raise IntegrityError(f"the comparison is stale: {stale}; run `smlp compare` "
+                                 "(or pick a model with --model NAME)")
         return candidates[manifest.best]
     if model not in candidates:
         raise ConfigError(f"--model: no candidate named {model!r}; candidates are "

@@ -63,3 +63,15 @@ def test_an_edited_test_split_on_s3_is_refused(project: Path, make_store: Any) -
     # Restored bytes (still without metadata) are read and hashed: accepted again.
     store.client.put_object(Bucket="smlp-test", Key=key, Body=body.encode())
     smlp("compare", "--store", STORE)
+
+
+def test_best_is_the_compared_model_not_the_name(trained: Path) -> None:
+    smlp("compare")
+    smlp("train", "--algo", "xgboost", "--hp", "num_round=1")  # same name, a worse model
+    result = smlp("transform", ok=False)
+    assert_one_line_error(result, "the comparison is stale: xgboost was retrained after "
+                          "`smlp compare` ranked it best; run `smlp compare`", code=4)
+    assert not (trained / "smlp-artifacts/transform").exists()
+    smlp("transform", "--model", "xgboost")  # named explicitly, it is served
+    smlp("compare")
+    smlp("transform")

@@ -82,3 +82,34 @@ def test_verify_detects_tampering(tmp_path: Path) -> None:
     path.write_text("1,3\n")
     with pytest.raises(IntegrityError, match="does not match the manifest"):
         verify(path, artifact)
+
+
+def _candidate(sha: str, created_at: str = "2026-01-01T00:00:00+00:00") -> Any:
+    from smlp.manifest import Candidate
+
+    return Candidate(name="xgboost", algo="xgboost", job_name="j", hyperparameters={},
+                     model=Artifact(uri="/m", sha256=sha), created_at=created_at)
+
+
+def test_best_is_bound_to_the_compared_model() -> None:
+    from smlp.manifest import Manifest
+
+    manifest = Manifest(candidates={"xgboost": _candidate("a")}, best="xgboost",
+                        best_sha256="a")
+    assert manifest.stale_best() is None
+    manifest.candidates["xgboost"] = _candidate("b")
+    assert "xgboost was retrained" in (manifest.stale_best() or "")
+    manifest.candidates.clear()
+    assert "no longer a candidate" in (manifest.stale_best() or "")
+    assert Manifest().stale_best() is None
+
+
+def test_a_manifest_without_best_sha256_judges_by_time() -> None:
+    from smlp.manifest import Manifest, StageRecord
+
+    compare = StageRecord(command="smlp compare", finished_at="2026-01-01T00:00:05+00:00")
+    manifest = Manifest(candidates={"xgboost": _candidate("a")}, best="xgboost",
+                        stages={"compare": compare})
+    assert manifest.stale_best() is None
+    manifest.candidates["xgboost"] = _candidate("b", "2026-01-01T00:01:00+00:00")
+    assert "retrained" in (manifest.stale_best() or "")
