@@ -84,9 +84,15 @@ def run_cli(args: list[str], cwd: Path) -> float:
 
 
 def flaml(store: Path, budget: float, mode: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", FLAML, str(store), str(budget), mode],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """FLAML's result; a run that crashes (it happened once, not reproducibly, on a loaded
+    machine) is shown and run again once."""
+    for attempt in (1, 2):
+        out = subprocess.run([sys.executable, "-c", FLAML, str(store), str(budget), mode],
+                             capture_output=True, text=True)
+        if out.returncode == 0:
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"    FLAML failed (attempt {attempt}): {out.stderr.strip().splitlines()[-1:]}")
+    raise RuntimeError("FLAML failed twice")
 
 
 def write_dataset(name: str, folder: Path) -> Path:
