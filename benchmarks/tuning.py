@@ -56,9 +56,10 @@ import json, sys, time
 import numpy as np
 from flaml import AutoML
 
-folder, budget, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+store, budget, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+splits = json.load(open(f"{store}/manifest.json"))["data"]["splits"]
 def load(split):
-    data = np.loadtxt(f"{folder}/data/{split}/{split}.csv", delimiter=",", ndmin=2)
+    data = np.loadtxt(splits[split]["uri"], delimiter=",", ndmin=2)
     return data[:, 1:], data[:, 0]
 (x_train, y_train), (x_val, y_val), (x_test, y_test) = map(load, ("train", "validation", "test"))
 automl = AutoML()
@@ -229,8 +230,9 @@ import numpy as np
 import xgboost as xgb
 
 store, trials = sys.argv[1], json.load(open(sys.argv[2]))
+splits = json.load(open(f"{store}/manifest.json"))["data"]["splits"]
 def load(split):
-    data = np.loadtxt(f"{store}/data/{split}/{split}.csv", delimiter=",")
+    data = np.loadtxt(splits[split]["uri"], delimiter=",")
     return data[:, 1:], data[:, 0]
 (x_train, y_train), (x_val, y_val) = load("train"), load("validation")
 seconds = []
