@@ -63,3 +63,20 @@ def test_a_missing_s3_split_is_named(s3_store: Any) -> None:
     s3_store.client.delete_object(Bucket=s3_store.bucket, Key=_object_key(s3_store, "test"))
     with pytest.raises(IntegrityError, match="test split is missing"):
         verify_data(s3_store, load_manifest(s3_store).data)
+
+
+def test_a_replaced_sourcedir_is_rewritten_before_a_job_uses_it(project: Path,
+                                                                  make_store: Any) -> None:
+    from smlp.backends.sagemaker.sourcedir import ensure_uploaded, training_scripts
+    from smlp.fileio import sha256_bytes
+
+    store = make_store("s3")
+    source = training_scripts()
+    uri = ensure_uploaded(store, source)
+    key = uri.removeprefix(f"s3://{store.bucket}/")
+    # Replaced under its content-addressed name, even with smlp's metadata copied over.
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=b"not the training scripts",
+                            Metadata={"sha256": source.sha256})
+    assert ensure_uploaded(store, source) == uri
+    stored = store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    assert sha256_bytes(stored) == source.sha256

@@ -64,7 +64,13 @@ def training_scripts() -> SourceDir:
 
 
 def ensure_uploaded(store: Store, source: SourceDir) -> str:
-    """Upload the archive unless the store has it already; return its S3 URI."""
-    if not store.exists(source.key):
+    """Upload the archive unless the store holds these exact bytes; return its S3 URI.
+
+    A stored copy is read and hashed before a job uses it (the archive is small): its key names
+    a content hash, but anyone who can write the bucket can replace the object behind it, and
+    its sha256 metadata would say nothing about bytes written by another tool. A copy that
+    differs is replaced by the right one.
+    """
+    if not store.exists(source.key) or sha256_bytes(store.read_bytes(source.key)) != source.sha256:
         store.write_bytes(source.key, source.data)
     return store.uri(source.key)
