@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from smlp.errors import IntegrityError, MissingStageError, SmlpError, StoreError
 from smlp.fileio import sha256_bytes, sha256_file
+from smlp.manifest_io import read_change_write
 from smlp.store import Store, content_sha256
 
 SCHEMA_VERSION = 1
@@ -215,9 +216,13 @@ def load_manifest(store: Store) -> Manifest:
     """The store's manifest, or an empty one if none exists yet."""
     if not store.exists(MANIFEST_KEY):
         return Manifest()
+    return _parse(store, store.read_bytes(MANIFEST_KEY))
+
+
+def _parse(store: Store, data: bytes) -> Manifest:
     uri = store.uri(MANIFEST_KEY)
     try:
-        raw = json.loads(store.read_bytes(MANIFEST_KEY))
+        raw = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IntegrityError(f"{uri}: manifest is not valid JSON ({exc})") from None
     version = raw.get("schema_version") if isinstance(raw, dict) else None
@@ -234,18 +239,30 @@ def load_manifest(store: Store) -> Manifest:
         raise IntegrityError(f"{uri}: manifest field {where}: {first['msg']}") from None
 
 
-def save_manifest(store: Store, manifest: Manifest) -> None:
+def _dump(store: Store, manifest: Manifest) -> bytes:
     manifest.updated_at = now()
-    data = manifest.model_dump_json(indent=2, by_alias=True).encode()
-    store.write_bytes(MANIFEST_KEY, data)
+    return manifest.model_dump_json(indent=2, by_alias=True).encode()
+
+
+def save_manifest(store: Store, manifest: Manifest) -> None:
+    """Overwrite the manifest with ``manifest`` (stages use ``update_manifest``)."""
+    store.write_bytes(MANIFEST_KEY, _dump(store, manifest))
 
 
 def update_manifest(store: Store, change: Any) -> Manifest:
-    """Re-read, apply ``change(manifest)``, write: each writer touches only its own entries."""
-    manifest = load_manifest(store)
-    change(manifest)
-    save_manifest(store, manifest)
-    return manifest
+    """Re-read, apply ``change(manifest)``, write, with no concurrent update lost (a lock on a
+    local store, conditional writes on S3: see manifest_io). ``change`` may run more than once
+    and must only set the entries it owns."""
+    result: list[Manifest] = []
+
+    def apply(current: bytes | None) -> bytes:
+        manifest = Manifest() if current is None else _parse(store, current)
+        change(manifest)
+        result[:] = [manifest]
+        return _dump(store, manifest)
+
+    read_change_write(store, MANIFEST_KEY, apply)
+    return result[0]
 
 
 @contextmanager

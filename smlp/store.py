@@ -7,6 +7,8 @@ reader knows where a thing lives without knowing the config that wrote it.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +18,17 @@ from smlp.fileio import atomic_copy, atomic_write_bytes, sha256_file
 S3_CONNECT_TIMEOUT = 10  # seconds
 S3_READ_TIMEOUT = 30
 S3_ATTEMPTS = 3  # first try plus retries, botocore's standard mode
+LOCK_TIMEOUT = 120  # seconds a writer waits for another's manifest update on a local store
+# What S3 answers a conditional write that lost a race: 412 when the ETag no longer matches
+# (or If-None-Match finds the object), 409 when another conditional write to the key is in
+# flight, 404 for If-Match on a key deleted meanwhile ("Conditional writes", S3 User Guide;
+# PutObject IfMatch/IfNoneMatch in the S3 API Reference).
+CONFLICT_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409",
+                  "NoSuchKey", "404"}
+
+
+class WriteConflict(StoreError):
+    """A conditional write found the object changed since it was read: read again, retry."""
 
 
 class Store(Protocol):
@@ -101,6 +114,28 @@ class LocalStore:
             return []
         return sorted(p.relative_to(self.path).as_posix() for p in base.rglob("*") if p.is_file())
 
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Hold an exclusive lock for ``key`` (a ``.<name>.lock`` file beside it) across
+        processes, so a read-change-write of the manifest is never interleaved."""
+        from filelock import FileLock, Timeout
+
+        target = self.path / key
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(target.parent / f".{target.name}.lock", timeout=LOCK_TIMEOUT)
+            lock.acquire()
+        except Timeout:
+            raise StoreError(f"{self.uri(key)}: another smlp process has held its lock for "
+                             f"{LOCK_TIMEOUT} s; wait for it, or remove the .lock file if "
+                             "no smlp is running") from None
+        except OSError as exc:
+            raise _write_error(exc, self.uri(key)) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
 
 class S3Store:
     """An S3 prefix; keys are appended to it. Uploads carry their sha256 as object metadata,
@@ -162,6 +197,35 @@ class S3Store:
                 Metadata={"sha256": sha256_bytes(data)},
             )
         except Exception as exc:
+            raise _store_error(exc, self.uri(key)) from None
+
+    def read_versioned(self, key: str) -> tuple[bytes | None, str | None]:
+        """The object's bytes and ETag, or (None, None) if there is none yet."""
+        try:
+            reply = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))
+            return reply["Body"].read(), reply["ETag"]
+        except Exception as exc:
+            if _error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                self._check_bucket()
+                return None, None
+            raise _store_error(exc, self.uri(key)) from None
+
+    def write_if(self, key: str, data: bytes, etag: str | None) -> None:
+        """Write only if the object is still the one read (``etag``), or still absent
+        (``None``); WriteConflict otherwise."""
+        from smlp.fileio import sha256_bytes
+
+        condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._object_key(key), Body=data,
+                Metadata={"sha256": sha256_bytes(data)}, **condition,
+            )
+        except Exception as exc:
+            code = _error_code(exc)
+            if code in CONFLICT_CODES:
+                raise WriteConflict(f"{self.uri(key)}: changed by another writer "
+                                    f"({code})") from None
             raise _store_error(exc, self.uri(key)) from None
 
     def upload(self, local: Path, key: str, sha256: str | None = None) -> None:

@@ -12,6 +12,16 @@ from tests.integration.cli_helpers import assert_one_line_error, smlp, write_sma
 STORE = "s3://smlp-test/projects/demo"
 
 
+def _test_split(store: Any) -> str:
+    """The recorded test split's URI (where the data stage put it)."""
+    from smlp.manifest import load_manifest
+    from smlp.store import LocalStore
+
+    if isinstance(store, Path):
+        store = LocalStore(store)
+    return load_manifest(store).require_data().splits["test"].uri
+
+
 @pytest.fixture
 def trained(project: Path) -> Path:
     write_small_config(project)
@@ -31,7 +41,7 @@ def _edit_labels(text: str) -> str:
 
 @pytest.mark.parametrize("command", [("compare",), ("transform", "--model", "xgboost")])
 def test_an_edited_test_split_is_refused(trained: Path, command: tuple[str, ...]) -> None:
-    test = trained / "smlp-artifacts/data/test/test.csv"
+    test = Path(_test_split(trained / "smlp-artifacts"))
     test.write_text(_edit_labels(test.read_text()))
     result = smlp(*command, ok=False)
     assert_one_line_error(result, f"{test}: sha256", code=4)
@@ -42,7 +52,7 @@ def test_an_edited_test_split_is_refused(trained: Path, command: tuple[str, ...]
 
 
 def test_a_missing_test_split_is_refused(trained: Path) -> None:
-    (trained / "smlp-artifacts/data/test/test.csv").unlink()
+    Path(_test_split(trained / "smlp-artifacts")).unlink()
     assert_one_line_error(smlp("compare", ok=False), "the test split is missing", code=4)
 
 
@@ -51,12 +61,13 @@ def test_an_edited_test_split_on_s3_is_refused(project: Path, make_store: Any) -
     write_small_config(project)
     smlp("data", "generate", "--store", STORE)
     smlp("train", "--algo", "xgboost", "--store", STORE)
-    key = "projects/demo/data/test/test.csv"
+    uri = _test_split(store)
+    key = uri.removeprefix("s3://smlp-test/")
     body = store.client.get_object(Bucket="smlp-test", Key=key)["Body"].read().decode()
     # As `aws s3 cp` would write it: new bytes, none of smlp's metadata.
     store.client.put_object(Bucket="smlp-test", Key=key, Body=_edit_labels(body).encode())
     result = smlp("compare", "--store", STORE, ok=False)
-    assert_one_line_error(result, f"{STORE}/data/test/test.csv: sha256", code=4)
+    assert_one_line_error(result, f"{uri}: sha256", code=4)
     result = smlp("transform", "--model", "xgboost", "--store", STORE, ok=False)
     assert_one_line_error(result, "the test split was changed", code=4)
     assert store.list("compare") == [] and store.list("transform") == []
