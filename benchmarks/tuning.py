@@ -52,14 +52,14 @@ DATASETS = {
 }
 
 FLAML = r"""
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 from flaml import AutoML
 
 store, budget, mode = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 splits = json.load(open(f"{store}/manifest.json"))["data"]["splits"]
-def load(split):
-    data = np.loadtxt(splits[split]["uri"], delimiter=",", ndmin=2)
+def load(split):  # a URI in the manifest is absolute, or relative to the store
+    data = np.loadtxt(os.path.join(store, splits[split]["uri"]), delimiter=",", ndmin=2)
     return data[:, 1:], data[:, 0]
 (x_train, y_train), (x_val, y_val), (x_test, y_test) = map(load, ("train", "validation", "test"))
 automl = AutoML()
@@ -225,14 +225,14 @@ def parallelism_and_overhead(folder: Path) -> tuple[bool, bool]:
 
 
 BARE_FIT = r"""
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 import xgboost as xgb
 
 store, trials = sys.argv[1], json.load(open(sys.argv[2]))
 splits = json.load(open(f"{store}/manifest.json"))["data"]["splits"]
-def load(split):
-    data = np.loadtxt(splits[split]["uri"], delimiter=",")
+def load(split):  # a URI in the manifest is absolute, or relative to the store
+    data = np.loadtxt(os.path.join(store, splits[split]["uri"]), delimiter=",")
     return data[:, 1:], data[:, 0]
 (x_train, y_train), (x_val, y_val) = load("train"), load("validation")
 seconds = []
