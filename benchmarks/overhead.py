@@ -13,12 +13,14 @@ from pathlib import Path
 from _common import SMLP, report, timed
 
 PLAIN = """
-import numpy as np, xgboost as xgb
-def load(path):
+import json, os, numpy as np, xgboost as xgb
+splits = json.load(open("smlp-artifacts/manifest.json"))["data"]["splits"]
+def load(split):  # the recorded data version's file (a key or an absolute path)
+    path = os.path.join("smlp-artifacts", splits[split]["uri"])
     data = np.loadtxt(path, delimiter=",", dtype=np.float32)
     return xgb.DMatrix(data[:, 1:], label=data[:, 0])
-train = load("smlp-artifacts/data/train/train.csv")
-validation = load("smlp-artifacts/data/validation/validation.csv")
+train = load("train")
+validation = load("validation")
 params = {"max_depth": 5, "eta": 0.2, "subsample": 0.8, "colsample_bytree": 0.8,
           "objective": "reg:squarederror"}
 booster = xgb.train(params, train, 100, evals=[(train, "train"), (validation, "validation")],

@@ -1,4 +1,9 @@
-"""``smlp data generate|prepare``: raw table -> SageMaker-format splits + schema in the store."""
+"""``smlp data generate|prepare``: raw table -> SageMaker-format splits + schema in the store.
+
+Each prepared data set is a version under its own prefix, ``data/<version>/`` (the version is a
+short hash of its contents), so writing new data never touches the recorded one: the switch is
+the manifest update, the last step. Old versions stay in the store until cleaned.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +18,28 @@ from smlp.manifest import (
     DataRecord,
     artifact_for_bytes,
     artifact_for_file,
+    load_manifest,
     record_stage,
     update_manifest,
 )
 from smlp.store import Store
 
-SCHEMA_KEY = "data/schema.json"
+DATA_PREFIX = "data"
+VERSION_CHARS = 12
 
 
-def split_key(split: str) -> str:
+def split_key(split: str, version: str) -> str:
     """Each split in its own folder, because a SageMaker channel is a prefix."""
-    return f"data/{split}/{split}.csv"
+    return f"{DATA_PREFIX}/{version}/{split}/{split}.csv"
+
+
+def schema_key(version: str) -> str:
+    return f"{DATA_PREFIX}/{version}/schema.json"
+
+
+def split_folder(store: Store, data: DataRecord, split: str) -> str:
+    """The URI of the folder (a SageMaker channel's prefix) that holds ``split``'s file."""
+    return store.uri(store.key(data.splits[split].uri).rsplit("/", 1)[0])
 
 
 def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRecord:
@@ -31,6 +47,7 @@ def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRe
     from smlp.data.synthetic import TARGET
     from smlp.data.synthetic import generate as synthesize
 
+    load_manifest(store)  # an unreadable manifest fails here, before anything is written
     data = config.data
     parameters = {"rows": data.rows, "seed": data.seed, "splits": data.splits.model_dump(),
                   "standardize": data.standardize}
@@ -45,6 +62,7 @@ def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRe
 def prepare(config: Config, store: Store, input_path: Path, target: str,
             id_column: str | None = None, events: EventSink = ignore) -> DataRecord:
     """Read the user's CSV/Parquet, split, fit the schema on train, write everything."""
+    load_manifest(store)  # an unreadable manifest fails here, before anything is written
     data = config.data
     parameters = {"input": str(input_path), "target": target, "id_column": id_column,
                   "seed": data.seed, "splits": data.splits.model_dump(),
@@ -69,20 +87,27 @@ def _source_artifact(path: Path) -> Any:
 
 def _publish(store: Store, prepared: PreparedData, record: Any,
              events: EventSink) -> DataRecord:
-    """Write all files locally first, then upload: a failure leaves the old data intact."""
+    """Write a new data version beside the recorded one, then switch the manifest to it: a
+    failure at any step leaves the recorded data and the candidates trained on it intact."""
+    from smlp.fileio import sha256_bytes, sha256_file
+
     schema_bytes = prepared.schema.model_dump_json(indent=2).encode()
-    splits = {}
     with tempfile.TemporaryDirectory(prefix="smlp-data-") as tmp:
+        paths = {split: Path(tmp) / f"{split}.csv" for split in SPLITS}
         for split in SPLITS:
-            path = Path(tmp) / f"{split}.csv"
-            write_split(prepared.splits[split], path)
-            splits[split] = artifact_for_file(store, split_key(split), path)
+            write_split(prepared.splits[split], paths[split])
+        hashes = {split: sha256_file(paths[split]) for split in SPLITS}
+        version = sha256_bytes("\n".join(
+            [f"{split} {hashes[split]}" for split in SPLITS] + [sha256_bytes(schema_bytes)]
+        ).encode())[:VERSION_CHARS]
+        splits = {split: artifact_for_file(store, split_key(split, version), paths[split])
+                  for split in SPLITS}
         for split in SPLITS:
-            store.upload(Path(tmp) / f"{split}.csv", split_key(split), splits[split].sha256)
-    store.write_bytes(SCHEMA_KEY, schema_bytes)
+            store.upload(paths[split], split_key(split, version), hashes[split])
+    store.write_bytes(schema_key(version), schema_bytes)
     data_record = DataRecord(
         splits=splits,
-        schema=artifact_for_bytes(store, SCHEMA_KEY, schema_bytes),
+        schema=artifact_for_bytes(store, schema_key(version), schema_bytes),
         features=prepared.schema.encoded_names,
         rows={split: int(prepared.splits[split].shape[0]) for split in SPLITS},
     )

@@ -95,11 +95,11 @@ def hyperparameters_for(config: Config, algo: str, data: DataRecord,
 
 
 def channels_for(store: Store, algo: str, data: DataRecord) -> dict[str, str]:
-    from smlp.stages.data import split_key
+    """Each channel is the folder of the recorded data version's split (a prefix on S3)."""
+    from smlp.stages.data import split_folder
 
     spec = get_algorithm(algo)
-    return {channel: store.uri(split_key(split).rsplit("/", 1)[0])
-            for channel, split in spec.channels.items()}
+    return {channel: split_folder(store, data, split) for channel, split in spec.channels.items()}
 
 
 def build_job(config: Config, store: Store, algo: str, data: DataRecord,

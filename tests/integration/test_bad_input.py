@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.data_paths import split_path
 from tests.integration.cli_helpers import (
     assert_one_line_error,
     manifest,
@@ -114,7 +115,7 @@ def test_raw_input_with_text_in_numeric_column(trained: Path) -> None:
 
 def test_tampered_training_data_and_model(trained: Path) -> None:
     store = trained / "smlp-artifacts"
-    train_csv = store / "data/train/train.csv"
+    train_csv = split_path(store, "train")
     original = train_csv.read_bytes()
     train_csv.write_bytes(original.replace(b"1", b"2", 1))
     result = smlp("train", "--algo", "xgboost", ok=False)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.data_paths import split_path
 from tests.integration.cli_helpers import manifest, smlp, write_small_config
 from tests.reference import batch_transform, xgboost_container
 from tests.reference.sklearn_container import SklearnServing, lay_out, run_training, unpack
@@ -84,7 +85,7 @@ def labelled_output(body: bytes) -> tuple[list[str], np.ndarray]:
 
 def container_transform(store: Path, invoke: Any) -> bytes:
     """The test split through a Batch Transform job whose container answers with ``invoke``."""
-    return batch_transform.transform_object((store / "data/test/test.csv").read_bytes(),
+    return batch_transform.transform_object(split_path(store, "test").read_bytes(),
                                             TEST_SPLIT_JOB, invoke, SMALL_PAYLOAD)
 
 
@@ -165,8 +166,8 @@ def test_sklearn_gbm_runs_under_the_sagemaker_training_toolkit(data, project, tm
     hyperparameters["sagemaker_submit_directory"] = json.dumps(str(archive))
     base = tmp_path / "opt" / "ml"
     lay_out(base, hyperparameters, {
-        "train": (data / "data/train", "text/csv"),
-        "validation": (data / "data/validation", "text/csv")})
+        "train": (split_path(data, "train").parent, "text/csv"),
+        "validation": (split_path(data, "validation").parent, "text/csv")})
 
     job = run_training(base)
 
@@ -186,7 +187,7 @@ def test_sklearn_gbm_runs_under_the_sagemaker_training_toolkit(data, project, tm
     # epoch), then the final value; SageMaker keeps the last.
     assert len(found["validation:rmse"]) == params["n_estimators"] + 1
     for split in ("train", "validation"):
-        expected = reference_scores(model, split_rows(data / f"data/{split}/{split}.csv"))
+        expected = reference_scores(model, split_rows(split_path(data, split)))
         for metric, value in expected.items():
             assert found[f"{split}:{metric}"][-1] == pytest.approx(value, rel=1e-12), metric
     assert objective in found
@@ -239,8 +240,8 @@ def test_local_xgboost_trains_and_serves_like_the_container(data, project, tmp_p
     # Training: the container's code on the same channels and hyperparameters.
     base = tmp_path / "opt" / "ml"
     lay_out(base, request["HyperParameters"], {
-        "train": (data / "data/train", "text/csv"),
-        "validation": (data / "data/validation", "text/csv")})
+        "train": (split_path(data, "train").parent, "text/csv"),
+        "validation": (split_path(data, "validation").parent, "text/csv")})
     printed = xgboost_container.train(base)
     reference, _ = xgboost_container.load_booster(base / "model")
     model_dir = model_folder(project, "xgboost", tmp_path / "model")
@@ -258,7 +259,7 @@ def test_local_xgboost_trains_and_serves_like_the_container(data, project, tmp_p
     assert candidate["training_metrics"]["validation:rmse"] == pytest.approx(float(value))
     # xgboost's own CSV reader (the container's) rounds about 1 % of the values one float32
     # ulp away from a correctly rounded parse, so the trees agree to a few 1e-7.
-    test = split_rows(data / "data/test/test.csv")
+    test = split_rows(split_path(data, "test"))
     np.testing.assert_allclose(ours.predict(xgboost.DMatrix(test[:, 1:])),
                                reference.predict(xgboost.DMatrix(test[:, 1:])),
                                rtol=1e-5, atol=1e-5)
@@ -280,11 +281,11 @@ def test_local_xgboost_feature_count_mismatch_fails_in_both(data, project, tmp_p
     with a model of fewer features, and smlp refuses it too rather than predicting."""
     smlp("train", "--algo", "xgboost")
     served = xgboost_container.XGBoostServing(model_folder(project, "xgboost", tmp_path / "m"))
-    rows = (data / "data/test/test.csv").read_bytes().splitlines()[:3]
+    rows = split_path(data, "test").read_bytes().splitlines()[:3]
     with pytest.raises(Exception, match="(?i)feature|column"):
         served.invoke(b"\n".join(rows), "text/csv", "text/csv")
     raw = tmp_path / "with-label.csv"
-    shutil.copy(data / "data/test/test.csv", raw)
+    shutil.copy(split_path(data, "test"), raw)
     result = smlp("transform", "--model", "xgboost", "--input", str(raw), "--output",
                   str(tmp_path / "out"), ok=False)
     assert result.exit_code == 3 and "expected 8 feature columns" in result.output

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.data_paths import split_path
 from tests.integration.cli_helpers import manifest, smlp, write_small_config
 
 
@@ -22,7 +23,7 @@ def prepared(project: Path) -> Path:
 def test_commands_one_by_one(prepared: Path) -> None:
     project = prepared
     store = project / "smlp-artifacts"
-    lines = (store / "data/train/train.csv").read_text().splitlines()
+    lines = split_path(store, "train").read_text().splitlines()
     assert len(lines[0].split(",")) == 9 and not lines[0][0].isalpha()  # no header
 
     smlp("train", "--algo", "all")
@@ -57,7 +58,7 @@ def test_commands_one_by_one(prepared: Path) -> None:
     result = smlp("transform")
     out = next((store / "transform").rglob("test.csv.out"))
     rows = np.loadtxt(out, delimiter=",")
-    test = np.loadtxt(store / "data/test/test.csv", delimiter=",")
+    test = np.loadtxt(split_path(store, "test"), delimiter=",")
     assert rows.shape == (len(test), 2)
     np.testing.assert_allclose(rows[:, 0], test[:, 0])  # label joined back, then prediction
     best = next(c for c in comparison["candidates"] if c["name"] == comparison["best"])
@@ -90,7 +91,7 @@ def test_run_is_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         store = folder / "smlp-artifacts"
         comparison = json.loads((store / "compare/comparison.json").read_text())
         results.append((
-            [(store / f"data/{s}/{s}.csv").read_bytes() for s in ("train", "validation", "test")],
+            [split_path(store, s).read_bytes() for s in ("train", "validation", "test")],
             {c["name"]: c["metrics"] for c in comparison["candidates"]},
         ))
     assert results[0][0] == results[1][0]
@@ -123,7 +124,7 @@ def test_prepare_and_transform_raw_input_with_header(project: Path) -> None:
 
 def test_transform_folder_with_filters(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     smlp("train", "--algo", "xgboost")
-    test = (prepared / "smlp-artifacts/data/test/test.csv").read_text().splitlines()
+    test = split_path(prepared / "smlp-artifacts", "test").read_text().splitlines()
     folder = prepared / "batch"
     folder.mkdir()
     (folder / "a.csv").write_text("\n".join(f"id{i}," + line.split(",", 1)[1]
@@ -155,7 +156,7 @@ def test_early_stopping_keeps_the_best_round(prepared: Path) -> None:
         booster.load_model(bytearray(member.read()))
     best = int(booster.attr("best_iteration"))
     assert booster.num_boosted_rounds() == best + 1 < 500  # cut back to the best round
-    validation = np.loadtxt(prepared / "smlp-artifacts/data/validation/validation.csv",
+    validation = np.loadtxt(split_path(prepared / "smlp-artifacts", "validation"),
                             delimiter=",")
     labels = validation[:, 0].astype(np.float32).astype(np.float64)
     predicted = booster.inplace_predict(validation[:, 1:])

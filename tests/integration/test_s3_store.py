@@ -11,6 +11,7 @@ import numpy as np
 from smlp.config import load_config
 from smlp.manifest import load_manifest
 from smlp.store import S3Store
+from tests.data_paths import split_key
 from tests.integration.cli_helpers import smlp, write_small_config
 
 STORE = "s3://smlp-test/projects/demo"
@@ -20,10 +21,10 @@ def test_pipeline_on_an_s3_store(project: Path, make_store: Any) -> None:
     store: S3Store = make_store("s3")
     write_small_config(project)
     smlp("data", "generate", "--store", STORE)
-    first_line = store.read_bytes("data/train/train.csv").split(b"\n", 1)[0]
+    first_line = store.read_bytes(split_key(store, "train")).split(b"\n", 1)[0]
     assert len(first_line.split(b",")) == 9 and first_line[:1].isdigit()
     head = store.client.head_object(Bucket="smlp-test",
-                                    Key="projects/demo/data/train/train.csv")
+                                    Key="projects/demo/" + split_key(store, "train"))
     manifest = load_manifest(store)
     assert head["Metadata"]["sha256"] == manifest.data.splits["train"].sha256
 

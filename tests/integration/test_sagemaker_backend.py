@@ -23,6 +23,7 @@ from smlp.backends.sagemaker import SageMakerBackend
 from smlp.backends.sagemaker.session import AwsSession
 from smlp.errors import BackendError, ConfigError
 from smlp.events import Event
+from tests.data_paths import schema_key, split_key
 from tests.integration.sagemaker_fixtures import (
     REGION,
     ROLE,
@@ -75,13 +76,13 @@ def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, 
     events: list[Event] = []
     candidates = {c.name: c for c in train(config, sm_store, backend, None, None,
                                            events.append)}
-    check_training_requests(traffic, len(prepared.features))
+    check_training_requests(traffic, len(prepared.features), prepared)
     check_candidates(traffic, candidates, events)
     check_split_layout(sm_store, len(prepared.features))
 
     remote = compare(config, sm_store, backend)
     result = transform(config, sm_store, backend)
-    check_transform_requests(traffic)
+    check_transform_requests(traffic, prepared.splits["test"].uri)
     assert result.outputs == [f"{STORE}/transform/{result.name}/test.csv.out"]
     assert result.rows == prepared.rows["test"]
 
@@ -89,7 +90,7 @@ def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, 
     from sklearn import metrics
 
     labels_text = [line.split(",", 1)[0] for line in
-                   sm_store.read_bytes("data/test/test.csv").decode().splitlines()]
+                   sm_store.read_bytes(split_key(sm_store, "test")).decode().splitlines()]
     labels = np.array([float(v) for v in labels_text])
     answered = {name: container_answers(traffic, c.model.uri)[0]
                 for name, c in candidates.items()}
@@ -206,7 +207,7 @@ def test_container_trained_xgboost_at_its_best_round_serves_locally(small_config
                "TransformOutput": {"Accept": "text/csv", "AssembleWith": "Line"},
                "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input",
                                   "OutputFilter": "$[0,-1]"}}
-    theirs = batch_transform.transform_object(sm_store.read_bytes("data/test/test.csv"),
+    theirs = batch_transform.transform_object(sm_store.read_bytes(split_key(sm_store, "test")),
                                               request, container.invoke)
     their_labels, their_predictions = labelled_lines(theirs)
     assert labels == their_labels
@@ -214,7 +215,8 @@ def test_container_trained_xgboost_at_its_best_round_serves_locally(small_config
                                   their_predictions.astype(np.float32))
 
 
-def check_training_requests(traffic: Any, n_features: int) -> None:
+def check_training_requests(traffic: Any, n_features: int, prepared: Any) -> None:
+    data = prepared.splits["train"].uri.rsplit("/", 2)[0]  # the recorded data version
     requests = {r["TrainingJobName"].split("-")[1]: r
                 for r in traffic.requests("CreateTrainingJob")}
     assert set(requests) == {"xgboost", "knn", "sklearn"}
@@ -224,8 +226,8 @@ def check_training_requests(traffic: Any, n_features: int) -> None:
         "TrainingInputMode": "File"}  # built-in: SageMaker's own metric definitions
     assert [(c["ChannelName"], c["ContentType"], c["DataSource"]["S3DataSource"]["S3Uri"])
             for c in xgb["InputDataConfig"]] == [
-        ("train", "text/csv", f"{STORE}/data/train/"),
-        ("validation", "text/csv", f"{STORE}/data/validation/")]
+        ("train", "text/csv", f"{data}/train/"),
+        ("validation", "text/csv", f"{data}/validation/")]
     assert xgb["HyperParameters"]["num_round"] == "20"
     assert xgb["RoleArn"] == ROLE
     assert xgb["OutputDataConfig"] == {"S3OutputPath": f"{STORE}/training"}
@@ -235,7 +237,7 @@ def check_training_requests(traffic: Any, n_features: int) -> None:
     assert [(c["ChannelName"], c["ContentType"]) for c in knn["InputDataConfig"]] == [
         ("train", "text/csv;label_size=1"), ("test", "text/csv;label_size=1")]
     assert knn["InputDataConfig"][1]["DataSource"]["S3DataSource"]["S3Uri"].endswith(
-        "/data/validation/")  # the test split stays unseen
+        f"{data}/validation/")  # the test split stays unseen
     assert knn["HyperParameters"]["feature_dim"] == str(n_features)
 
     sk = requests["sklearn"]
@@ -270,13 +272,14 @@ def check_candidates(traffic: Any, candidates: dict[str, Any], events: list[Even
 
 def check_split_layout(store: Any, n_features: int) -> None:
     """What SageMaker reads: one folder per split, target first, no header."""
-    assert {"data/train/train.csv", "data/validation/validation.csv",
-            "data/test/test.csv"} <= set(store.list("data"))
-    first = store.read_bytes("data/train/train.csv").split(b"\n", 1)[0].decode()
+    keys = {split: split_key(store, split) for split in ("train", "validation", "test")}
+    assert all(key.endswith(f"/{split}/{split}.csv") for split, key in keys.items())
+    assert set(keys.values()) <= set(store.list("data"))
+    first = store.read_bytes(keys["train"]).split(b"\n", 1)[0].decode()
     assert len([float(v) for v in first.split(",")]) == n_features + 1  # a header won't parse
 
 
-def check_transform_requests(traffic: Any) -> None:
+def check_transform_requests(traffic: Any, test_uri: str) -> None:
     models = traffic.requests("CreateModel")
     env = {m["ModelName"].split("-")[1]: m["PrimaryContainer"] for m in models}
     assert env["sklearn"]["Environment"]["SAGEMAKER_PROGRAM"] == "sklearn_gbm.py"
@@ -288,8 +291,7 @@ def check_transform_requests(traffic: Any) -> None:
     xgb = jobs["xgboost"]
     assert xgb["TransformInput"]["SplitType"] == "Line"
     assert xgb["TransformInput"]["ContentType"] == "text/csv"
-    assert xgb["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == (
-        f"{STORE}/data/test/test.csv")
+    assert xgb["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == test_uri
     assert xgb["TransformOutput"]["AssembleWith"] == "Line"
     assert xgb["DataProcessing"] == {"InputFilter": "$[1:]", "JoinSource": "Input",
                                      "OutputFilter": "$[0,-1]"}
@@ -328,7 +330,7 @@ def test_sourcedir_is_uploaded_once_and_serves_like_the_container(
     model_dir = untar(sm_store.read_bytes(f"training/{job}/output/model.tar.gz"),
                       tmp_path / "model")
 
-    rows = sm_store.read_bytes("data/test/test.csv").decode().splitlines()[:5]
+    rows = sm_store.read_bytes(split_key(sm_store, "test")).decode().splitlines()[:5]
     payload = "".join(row.split(",", 1)[1] + "\n" for row in rows).encode()
     with SklearnServing(code, model_dir, program) as container:
         answer = container.invoke(payload, "text/csv", "text/csv")
@@ -351,7 +353,7 @@ def test_transform_of_local_files_with_and_without_download(small_config, sm_sto
     backend = backend_for(config, sm_store)
     train(config, sm_store, backend, ["xgboost"])
     compare(config, sm_store, backend)
-    schema = json.loads(sm_store.read_bytes("data/schema.json"))
+    schema = json.loads(sm_store.read_bytes(schema_key(sm_store)))
     names = [f["name"] for f in schema["features"]]
     raw = project / "raw.csv"
     raw.write_text(",".join(names) + "\n" + "\n".join(
@@ -585,7 +587,7 @@ def test_dry_run_prints_validated_requests_and_cost_without_credentials(project,
     operations = [r["operation"] for r in plan["requests"]]
     assert operations.count("CreateTrainingJob") == 3
     assert operations.count("CreateTransformJob") == 4  # compare 3, then the final transform
-    assert any(w["uri"].endswith("data/train/train.csv") for w in plan["s3_writes"])
+    assert any(w["uri"].endswith("/train/train.csv") for w in plan["s3_writes"])
 
 
 def test_dry_run_errors_are_one_line(project, no_credentials):

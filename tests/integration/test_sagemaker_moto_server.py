@@ -16,6 +16,7 @@ import pytest
 from smlp.backends.sagemaker import SageMakerBackend
 from smlp.events import Event
 from smlp.store import S3Store
+from tests.data_paths import split_key
 from tests.integration.sagemaker_fixtures import (
     BUCKET,
     REGION,
@@ -100,7 +101,7 @@ def test_training_over_http_reaches_the_server_as_sent(endpoint, small_config, p
     assert sklearn["AlgorithmSpecification"]["MetricDefinitions"]
     channels = [c["ContentType"] for c in sklearn["InputDataConfig"]]
     assert channels == ["text/csv", "text/csv"]
-    body = sm_store.read_bytes("data/validation/validation.csv").decode().splitlines()
+    body = sm_store.read_bytes(split_key(sm_store, "validation")).decode().splitlines()
     assert len(body) == data.rows["validation"]  # no header line
 
 

@@ -9,6 +9,7 @@ from smlp.manifest import load_manifest
 from smlp.stages.data import generate
 from smlp.stages.train import parse_overrides, train
 from smlp.store import LocalStore
+from tests.data_paths import split_key
 from tests.fakes import FakeBackend
 
 
@@ -25,7 +26,8 @@ def test_jobs_follow_each_algorithm_contract(small_config: Any, store: LocalStor
     jobs = {job.algorithm: job for job in backend.trained}
     assert set(jobs["xgboost"].channels) == {"train", "validation"}
     assert set(jobs["knn"].channels) == {"train", "test"}
-    assert jobs["knn"].channels["test"].endswith("data/validation")  # never the test split
+    validation = split_key(store, "validation").rsplit("/", 1)[0]
+    assert jobs["knn"].channels["test"] == store.uri(validation)  # never the test split
     assert jobs["knn"].hyperparameters["feature_dim"] == "8"
     assert all(isinstance(v, str) for job in jobs.values() for v in job.hyperparameters.values())
     assert jobs["sklearn-gbm"].container_version == "1.9-0"
