@@ -146,10 +146,12 @@ def kill_9(base: Path) -> None:
 # -- concurrent writers ----------------------------------------------------------------------
 WRITER = """\
 import sys
+import time
 from smlp.manifest import Artifact, Candidate, update_manifest
 from smlp.store import LocalStore
 
 store = LocalStore(__import__("pathlib").Path(sys.argv[1]))
+time.sleep(max(0.0, float(sys.argv[4]) - time.time()))  # all writers start together
 for i in range(int(sys.argv[3])):
     name = f"w{sys.argv[2]}-{i:02d}"
     candidate = Candidate(name=name, algo="xgboost", job_name=name, hyperparameters={},
@@ -161,8 +163,9 @@ for i in range(int(sys.argv[3])):
 def concurrent(base: Path) -> None:
     project = fresh(base)
     before = len(manifest(project)["candidates"])
+    start = str(time.time() + 5)  # after every writer has imported smlp
     processes = [subprocess.Popen([sys.executable, "-c", WRITER, str(project / STORE), str(n),
-                                   str(PER_WRITER)], cwd=ROOT, stderr=subprocess.PIPE,
+                                   str(PER_WRITER), start], cwd=ROOT, stderr=subprocess.PIPE,
                                   text=True) for n in range(WRITERS)]
     errors = [p.communicate(timeout=WAIT_SECONDS)[1] for p in processes]
     failed = [e.strip().splitlines()[-1] for e, p in zip(errors, processes, strict=True)
