@@ -15,15 +15,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializationInfo,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from smlp.errors import IntegrityError, MissingStageError, SmlpError, StoreError
 from smlp.fileio import sha256_bytes, sha256_file
-from smlp.manifest_io import read_change_write
+from smlp.manifest_io import from_key, read_change_write, to_key
 from smlp.store import Store, content_sha256
 
 SCHEMA_VERSION = 1
 MANIFEST_KEY = "manifest.json"
+STORE_ROOT = "store_root"  # the validation/serialization context key naming the store's root
 
 
 def now() -> str:
@@ -31,9 +41,24 @@ def now() -> str:
 
 
 class Artifact(BaseModel):
+    """A file by URI and content hash. In manifest.json a URI inside the store is a
+    store-relative key (see manifest_io), so a moved or copied project still finds it; in
+    memory ``uri`` is always the full URI under the store's current root."""
+
     uri: str
     sha256: str
     size: int = 0
+
+    @field_serializer("uri")
+    def _as_key(self, uri: str, info: SerializationInfo) -> str:
+        root = (info.context or {}).get(STORE_ROOT)
+        return to_key(root, uri) if root else uri
+
+    @field_validator("uri")
+    @classmethod
+    def _as_uri(cls, uri: str, info: ValidationInfo) -> str:
+        root = (info.context or {}).get(STORE_ROOT)
+        return from_key(root, uri) if root else uri
 
 
 class StageRecord(BaseModel):
@@ -232,7 +257,7 @@ def _parse(store: Store, data: bytes) -> Manifest:
             "this smlp cannot read it"
         )
     try:
-        return Manifest.model_validate(raw)
+        return Manifest.model_validate(raw, context={STORE_ROOT: store.root})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -241,7 +266,8 @@ def _parse(store: Store, data: bytes) -> Manifest:
 
 def _dump(store: Store, manifest: Manifest) -> bytes:
     manifest.updated_at = now()
-    return manifest.model_dump_json(indent=2, by_alias=True).encode()
+    return manifest.model_dump_json(indent=2, by_alias=True,
+                                    context={STORE_ROOT: store.root}).encode()
 
 
 def save_manifest(store: Store, manifest: Manifest) -> None:

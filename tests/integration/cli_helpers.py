@@ -36,7 +36,13 @@ def write_small_config(folder: Path) -> Path:
 
 
 def manifest(folder: Path, store: str = "smlp-artifacts") -> dict[str, Any]:
-    return json.loads((folder / store / "manifest.json").read_text())
+    """The manifest as JSON, with its store-relative keys resolved to full URIs (as smlp
+    reads it)."""
+    from smlp.manifest import load_manifest
+    from smlp.store import LocalStore
+
+    json.loads((folder / store / "manifest.json").read_text())  # valid JSON on disk
+    return load_manifest(LocalStore(folder / store)).model_dump(mode="json", by_alias=True)
 
 
 def assert_one_line_error(result: Any, expected: str, code: int | None = None) -> None:

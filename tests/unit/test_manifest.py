@@ -23,13 +23,13 @@ def test_stage_records_completed_then_failed_without_losing_earlier(make_store: 
                                                                     kind: str) -> None:
     store = make_store(kind)
     with record_stage(store, "data", "smlp data generate", {"rows": 10}) as record:
-        record.outputs["train"] = Artifact(uri="u", sha256="s")
+        record.outputs["train"] = Artifact(uri=store.uri("data/train.csv"), sha256="s")
     with pytest.raises(DataError):
         with record_stage(store, "train", "smlp train"):
             raise DataError("boom")
     manifest = load_manifest(store)
     assert manifest.stages["data"].status == "completed"
-    assert manifest.stages["data"].outputs["train"].uri == "u"
+    assert manifest.stages["data"].outputs["train"].uri == store.uri("data/train.csv")
     assert manifest.stages["train"].status == "failed"
     assert manifest.stages["train"].error == "boom"
     assert manifest.stages["train"].duration_s is not None
@@ -113,3 +113,35 @@ def test_a_manifest_without_best_sha256_judges_by_time() -> None:
     assert manifest.stale_best() is None
     manifest.candidates["xgboost"] = _candidate("b", "2026-01-01T00:01:00+00:00")
     assert "retrained" in (manifest.stale_best() or "")
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_uris_inside_the_store_are_written_as_keys(make_store: Any, kind: str) -> None:
+    import json
+
+    store = make_store(kind)
+    inside = Artifact(uri=store.uri("data/train/train.csv"), sha256="a")
+    outside = Artifact(uri="/elsewhere/new.csv" if kind == "local" else "s3://other/x.csv",
+                       sha256="b")
+    sibling = Artifact(uri=store.root + "-old/x.csv", sha256="c")  # a prefix, not a folder
+    with record_stage(store, "data", "smlp data generate") as record:
+        record.outputs.update(train=inside, source=outside, sibling=sibling)
+    raw = json.loads(store.read_bytes(MANIFEST_KEY))["stages"]["data"]["outputs"]
+    assert raw["train"]["uri"] == "data/train/train.csv"
+    assert raw["source"]["uri"] == outside.uri and raw["sibling"]["uri"] == sibling.uri
+    loaded = load_manifest(store).stages["data"].outputs
+    assert loaded == {"train": inside, "source": outside, "sibling": sibling}
+
+
+def test_an_old_manifest_with_absolute_uris_still_loads(tmp_path: Path) -> None:
+    import json
+
+    store = LocalStore(tmp_path)
+    uri = store.uri("data/train/train.csv")
+    manifest = {"schema_version": 1, "comparison": {"uri": uri, "sha256": "a"}}
+    (tmp_path / MANIFEST_KEY).write_text(json.dumps(manifest))
+    assert load_manifest(store).comparison == Artifact(uri=uri, sha256="a")
+    update_manifest(store, lambda m: None)  # rewritten with a key, still the same artifact
+    assert json.loads((tmp_path / MANIFEST_KEY).read_text())["comparison"]["uri"] == (
+        "data/train/train.csv")
+    assert load_manifest(store).comparison == Artifact(uri=uri, sha256="a")
