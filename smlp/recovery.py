@@ -46,7 +46,9 @@ SLACK_SECONDS = 1.0  # file times and marker times come from different clocks' r
 MANIFEST_KEY = "manifest.json"  # smlp.manifest.MANIFEST_KEY (not imported: no cycle)
 
 _work_dirs: list[str] = []
-_begun: dict[str, tuple[str, Any]] = {}  # marker key -> (stage, update) of this process
+LAST_COMPLETED = "last_completed"  # extra[...]: a stage's success a later failure replaced
+# marker key -> (stage, update, the stage's completed record before it began) in this process
+_begun: dict[str, tuple[str, Any, dict[str, Any] | None]] = {}
 
 Update = Callable[[Store, Callable[[Any], None]], Any]
 
@@ -106,33 +108,62 @@ def begin(store: Store, stage: str, command: str, update: Update) -> str | None:
         store.write_bytes(key, json.dumps(asdict(marker)).encode())
     except (SmlpError, OSError):
         return None
-    _begun[key] = (stage, update)
+    _begun[key] = (stage, update, _completed(_read_manifest(store), stage))
     return key
 
 
 def end(store: Store, key: str | None) -> None:
-    """Remove this stage's marker: it ended (and recorded how) by itself, so an earlier
-    interrupted attempt of the stage is no longer its last one."""
+    """Remove this stage's marker: it ended and recorded how by itself. A failure keeps the
+    success it replaced in ``stages`` (under ``extra["last_completed"]``); a success makes an
+    earlier interrupted attempt or failure no longer the stage's last word."""
     if key is None:
         return
-    stage, update = _begun.pop(key, (None, None))
+    stage, update, before = _begun.pop(key, (None, None, None))
     try:
         _delete(store, key)
         if stage is not None and update is not None:
-            _forget_attempt(store, stage, update)
+            _settle(store, stage, update, before)
     except (SmlpError, OSError, ValueError):
         pass
 
 
-def _forget_attempt(store: Store, stage: str, update: Update) -> None:
-    raw = json.loads(store.read_bytes(MANIFEST_KEY)) if store.exists(MANIFEST_KEY) else {}
-    if stage not in ((raw.get("extra") or {}).get(INTERRUPTED) or {}):
+def _read_manifest(store: Store) -> dict[str, Any]:
+    try:
+        raw = json.loads(store.read_bytes(MANIFEST_KEY)) if store.exists(MANIFEST_KEY) else {}
+    except (SmlpError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _completed(raw: dict[str, Any], stage: str) -> dict[str, Any] | None:
+    record = (raw.get("stages") or {}).get(stage)
+    return record if isinstance(record, dict) and record.get("status") == "completed" else None
+
+
+def _settle(store: Store, stage: str, update: Update, before: dict[str, Any] | None) -> None:
+    raw = _read_manifest(store)
+    extra = raw.get("extra") or {}
+    succeeded = _completed(raw, stage) is not None
+    stale = [name for name in (INTERRUPTED, LAST_COMPLETED)
+             if stage in (extra.get(name) or {})]
+    keep = not succeeded and before is not None
+    if not keep and not (succeeded and stale):
         return  # the common case: one read, no write
 
     def change(manifest: Any) -> None:
-        interrupted_attempts(manifest).pop(stage, None)
+        if keep:
+            manifest.extra.setdefault(LAST_COMPLETED, {})[stage] = before
+        else:
+            for name in stale:
+                manifest.extra.get(name, {}).pop(stage, None)
 
     update(store, change)
+
+
+def last_completed(manifest: Any) -> dict[str, dict[str, Any]]:
+    """Successes a later failure of the same stage replaced, by stage."""
+    kept = manifest.extra.get(LAST_COMPLETED, {})
+    return kept if isinstance(kept, dict) else {}
 
 
 def markers(store: Store) -> list[Marker]:

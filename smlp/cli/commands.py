@@ -155,7 +155,7 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
 
     from smlp.errors import SmlpError
     from smlp.manifest import load_manifest, update_manifest
-    from smlp.recovery import interrupted_attempts, recover
+    from smlp.recovery import interrupted_attempts, last_completed, recover
     from smlp.store import open_store
 
     cfg = load(config, {"store": store})
@@ -167,6 +167,7 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
         found = None
     manifest = load_manifest(artifacts)
     attempts = interrupted_attempts(manifest)
+    successes = last_completed(manifest)
     if not manifest.stages and not attempts:
         console.print(f"{artifacts.root}: no stages recorded yet; start with `smlp run` or "
                       "`smlp data generate`")
@@ -178,8 +179,13 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
         colour = {"completed": "green", "failed": "red"}.get(record.status, "yellow")
         stages.add_row(name, f"[{colour}]{record.status}[/]", record.finished_at or "",
                        f"{record.duration_s or 0:.1f}", record.command)
+        success = successes.get(name)
+        if success is not None and record.status != "completed":  # the failure replaced it
+            stages.add_row(f"{name} (last success)", "[green]completed[/]",
+                           success.get("finished_at") or "",
+                           f"{success.get('duration_s') or 0:.1f}", success.get("command", ""))
         if name in attempts:  # interrupted after this record was written
-            stages.add_row(f"{name} (last attempt)", "[red]interrupted[/]", "", "",
+            stages.add_row(f"{name} (interrupted attempt)", "[red]interrupted[/]", "", "",
                            attempts[name].get("command", ""))
     for name, attempt in attempts.items():
         if name not in manifest.stages:
@@ -190,8 +196,10 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
             console.print(f"[red]{name} failed:[/] {record.error}", markup=True)
     for name, attempt in attempts.items():
         record = manifest.stages.get(name)
-        kept = (f"; its last {record.status} run ({record.finished_at}) is kept"
-                if record is not None else "")
+        last = successes.get(name) if record is not None and record.status != "completed" \
+            else (record.model_dump() if record is not None else None)
+        kept = (f"; its last completed run ({last.get('finished_at')}) is kept"
+                if last is not None else "")
         console.print(f"[red]{name} interrupted[/] (started {attempt.get('started_at')}): "
                       f"{attempt.get('error')}{kept}", markup=True)
     if found is not None:

@@ -137,3 +137,35 @@ def test_a_live_stage_and_another_hosts_stage_are_left_alone(project: Path) -> N
     assert list(load_manifest(store).extra["interrupted"]) == ["reused"]
     assert sorted(p.name for p in (project / "store" / "running").iterdir()) == [
         "elsewhere.json", "live.json"]
+
+
+def test_a_failed_attempt_keeps_the_last_success_beside_it(project: Path) -> None:
+    from smlp.backends import get_backend
+    from smlp.config import load_config
+    from smlp.events import Event
+    from smlp.stages.train import train
+    from smlp.store import open_store
+
+    (project / "smlp.yaml").write_text(SMALL_YAML)
+    smlp("data", "generate")
+    smlp("train", "--algo", "xgboost")
+    success = manifest(project)["stages"]["train"]
+
+    def ctrl_c(event: Event) -> None:
+        if event.kind == "job":
+            raise KeyboardInterrupt
+
+    config = load_config(project / "smlp.yaml", {})
+    store = open_store(config.store)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, store, get_backend(config, store), ["xgboost"], events=ctrl_c)
+    state = manifest(project)
+    assert state["stages"]["train"]["status"] == "failed"
+    kept = state["extra"]["last_completed"]["train"]
+    assert {k: kept[k] for k in ("status", "command", "started_at", "finished_at")} == {
+        k: success[k] for k in ("status", "command", "started_at", "finished_at")}
+    output = smlp("status").output
+    assert "(last" in output and "success)" in output and "its last completed run" not in output
+
+    smlp("train", "--algo", "xgboost")  # a new success: nothing older is shown beside it
+    assert "train" not in manifest(project)["extra"].get("last_completed", {})
