@@ -441,8 +441,8 @@ def test_a_trial_that_hangs_silently_is_stopped_at_its_max_runtime(prepared: Pat
   max_parallel_jobs: 1
   algorithms:
     xgboost:
-      static_hyperparameters: {num_round: 3000, early_stopping_rounds: 10000}
-""")
+      static_hyperparameters: {num_round: 50000, early_stopping_rounds: 100000}
+""")  # a trial far too long to end before it is frozen
     import yaml
 
     settings = yaml.safe_load((prepared / "smlp.yaml").read_text())
