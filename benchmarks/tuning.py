@@ -239,7 +239,7 @@ seconds = []
 for hp in trials:
     hp = dict(hp)
     rounds, stop = int(hp.pop("num_round")), int(hp.pop("early_stopping_rounds", 0)) or None
-    params = {k: (v if k == "objective" else float(v)) for k, v in hp.items()}
+    params = {k: (v if k in ("objective", "eval_metric") else float(v)) for k, v in hp.items()}
     params["max_depth"] = int(params.get("max_depth", 6))
     best = float("inf")
     for _ in range(2):
