@@ -166,8 +166,8 @@ def _default_ranges() -> dict[str, AlgorithmTuning]:
     scikit-learn's gradient boosting is not tuned by ``--algo all``: the same model family as
     XGBoost with single-threaded exact splits, so each trial costs several XGBoost trials. On
     Ecdat Computers (benchmarks/tuning.py, with the earlier defaults) its 20 trials took 127
-    of `smlp run --tune`'s 263 s for a test RMSE 0.75% below tuned XGBoost's; on ggplot2
-    diamonds (38k training rows) a trial costs minutes. ``--algo sklearn-gbm`` still tunes it.
+    of `smlp run --tune`'s 263 s for a test RMSE 0.75% below tuned XGBoost's.
+    ``--algo sklearn-gbm`` still tunes it.
     """
     return {
         "xgboost": AlgorithmTuning(
