@@ -223,8 +223,9 @@ def model_archive(project: Path) -> str:
 
 
 def model_cache(project: Path) -> str:
-    files = sorted(p for p in (project / ".smlp" / "models").rglob("*") if p.is_file()
-                   and not p.name.startswith("."))
+    digest = manifest(project)["candidates"]["xgboost"]["model"]["sha256"]
+    cache = project / ".smlp" / "models" / digest[:16]  # the served model's extracted files
+    files = sorted(p for p in cache.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         return "no extracted model cache found"
     target = files[0]
