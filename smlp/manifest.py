@@ -12,53 +12,26 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    Field,
-    SerializationInfo,
-    ValidationError,
-    ValidationInfo,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from smlp.errors import IntegrityError, MissingStageError, SmlpError, StoreError
-from smlp.fileio import sha256_bytes, sha256_file
-from smlp.manifest_io import from_key, read_change_write, to_key
-from smlp.store import Store, content_sha256
+# Artifacts and their checks live in smlp.artifact; stages import them from here too.
+from smlp.artifact import STORE_ROOT, Artifact
+from smlp.artifact import artifact_for_bytes as artifact_for_bytes
+from smlp.artifact import artifact_for_file as artifact_for_file
+from smlp.artifact import verify as verify
+from smlp.artifact import verify_stored as verify_stored
+from smlp.errors import IntegrityError, MissingStageError, SmlpError
+from smlp.manifest_io import read_change_write
+from smlp.store import Store
 
 SCHEMA_VERSION = 1
 MANIFEST_KEY = "manifest.json"
-STORE_ROOT = "store_root"  # the validation/serialization context key naming the store's root
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class Artifact(BaseModel):
-    """A file by URI and content hash. In manifest.json a URI inside the store is a
-    store-relative key (see manifest_io), so a moved or copied project still finds it; in
-    memory ``uri`` is always the full URI under the store's current root."""
-
-    uri: str
-    sha256: str
-    size: int = 0
-
-    @field_serializer("uri")
-    def _as_key(self, uri: str, info: SerializationInfo) -> str:
-        root = (info.context or {}).get(STORE_ROOT)
-        return to_key(root, uri) if root else uri
-
-    @field_validator("uri")
-    @classmethod
-    def _as_uri(cls, uri: str, info: ValidationInfo) -> str:
-        root = (info.context or {}).get(STORE_ROOT)
-        return from_key(root, uri) if root else uri
 
 
 class StageRecord(BaseModel):
@@ -333,46 +306,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     return str(exc) or type(exc).__name__
-
-
-def artifact_for_file(store: Store, key: str, local: Path) -> Artifact:
-    return Artifact(uri=store.uri(key), sha256=sha256_file(local), size=local.stat().st_size)
-
-
-def artifact_for_bytes(store: Store, key: str, data: bytes) -> Artifact:
-    return Artifact(uri=store.uri(key), sha256=sha256_bytes(data), size=len(data))
-
-
-def verify(local: Path, artifact: Artifact) -> None:
-    """Raise IntegrityError if the file on disk is not the artifact the manifest recorded."""
-    try:
-        actual = sha256_file(local)
-    except OSError as exc:
-        raise IntegrityError(f"{artifact.uri}: unreadable ({exc.strerror})") from None
-    if actual != artifact.sha256:
-        raise IntegrityError(
-            f"{artifact.uri}: sha256 {actual[:12]}… does not match the manifest's "
-            f"{artifact.sha256[:12]}…; the artifact was changed after it was recorded "
-            "(re-run the stage that wrote it)"
-        )
-
-
-def verify_stored(store: Store, artifact: Artifact, what: str, rerun: str) -> None:
-    """Raise IntegrityError unless the store still holds ``artifact`` as recorded (S3 objects
-    by the sha256 in their metadata, see ``content_sha256``); ``rerun`` is the command that
-    writes it again."""
-    try:
-        actual = content_sha256(store, store.key(artifact.uri), artifact.size or None)
-    except StoreError as exc:
-        if "not found" not in str(exc):
-            raise
-        raise IntegrityError(f"{artifact.uri}: the {what} is missing; re-run `{rerun}`") from None
-    if actual != artifact.sha256:
-        raise IntegrityError(
-            f"{artifact.uri}: sha256 {actual[:12]}… does not match the manifest's "
-            f"{artifact.sha256[:12]}…; the {what} was changed after it was recorded "
-            f"(re-run `{rerun}`)"
-        )
 
 
 def data_command(manifest: Manifest) -> str:
