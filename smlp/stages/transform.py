@@ -26,6 +26,7 @@ from smlp.manifest import (
     record_stage,
     verify_stored,
 )
+from smlp.manifest_io import to_key
 from smlp.naming import job_name
 from smlp.store import Store
 
@@ -159,7 +160,10 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
     destination = output or options.output
     output_uri = str(Path(destination).resolve()) if destination else store.uri(
         f"transform/{name}")
-    parameters = {"model": candidate.name, "input": input_uri, "output": output_uri,
+    # Store keys where inside the store, as the manifest keeps artifacts: a moved project's
+    # record names what it used, not where the project once was.
+    parameters = {"model": candidate.name, "input": to_key(store.root, input_uri),
+                  "output": to_key(store.root, output_uri),
                   "raw_input": schema is not None,
                   **options.model_dump(include={"input_filter", "join_source", "output_filter",
                                                 "batch_strategy", "split_type"})}

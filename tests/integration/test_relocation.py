@@ -38,8 +38,12 @@ def test_a_copied_project_folder_works_after_the_original_is_gone(
     outputs = list((copy / "smlp-artifacts/transform").rglob("test.csv.out"))
     assert len(outputs) == 1 and outputs[0].stat().st_size > 0
     smlp("train", "--algo", "knn")  # the copy keeps working as a project of its own
-    uris = _uris(json.loads((copy / "smlp-artifacts/manifest.json").read_text()))
+    recorded = json.loads((copy / "smlp-artifacts/manifest.json").read_text())
+    uris = _uris(recorded)
     assert uris and not [uri for uri in uris if uri.startswith("/")]
+    transform = recorded["stages"]["transform"]["parameters"]
+    assert not transform["input"].startswith("/") and transform["output"].startswith(
+        "transform/")
 
 
 def _uris(node: Any) -> list[str]:
