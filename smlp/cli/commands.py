@@ -239,6 +239,10 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
         console.print(f"data: {rows}; {len(manifest.data.features)} features")
     if manifest.comparison is not None:
         console.print(f"comparison: {manifest.comparison.uri}")
+    stale = manifest.stale_best()
+    if stale is not None:
+        console.print(f"[yellow]the comparison is stale:[/] {stale}; run `smlp compare`",
+                      markup=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -83,6 +83,8 @@ def test_best_is_the_compared_model_not_the_name(trained: Path) -> None:
     assert_one_line_error(result, "the comparison is stale: xgboost was retrained after "
                           "`smlp compare` ranked it best; run `smlp compare`", code=4)
     assert not (trained / "smlp-artifacts/transform").exists()
+    assert "the comparison is stale: xgboost was retrained" in smlp("status").output
     smlp("transform", "--model", "xgboost")  # named explicitly, it is served
     smlp("compare")
+    assert "stale" not in smlp("status").output
     smlp("transform")
