@@ -39,7 +39,7 @@ from smlp.store import LocalStore, S3Store, Store
 
 PREFIX = "running"
 INTERRUPTED = "interrupted"  # the manifest's extra[...] key
-STATUS_FILE = "job.json"  # the local backend's job status file (smlp.backends.local)
+STATUS_FILE = "job.json"  # the local backend's job status file (smlp.backends.local.jobs)
 TMP_MIN_AGE_SECONDS = 2.0  # a partial younger than this may still be being written
 SLACK_SECONDS = 1.0  # file times and marker times come from different clocks' rounding
 

@@ -70,7 +70,8 @@ def open_project(config: Any, needs: str | None = None) -> tuple[Any, Any]:
 
     store = open_store(config.store)
     if getattr(config.backend, "dry_run", False):
-        from smlp.backends.sagemaker.dryrun import DryRunStore, rehearse
+        from smlp.backends.sagemaker.dryrun import DryRunStore
+        from smlp.stages.rehearse import rehearse
 
         store = DryRunStore(store)
         backend = get_backend(config, store)

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 from smlp.algorithms.entry_points import load_predictor
-from smlp.backends import local
-from smlp.backends.local import LocalBackend
+from smlp.backends.local import LocalBackend, model_cache
 from smlp.config import load_config
 from smlp.errors import BackendError, IntegrityError, StoreError
 from smlp.fileio import sha256_file
@@ -80,7 +79,7 @@ def test_an_archive_that_unpacks_too_far_is_refused(backend: LocalBackend) -> No
         info = tarfile.TarInfo("xgboost-model")
         info.size = size
         tar.addfile(info, io.BytesIO(bytes(size)))
-    assert archive.stat().st_size < size // local.MAX_UNPACK_RATIO
+    assert archive.stat().st_size < size // model_cache.MAX_UNPACK_RATIO
     with pytest.raises(IntegrityError, match="refusing to unpack .*more than") as caught:
         backend.model_dir(str(archive), sha256_file(archive), "xgboost")
     assert "\n" not in str(caught.value)
@@ -89,7 +88,7 @@ def test_an_archive_that_unpacks_too_far_is_refused(backend: LocalBackend) -> No
 
 
 def test_too_many_entries_are_refused(backend: LocalBackend, monkeypatch: Any) -> None:
-    monkeypatch.setattr(local, "MAX_MODEL_MEMBERS", 3)
+    monkeypatch.setattr(model_cache, "MAX_MODEL_MEMBERS", 3)
     archive = _archive(_in_store(backend, "many"), {f"f{i}": b"x" for i in range(5)})
     with pytest.raises(IntegrityError, match="more than 3 entries"):
         backend.model_dir(str(archive), sha256_file(archive))
@@ -128,7 +127,7 @@ def test_pickles_load_only_from_the_store_and_verified(backend: LocalBackend,
 
 
 def test_unsafe_tar_pythons_are_refused(backend: LocalBackend, monkeypatch: Any) -> None:
-    monkeypatch.setattr(local, "_python_version", lambda: (3, 11, 3))
+    monkeypatch.setattr(model_cache, "_python_version", lambda: (3, 11, 3))
     archive = _archive(_in_store(backend, "a"), {"xgboost-model": b"x"})
     with pytest.raises(BackendError, match=r"needs Python >= 3.11.4.*this is Python 3.11.3"):
         backend.model_dir(str(archive), sha256_file(archive), "xgboost")

@@ -169,7 +169,8 @@ def test_tuning_over_http_reports_the_best_trial_without_a_trial_list(
 
 
 def test_dry_run_sends_nothing(endpoint, small_config, project, monkeypatch):
-    from smlp.backends.sagemaker.dryrun import DryRunStore, rehearse
+    from smlp.backends.sagemaker.dryrun import DryRunStore
+    from smlp.stages.rehearse import rehearse
     from smlp.stages.train import train
 
     traffic = record_sagemaker(store(), project / ".emulator", monkeypatch)

@@ -371,7 +371,7 @@ def _worker_pid() -> int | None:
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"smlp.tuning.worker" in command and _parent(entry) == os.getpid():
+        if b"smlp.backends.local.tuning.worker" in command and _parent(entry) == os.getpid():
             return int(entry.name)
     return None
 

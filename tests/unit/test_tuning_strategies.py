@@ -10,6 +10,7 @@ import optuna
 import pytest
 
 from smlp.backends.base import TrainingJobSpec, TuningJobSpec
+from smlp.backends.local.tuning.worker import LogCapture, TrialStopped, _matcher
 from smlp.config.tuning import CategoricalRange, IntegerRange
 from smlp.tuning.strategies import (
     MedianRulePruner,
@@ -18,7 +19,6 @@ from smlp.tuning.strategies import (
     report_every,
     resource_limit,
 )
-from smlp.tuning.worker import LogCapture, TrialStopped, _matcher
 
 
 def job(**changes: object) -> TuningJobSpec:

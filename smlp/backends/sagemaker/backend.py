@@ -25,9 +25,10 @@ from smlp.backends.base import (
     TuningResult,
 )
 from smlp.backends.sagemaker import requests as rq
+from smlp.backends.sagemaker.common import failure_reason, image_uri
 from smlp.backends.sagemaker.session import AwsSession, aws_errors, resolve_region
 from smlp.backends.sagemaker.waiter import LOG_GROUPS, Backoff, LogTail, wait
-from smlp.errors import ConfigError, MissingDependencyError, SmlpError
+from smlp.errors import ConfigError, SmlpError
 from smlp.events import Event, EventSink, ignore
 
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/set-backend.role_arn"
@@ -37,20 +38,6 @@ STOP_CALLS = {"training": ("StopTrainingJob", "TrainingJobName", "stop-training-
               "tuning": ("StopHyperParameterTuningJob", "HyperParameterTuningJobName",
                          "stop-hyper-parameter-tuning-job")}
 ConfirmStop = Callable[[str], bool]
-
-
-def image_uri(spec: AlgorithmSpec, region: str, version: str) -> str:
-    """The algorithm's container image for the region, from the SageMaker SDK's tables."""
-    try:
-        from sagemaker.core import image_uris
-    except ImportError:
-        raise MissingDependencyError("the sagemaker backend", "aws") from None
-    try:
-        return image_uris.retrieve(spec.image_framework, region, version)
-    except ValueError as exc:
-        reason = str(exc).split(". You may need")[0]
-        raise ConfigError(f"algorithms.{spec.name}.container_version {version!r}: no "
-                          f"{spec.image_framework} image for it in {region} ({reason})") from None
 
 
 class SageMakerBackend:
@@ -356,13 +343,6 @@ class SageMakerBackend:
         """The plan as JSON: requests, S3 writes, estimated cost and notes."""
         writes = getattr(self.store, "writes", None)
         return self.plan.to_json(writes)
-
-
-def failure_reason(described: dict[str, Any], status: str, stop_call: str) -> str:
-    reason = described.get("FailureReason") or ""
-    if status == "Stopped":
-        return f"Stopped: {reason or f'the job was stopped ({stop_call})'}"
-    return reason or f"{status} without a FailureReason"
 
 
 def _metric_collector(spec: AlgorithmSpec, series: dict[str, list[float]]

@@ -4,7 +4,8 @@ The stages run unchanged over a :class:`DryRunStore`, which reads through to the
 when it can (credentials are optional) and keeps every write in memory, and over the backend
 in dry-run mode, which records each request and answers as if the job had completed. Upstream
 stages the store has no record of are rehearsed the same way, so ``smlp train --dry-run``
-works in a fresh project; the notes say what was assumed.
+works in a fresh project (the stages do that: ``smlp.stages.rehearse``); the notes say what
+was assumed.
 """
 
 from __future__ import annotations
@@ -211,49 +212,3 @@ class DryRunStore:
     def list(self, prefix: str) -> list[str]:
         base = self._read(lambda: self.base.list(prefix), [])
         return sorted(set(base) | {k for k in self.files if k.startswith(prefix)})
-
-
-def rehearse(config: Any, store: DryRunStore, backend: Any, needs: str | None) -> None:
-    """Simulate, in ``store``, the upstream stages a command needs and the store lacks.
-
-    ``needs``: ``data`` (train, tune), ``candidates`` (compare), ``best`` (transform).
-    The simulated stages' own requests and writes are dropped from the plan afterwards.
-    """
-    from smlp.manifest import load_manifest
-
-    if needs is None:
-        return
-    plan: DryRunPlan = backend.plan
-    manifest = load_manifest(store)
-    why = (f" (it could not be read: {store.unreadable})" if store.unreadable else "")
-    if manifest.data is None:
-        _simulate_data(config, store)
-        plan.note(f"{store.root} has no prepared data{why}: the requests assume the splits "
-                  "`smlp data` would write from this config")
-        manifest = load_manifest(store)
-    if needs in {"candidates", "best"} and not manifest.candidates:
-        from smlp.stages.train import train
-
-        train(config, store, backend)
-        plan.note("no trained candidates in the store: the requests assume `smlp train` ran "
-                  "first (its own requests are not shown)")
-        manifest = load_manifest(store)
-    if needs == "best" and manifest.best is None:
-        from smlp.stages.compare import compare
-
-        compare(config, store, backend)
-        plan.note("no compared best model in the store: the transform is shown with the "
-                  "candidate a dry-run comparison picks, which is not meaningful")
-    plan.reset()
-    store.writes.clear()
-
-
-def _simulate_data(config: Any, store: Store) -> None:
-    from smlp.stages import data as data_stage
-
-    data = config.data
-    if data.source == "file":
-        data_stage.prepare(config, store, Path(data.input or ""), data.target or "",
-                           data.id_column)
-    else:
-        data_stage.generate(config, store)

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smlp.backends.sagemaker import rules
+from smlp.backends.sagemaker.common import JobSettings
 from smlp.errors import ConfigError
 
 if TYPE_CHECKING:
     from smlp.algorithms.spec import AlgorithmSpec
     from smlp.backends.base import TrainingJobSpec, TransformJobSpec, TuningJobSpec
-    from smlp.config.backend import SageMakerBackendConfig
 
 TUNING_NAME_MAX = 32  # HyperParameterTuningJobName is shorter than other job names
 # Script-mode hyperparameters the SageMaker SDK adds; never user hyperparameters.
@@ -26,37 +26,6 @@ LOG_LEVEL_INFO = 20
 # The SDK's (and smlp's config) names for warm start types -> the API's enum values.
 WARM_START_TYPES = {"IDENTICAL_DATA_AND_ALGORITHM": "IdenticalDataAndAlgorithm",
                     "TRANSFER_LEARNING": "TransferLearning"}
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    """What every request shares: the resolved account-level settings."""
-
-    region: str
-    role_arn: str
-    use_spot: bool = False
-    spot_algorithms: tuple[str, ...] | None = None  # with use_spot: only these (None: all)
-    max_wait_seconds: int | None = None
-    checkpoint_s3_uri: str | None = None  # base; the job name is appended
-    subnets: tuple[str, ...] = ()
-    security_group_ids: tuple[str, ...] = ()
-    volume_kms_key_id: str | None = None
-    output_kms_key_id: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, config: SageMakerBackendConfig, region: str, role_arn: str,
-                    checkpoint_base: str | None) -> JobSettings:
-        spot = config.use_spot
-        return cls(
-            region=region, role_arn=role_arn, use_spot=bool(spot),
-            spot_algorithms=tuple(spot) if isinstance(spot, list) else None,
-            max_wait_seconds=config.max_wait_seconds,
-            checkpoint_s3_uri=config.checkpoint_s3_uri or checkpoint_base,
-            subnets=tuple(config.subnets), security_group_ids=tuple(config.security_group_ids),
-            volume_kms_key_id=config.volume_kms_key_id,
-            output_kms_key_id=config.output_kms_key_id, tags=dict(config.tags),
-        )
 
 
 # -- training ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from smlp.errors import ConfigError
 if TYPE_CHECKING:
     from smlp.algorithms.spec import AlgorithmSpec, MetricDefinition
     from smlp.backends.base import TrainingJobSpec, TuningJobSpec
-    from smlp.backends.sagemaker.requests import JobSettings
+    from smlp.backends.sagemaker.common import JobSettings
 
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 # "Managed Spot Training" (model-managed-spot-training) and "Use checkpoints"

@@ -11,25 +11,20 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from smlp.algorithms import get_algorithm
 from smlp.backends.base import TransformJobSpec, TransformResult
 from smlp.backends.sagemaker import requests as rq
 from smlp.backends.sagemaker import transform_io as tio
+from smlp.backends.sagemaker.common import Backend, failure_reason, image_uri
 from smlp.errors import IntegrityError, SmlpError
 from smlp.events import Event, EventSink
-
-if TYPE_CHECKING:
-    from smlp.backends.sagemaker.backend import SageMakerBackend
 
 RAW_FOLDER = "sagemaker-raw"  # SageMaker's own output when smlp finishes the join itself
 DRY_RUN_OUTPUT = b"0,0\n1,1\n"
 
 
-def run(backend: SageMakerBackend, job: TransformJobSpec, events: EventSink) -> TransformResult:
-    from smlp.backends.sagemaker.backend import image_uri
-
+def run(backend: Backend, job: TransformJobSpec, events: EventSink) -> TransformResult:
     spec = get_algorithm(job.algorithm)
     settings = backend.prepare()
     image = image_uri(spec, backend.region, job.container_version)
@@ -79,8 +74,6 @@ def run(backend: SageMakerBackend, job: TransformJobSpec, events: EventSink) -> 
                 _delete_model(backend, job.name, events)
         status = described["TransformJobStatus"]
         if status != "Completed":
-            from smlp.backends.sagemaker.backend import failure_reason
-
             return TransformResult(job.name, status, job.output_uri,
                                    seconds=time.monotonic() - started,
                                    failure_reason=failure_reason(described, status,
@@ -90,7 +83,7 @@ def run(backend: SageMakerBackend, job: TransformJobSpec, events: EventSink) -> 
                            seconds=time.monotonic() - started)
 
 
-def _model_data(backend: SageMakerBackend, job: TransformJobSpec,
+def _model_data(backend: Backend, job: TransformJobSpec,
                 uploads: list[tuple[Path, str]]) -> str:
     """model.tar.gz on S3; a local one is uploaded under its content hash."""
     from smlp.fileio import sha256_file
@@ -103,7 +96,7 @@ def _model_data(backend: SageMakerBackend, job: TransformJobSpec,
     return backend.store.uri(key)
 
 
-def _check_model(backend: SageMakerBackend, job: TransformJobSpec) -> None:
+def _check_model(backend: Backend, job: TransformJobSpec) -> None:
     """The model on S3 is the one the manifest recorded (when small enough to hash)."""
     if job.model_uri.startswith("s3://") and job.model_sha256 and not backend.dry_run:
         digest = backend.s3_sha256(job.model_uri)
@@ -114,7 +107,7 @@ def _check_model(backend: SageMakerBackend, job: TransformJobSpec) -> None:
                 "`smlp train`)")
 
 
-def _stage_input(backend: SageMakerBackend, job: TransformJobSpec, work: Path,
+def _stage_input(backend: Backend, job: TransformJobSpec, work: Path,
                  uploads: list[tuple[Path, str]]) -> dict[str, tuple[str, Path | None]]:
     """Every input file by name, with its S3 URI and (when it came from here) its local path."""
     store = backend.store
@@ -138,7 +131,7 @@ def _stage_input(backend: SageMakerBackend, job: TransformJobSpec, work: Path,
     return staged
 
 
-def _input_prefix(backend: SageMakerBackend, job: TransformJobSpec,
+def _input_prefix(backend: Backend, job: TransformJobSpec,
                   inputs: dict[str, tuple[str, Path | None]]) -> str:
     if not inputs:
         from smlp.errors import DataError
@@ -150,7 +143,7 @@ def _input_prefix(backend: SageMakerBackend, job: TransformJobSpec,
     return rq.s3_prefix(uris[0].rsplit("/", 1)[0])
 
 
-def _collect(backend: SageMakerBackend, job: TransformJobSpec,
+def _collect(backend: Backend, job: TransformJobSpec,
              inputs: dict[str, tuple[str, Path | None]], output_s3: str, finish_locally: bool,
              work: Path, events: EventSink) -> tuple[list[str], int]:
     """``<input>.out`` per input file, where the caller asked for it; and the row count."""
@@ -193,7 +186,7 @@ def _collect(backend: SageMakerBackend, job: TransformJobSpec,
     return outputs, rows
 
 
-def _count_rows(backend: SageMakerBackend, uri: str) -> int:
+def _count_rows(backend: Backend, uri: str) -> int:
     from smlp.backends.sagemaker.session import aws_errors
 
     bucket, key = tio.split_s3(uri)
@@ -202,14 +195,14 @@ def _count_rows(backend: SageMakerBackend, uri: str) -> int:
         return tio.count_lines(body)
 
 
-def _delete_model(backend: SageMakerBackend, name: str, events: EventSink) -> None:
+def _delete_model(backend: Backend, name: str, events: EventSink) -> None:
     try:
         backend.call("DeleteModel", ModelName=name)
     except SmlpError as exc:
         events(Event("info", f"model {name} was not deleted: {exc}"))
 
 
-def _dry_run_result(backend: SageMakerBackend, job: TransformJobSpec,
+def _dry_run_result(backend: Backend, job: TransformJobSpec,
                     inputs: dict[str, tuple[str, Path | None]], output_s3: str,
                     events: EventSink) -> TransformResult:
     """Placeholder outputs in the dry-run store, so a stage that reads them can go on."""

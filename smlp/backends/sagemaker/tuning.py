@@ -8,21 +8,18 @@ The trials come from ListTrainingJobsForHyperParameterTuningJob. Endpoints witho
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from smlp.algorithms import get_algorithm
 from smlp.backends.base import TrialResult, TuningJobSpec, TuningResult
 from smlp.backends.sagemaker import requests as rq
 from smlp.backends.sagemaker import rules
+from smlp.backends.sagemaker.common import Backend, image_uri
 from smlp.errors import AwsError
 from smlp.events import Event, EventSink
 
-if TYPE_CHECKING:
-    from smlp.backends.sagemaker.backend import SageMakerBackend
 
-def run(backend: SageMakerBackend, job: TuningJobSpec, events: EventSink) -> TuningResult:
-    from smlp.backends.sagemaker.backend import image_uri
-
+def run(backend: Backend, job: TuningJobSpec, events: EventSink) -> TuningResult:
     spec = get_algorithm(job.training.algorithm)
     settings = backend.prepare()
     image = image_uri(spec, backend.region, job.training.container_version)
@@ -81,7 +78,7 @@ def run(backend: SageMakerBackend, job: TuningJobSpec, events: EventSink) -> Tun
     )
 
 
-def _note_checkpoints(backend: SageMakerBackend, spec: Any, settings: rq.JobSettings,
+def _note_checkpoints(backend: Backend, spec: Any, settings: rq.JobSettings,
                       name: str, events: EventSink) -> None:
     """Say why a spot tuning job of an algorithm that checkpoints gets no CheckpointConfig."""
     if not (rules.spot_enabled(settings, spec.name) and spec.supports_checkpoints):
@@ -94,7 +91,7 @@ def _note_checkpoints(backend: SageMakerBackend, spec: Any, settings: rq.JobSett
         backend.plan.note(text)
 
 
-def _exists(backend: SageMakerBackend, name: str, events: EventSink) -> bool:
+def _exists(backend: Backend, name: str, events: EventSink) -> bool:
     try:
         backend.call("DescribeHyperParameterTuningJob", HyperParameterTuningJobName=name)
     except AwsError as exc:
@@ -105,7 +102,7 @@ def _exists(backend: SageMakerBackend, name: str, events: EventSink) -> bool:
     return True
 
 
-def _best(backend: SageMakerBackend, described: dict[str, Any], static: dict[str, str],
+def _best(backend: Backend, described: dict[str, Any], static: dict[str, str],
           script_mode: bool, output: str, events: EventSink) -> TrialResult | None:
     summary = described.get("BestTrainingJob")
     if not summary:
@@ -128,7 +125,7 @@ def _best(backend: SageMakerBackend, described: dict[str, Any], static: dict[str
     return trial
 
 
-def _trials(backend: SageMakerBackend, name: str, static: dict[str, str], script_mode: bool,
+def _trials(backend: Backend, name: str, static: dict[str, str], script_mode: bool,
             output: str, events: EventSink) -> list[TrialResult] | None:
     """Every trial, or None when the list cannot be had: the tuning job has finished and its
     best trial is known, so a missing trial table is reported, not fatal."""

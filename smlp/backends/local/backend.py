@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -32,21 +31,32 @@ from smlp.backends.base import (
     TuningJobSpec,
     TuningResult,
 )
+from smlp.backends.local.jobs import (
+    STATUS_FILE,
+    cloudwatch_line,
+    job_environment,
+    last_log_line,
+    lay_out,
+    link_files,
+    script_arguments,
+    tar_model,
+    write_status,
+)
+from smlp.backends.local.model_cache import (
+    PICKLED_MODELS,
+    cache_intact,
+    expected_model_file,
+    extract_model,
+    require_safe_tar,
+)
 from smlp.errors import BackendError, IntegrityError, StoreError
 from smlp.events import Event, EventSink, ignore
 from smlp.fileio import sha256_file, temp_path_for
 from smlp.store import Store
 
-_CONTROL = re.compile(r"[\x00-\x08\x09\x0b-\x1f]")
-STATUS_FILE = "job.json"
 # Between SIGTERM and SIGKILL when a job reaches MaxRuntimeInSeconds (AWS API reference,
 # StoppingCondition: "delays job termination for 120 seconds").
 STOP_GRACE_SECONDS = 120.0
-
-
-def cloudwatch_line(line: str) -> str:
-    """Render control characters as CloudWatch does (a tab becomes ``#011``)."""
-    return _CONTROL.sub(lambda m: f"#{ord(m.group()):03o}", line)
 
 
 class _Deadline:
@@ -113,7 +123,7 @@ class LocalBackend:
                               events, series, log_path, status="Stopped")
         if returncode != 0:
             failure = job_dir / "output" / "failure"
-            reason = failure.read_text().strip() if failure.exists() else _tail(log_path)
+            reason = failure.read_text().strip() if failure.exists() else last_log_line(log_path)
             return self._fail(job, job_dir, started, f"AlgorithmError: {reason}", events,
                               series, log_path)
         model_uri, model_sha256 = self._package_model(job, job_dir)
@@ -242,8 +252,8 @@ class LocalBackend:
 
     # -- hyperparameter tuning --------------------------------------------------------------
     def tune(self, job: TuningJobSpec, events: EventSink = ignore) -> TuningResult:
-        """Trials in worker processes, searched with optuna (see ``smlp.tuning``)."""
-        from smlp.tuning.search import run_search
+        """Trials in worker processes, searched with optuna (see ``smlp.backends.local.tuning``)."""
+        from smlp.backends.local.tuning.search import run_search
 
         return run_search(self, job, events)
 
@@ -316,7 +326,7 @@ class LocalBackend:
                 f"{expected_sha256[:12]}…; the model was changed after training (re-run "
                 "`smlp train`)"
             )
-        model_file = _model_file(algorithm)
+        model_file = expected_model_file(algorithm)
         target = self.work_dir.parent / "models" / digest[:16]
         if target.exists() and cache_intact(target):
             return target
@@ -345,229 +355,3 @@ class LocalBackend:
         for key in keys:
             self.store.download(key, folder / Path(key).name)
         return folder
-
-
-def _tail(log_path: Path, lines: int = 1) -> str:
-    try:
-        text = log_path.read_text(encoding="utf-8").strip().splitlines()
-    except OSError:
-        return "the job exited with an error and wrote no failure reason"
-    return " | ".join(text[-lines:]) or "the job exited with an error and wrote no log"
-
-
-# -- the job contract, shared with the tuning workers (smlp.tuning.worker) -------------------
-def lay_out(job: TrainingJobSpec, job_dir: Path, fetch: Any) -> None:
-    """The ``/opt/ml`` layout: string hyperparameters, channel declarations, channel files.
-
-    ``fetch(uri, folder)`` brings a channel's files into its folder.
-    """
-    spec = get_algorithm(job.algorithm)
-    config_dir = job_dir / "input" / "config"
-    config_dir.mkdir(parents=True)
-    (job_dir / "model").mkdir()
-    (job_dir / "output" / "data").mkdir(parents=True)
-    (config_dir / "hyperparameters.json").write_text(json.dumps(job.hyperparameters))
-    (config_dir / "inputdataconfig.json").write_text(json.dumps(
-        {channel: {"ContentType": spec.content_type, "TrainingInputMode": "File"}
-         for channel in job.channels}
-    ))
-    (config_dir / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
-    )
-    for channel, uri in job.channels.items():
-        target = job_dir / "input" / "data" / channel
-        target.mkdir(parents=True)
-        fetch(uri, target)
-
-
-def link_files(uri: str, target: Path) -> None:
-    """Hard-link (else copy) a local file, or a folder's visible files, into ``target``."""
-    source = Path(uri)
-    files = [source] if source.is_file() else sorted(
-        p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")
-    ) if source.is_dir() else []
-    for path in files:
-        link = target / path.name
-        try:
-            link.hardlink_to(path)
-        except OSError:
-            shutil.copyfile(path, link)
-
-
-# Hyperparameters SageMaker keeps for itself, besides every ``sagemaker_*`` name: the training
-# toolkit never passes them to a script-mode entry point (sagemaker-training, params.py
-# SAGEMAKER_HYPERPARAMETERS, split off in environment.Environment).
-SAGEMAKER_OWN = ("_tuning_objective_metric", "default_user_module_name")
-
-
-def script_arguments(hyperparameters: dict[str, str]) -> list[str]:
-    """The arguments the training toolkit gives a script-mode entry point.
-
-    sagemaker-training: ``environment.read_hyperparameters`` JSON-decodes each value (keeping
-    the string when it is not JSON), ``Environment`` drops SageMaker's own names, and
-    ``mapping.to_cmd_args`` sorts the rest into ``--name value`` (``-n`` for one letter) with
-    ``str()`` of each value. A tuning job's ``_tuning_objective_metric`` never reaches the script.
-    """
-    args: list[str] = []
-    for name in sorted(hyperparameters):
-        if name in SAGEMAKER_OWN or name.startswith("sagemaker_"):
-            continue
-        try:
-            value = json.loads(hyperparameters[name])
-        except ValueError:
-            value = hyperparameters[name]
-        if isinstance(value, dict):
-            text = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
-        else:
-            text = "" if value is None else str(value)
-        args += [f"--{name}" if len(name) > 1 else f"-{name}", text]
-    return args
-
-
-def job_environment(job: TrainingJobSpec, job_dir: Path) -> dict[str, str]:
-    """The ``SM_*`` variables a training container sees, pointing into ``job_dir``."""
-    env = {
-        "OPT_ML": str(job_dir),
-        "SM_MODEL_DIR": str(job_dir / "model"),
-        "SM_OUTPUT_DIR": str(job_dir / "output"),
-        "SM_OUTPUT_DATA_DIR": str(job_dir / "output" / "data"),
-        "SM_INPUT_DIR": str(job_dir / "input"),
-        "SM_INPUT_CONFIG_DIR": str(job_dir / "input" / "config"),
-        "SM_CHANNELS": json.dumps(sorted(job.channels)),
-        "SM_HPS": json.dumps(job.hyperparameters),
-        "SM_NUM_CPUS": str(os.cpu_count() or 1),
-        "SM_HOSTS": json.dumps(["algo-1"]),
-        "SM_CURRENT_HOST": "algo-1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for channel in job.channels:
-        env[f"SM_CHANNEL_{channel.upper()}"] = str(job_dir / "input" / "data" / channel)
-    return env
-
-
-def tar_model(job_dir: Path, compresslevel: int = 6) -> Path:
-    """``model/`` contents at the archive root, as SageMaker tars them."""
-    tar_path = job_dir / "output" / "model.tar.gz"
-    with tarfile.open(tar_path, "w:gz", compresslevel=compresslevel) as archive:
-        for path in sorted((job_dir / "model").iterdir()):
-            archive.add(path, arcname=path.name)
-    return tar_path
-
-
-def write_status(job_dir: Path, status: str, reason: str | None = None) -> None:
-    """``job.json``: what ``describe`` reads back."""
-    job_dir.mkdir(parents=True, exist_ok=True)
-    (job_dir / STATUS_FILE).write_text(json.dumps({"status": status, "failure_reason": reason}))
-
-
-# -- the extracted model cache -----------------------------------------------------------------
-# What a model.tar.gz may unpack to: ratio x its own size (at least the floor), never more than
-# the cap, in at most MAX_MODEL_MEMBERS entries. A real model compresses a few times, not 100x.
-MAX_UNPACK_RATIO = 100
-MIN_UNPACK_BYTES = 16 << 20
-MAX_UNPACK_BYTES = 4 << 30
-MAX_MODEL_MEMBERS = 10_000
-CACHE_LIST = ".smlp-files.json"  # each extracted file's sha256, written at extraction
-# Model formats whose loading runs code (joblib pickles): only from the store, only verified.
-PICKLED_MODELS = frozenset({"sklearn-gbm"})
-SAFE_TAR_PYTHON = (3, 11, 4)  # tarfile's extraction filters (PEP 706)
-
-
-def _python_version() -> tuple[int, int, int]:
-    return sys.version_info[:3]
-
-
-def require_safe_tar() -> None:
-    """tarfile's ``data`` filter (absolute paths, ``..``, links out, devices) needs 3.11.4."""
-    if _python_version() < SAFE_TAR_PYTHON or not hasattr(tarfile, "data_filter"):
-        version = ".".join(map(str, _python_version()))
-        raise BackendError(f"unpacking a model.tar.gz safely needs Python >= 3.11.4 (tarfile's "
-                           f"data filter); this is Python {version}: upgrade Python")
-
-
-def _model_file(algorithm: str | None) -> str | None:
-    """The file ``algorithm``'s entry point loads its model from (``MODEL_FILE``)."""
-    if algorithm is None:
-        return None
-    from smlp.algorithms.entry_points import load_script
-
-    return getattr(load_script(algorithm), "MODEL_FILE", None)
-
-
-def cache_intact(folder: Path) -> bool:
-    """Every file the archive unpacked is there, unchanged, and nothing was added."""
-    try:
-        recorded = json.loads((folder / CACHE_LIST).read_text())
-        present = {p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                   if p.is_file() and p.name != CACHE_LIST}
-        return isinstance(recorded, dict) and present == set(recorded) and all(
-            sha256_file(folder / name) == digest for name, digest in recorded.items())
-    except (OSError, ValueError):
-        return False
-
-
-def extract_model(archive: Path, uri: str, parent: Path) -> Path:
-    """Unpack ``archive`` into a new folder under ``parent``, within the size and count caps,
-    recording each file's sha256; any refusal is one line naming the archive."""
-    import hashlib
-    import tempfile
-
-    limit = min(MAX_UNPACK_BYTES, max(MIN_UNPACK_BYTES, MAX_UNPACK_RATIO * archive.stat().st_size))
-    parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(dir=parent, prefix=".extract-"))
-    hashes: dict[str, str] = {}
-    written = 0
-
-    def refuse(reason: str) -> IntegrityError:
-        return IntegrityError(f"{uri}: refusing to unpack the model archive: {reason}")
-
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for count, member in enumerate(tar, start=1):
-                if count > MAX_MODEL_MEMBERS:
-                    raise refuse(f"more than {MAX_MODEL_MEMBERS:,} entries")
-                if member.name.startswith(("/", "\\")) or os.path.isabs(member.name):
-                    raise refuse(f"{member.name} has an absolute path")
-                try:
-                    member = tarfile.data_filter(member, str(folder))
-                except tarfile.FilterError as exc:
-                    raise refuse(str(exc)) from None
-                if member.isdir():
-                    (folder / member.name).mkdir(parents=True, exist_ok=True)
-                    continue
-                if not member.isfile():
-                    raise refuse(f"{member.name} is not a regular file")
-                if written + member.size > limit:
-                    raise refuse(f"it would unpack to more than {limit:,} bytes (from "
-                                 f"{archive.stat().st_size:,}); limit "
-                                 f"smlp.backends.local.MAX_UNPACK_BYTES/MAX_UNPACK_RATIO")
-                path = folder / member.name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                source = tar.extractfile(member)
-                assert source is not None
-                digest = hashlib.sha256()
-                with source, open(path, "wb") as out:
-                    while chunk := source.read(1 << 20):
-                        written += len(chunk)
-                        if written > limit:  # the header lied (e.g. a sparse member)
-                            raise refuse(f"it unpacks to more than {limit:,} bytes")
-                        digest.update(chunk)
-                        out.write(chunk)
-                hashes[member.name] = digest.hexdigest()
-        (folder / CACHE_LIST).write_text(json.dumps(hashes, indent=1, sort_keys=True))
-    except IntegrityError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    except (tarfile.TarError, OSError, EOFError, zlib_error()) as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise StoreError(f"{uri}: not a readable model.tar.gz ({exc})") from None
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return folder
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error

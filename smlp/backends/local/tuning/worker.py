@@ -79,8 +79,9 @@ class TrialStopped(BaseException):
 
 
 def main(argv: list[str]) -> int:
-    """``python -m smlp.tuning.worker FD INDEX``: FD is the socket to the parent, which sends
-    the ``WorkerSetup`` first. Thread limits come in the environment, set before start."""
+    """``python -m smlp.backends.local.tuning.worker FD INDEX``: FD is the socket to the
+    parent, which sends the ``WorkerSetup`` first. Thread limits come in the environment, set
+    before start."""
     from multiprocessing.connection import Connection
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
@@ -136,7 +137,7 @@ class TrialRunner:
             loader()
 
     def run(self, task: TrialTask) -> TrialOutcome:
-        from smlp.backends.local import (
+        from smlp.backends.local.jobs import (
             job_environment,
             lay_out,
             link_files,
@@ -220,7 +221,7 @@ class LogCapture(io.TextIOBase):
     def __init__(self, path: Path, patterns: list[tuple[str, Any]], objective: str,
                  report_every: int, conn: Connection, name: str,
                  deadline: float | None, deadline_reason: str = "MaxRuntimeExceeded") -> None:
-        from smlp.backends.local import cloudwatch_line
+        from smlp.backends.local.jobs import cloudwatch_line
 
         self._render = cloudwatch_line
         self._file = open(path, "w", encoding="utf-8")  # closed by close()
@@ -294,7 +295,8 @@ class LogCapture(io.TextIOBase):
 
 
 if __name__ == "__main__":
-    # Run as the importable module, so that what is pickled names smlp.tuning.worker classes.
-    from smlp.tuning.worker import main as _main
+    # Run as the importable module, so that what is pickled names this module's classes
+    # (smlp.backends.local.tuning.worker), not __main__'s.
+    from smlp.backends.local.tuning.worker import main as _main
 
     sys.exit(_main(sys.argv[1:]))

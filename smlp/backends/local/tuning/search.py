@@ -12,23 +12,36 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import optuna
 from optuna.trial import TrialState
 
 from smlp.algorithms import get_algorithm
-from smlp.backends.base import TrialResult, TuningJobSpec, TuningResult
-from smlp.backends.local import write_status
+from smlp.backends.base import TrainingJobSpec, TrialResult, TuningJobSpec, TuningResult
+from smlp.backends.local.jobs import write_status
+from smlp.backends.local.tuning import study as studies
+from smlp.backends.local.tuning.pool import Message, WorkerPool
+from smlp.backends.local.tuning.worker import TrialOutcome, TrialTask, WorkerSetup
 from smlp.events import Event, EventSink
-from smlp.tuning import study as studies
-from smlp.tuning.pool import Message, WorkerPool
 from smlp.tuning.space import SearchSpace
 from smlp.tuning.strategies import RUNNING_AVERAGES, report_every
-from smlp.tuning.worker import TrialOutcome, TrialTask, WorkerSetup
 
 if TYPE_CHECKING:
-    from smlp.backends.local import LocalBackend
+    from smlp.store import Store
+
+
+class JobHost(Protocol):
+    """What the search needs of the local backend (LocalBackend), named here so that this
+    module never imports the backend that starts it."""
+
+    work_dir: Path
+    store: Store
+
+    def _fetch_folder(self, uri: str, target: Path) -> None: ...
+
+    def publish_model(self, job: TrainingJobSpec, tar_path: Path,
+                      link: bool = False) -> tuple[str, str]: ...
 
 # SageMaker adds this hyperparameter to every trial of a tuning job (the objective's metric
 # name, e.g. ``validation:mae``); the XGBoost container emits that metric and early-stops on it
@@ -67,7 +80,7 @@ class LocalSearch:
     """One tuning job on this machine; ``run`` returns what DescribeHyperParameterTuningJob
     and ListTrainingJobsForHyperParameterTuningJob would tell."""
 
-    def __init__(self, backend: LocalBackend, job: TuningJobSpec, events: EventSink) -> None:
+    def __init__(self, backend: JobHost, job: TuningJobSpec, events: EventSink) -> None:
         self.backend = backend
         self.job = job
         self.events = events
@@ -342,5 +355,5 @@ class LocalSearch:
         self.events(Event("info", message))
 
 
-def run_search(backend: LocalBackend, job: TuningJobSpec, events: EventSink) -> TuningResult:
+def run_search(backend: JobHost, job: TuningJobSpec, events: EventSink) -> TuningResult:
     return LocalSearch(backend, job, events).run()

@@ -2,10 +2,10 @@
 
 The parent always knows which trial each worker runs, so it can route early-stopping decisions
 to it and, if a worker dies (a crash inside native code), fail exactly that trial and start a
-replacement. Workers are new interpreters (``python -m smlp.tuning.worker``), not forks: the
-parent may hold OpenMP threads or a live display, neither of which survives a fork; and unlike
-multiprocessing's spawn they do not re-import the caller's ``__main__``. Each talks to the
-parent over an inherited socket, with multiprocessing's framing and pickling.
+replacement. Workers are new interpreters (``python -m smlp.backends.local.tuning.worker``),
+not forks: the parent may hold OpenMP threads or a live display, neither of which survives a
+fork; and unlike multiprocessing's spawn they do not re-import the caller's ``__main__``. Each
+talks to the parent over an inherited socket, with multiprocessing's framing and pickling.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from smlp.backends.local.tuning.worker import THREAD_VARIABLES, TrialTask, WorkerSetup
 from smlp.errors import BackendError
-from smlp.tuning.worker import THREAD_VARIABLES, TrialTask, WorkerSetup
 
+WORKER_MODULE = "smlp.backends.local.tuning.worker"  # started as `python -m WORKER_MODULE`
 JOIN_SECONDS = 5.0
 
 
@@ -60,7 +61,7 @@ class WorkerPool:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as output:  # native libraries' prints land here, not on screen
             process = subprocess.Popen(
-                [sys.executable, "-m", "smlp.tuning.worker", str(child.fileno()), str(index)],
+                [sys.executable, "-m", WORKER_MODULE, str(child.fileno()), str(index)],
                 pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=output,
                 stderr=output,
             )
