@@ -69,7 +69,8 @@ def verify_stored(store: Store, artifact: Artifact, what: str, rerun: str) -> No
     by the sha256 in their metadata, see ``content_sha256``); ``rerun`` is the command that
     writes it again."""
     try:
-        actual = content_sha256(store, store.key(artifact.uri), artifact.size or None)
+        actual = content_sha256(store, store.key(artifact.uri), artifact.size or None,
+                                artifact.sha256)
     except StoreError as exc:
         if "not found" not in str(exc):
             raise

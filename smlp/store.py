@@ -256,16 +256,18 @@ class S3Store:
     def local_path(self, key: str) -> Path | None:
         return None
 
-    def sha256(self, key: str, size: int | None = None) -> str:
+    def sha256(self, key: str, size: int | None = None, expected: str | None = None) -> str:
         """The sha256 smlp stored with the object, unless another tool wrote it (which drops
-        smlp's metadata) or its length is not ``size``: then the hash of its bytes."""
+        smlp's metadata), its length is not ``size`` or the metadata is not ``expected`` (a
+        copy may carry stale metadata: the bytes decide): then the hash of its bytes."""
         import hashlib
 
         head = self._head(key)
         if head is None:
             raise StoreError(f"{self.uri(key)}: not found in the store")
         recorded = (head.get("Metadata") or {}).get("sha256")
-        if recorded and (size is None or head.get("ContentLength") in (None, size)):
+        if recorded and (size is None or head.get("ContentLength") in (None, size)) and (
+                expected is None or recorded == expected):
             return str(recorded)
         digest = hashlib.sha256()
         try:
@@ -310,14 +312,15 @@ class S3Store:
         self._bucket_seen = True
 
 
-def content_sha256(store: Store, key: str, size: int | None = None) -> str:
+def content_sha256(store: Store, key: str, size: int | None = None,
+                   expected: str | None = None) -> str:
     """The sha256 of what ``store`` holds at ``key`` now: a local file is hashed; an S3 object
     gives the sha256 in its metadata (set by smlp's writes) or its hashed bytes; any other
     store (a dry run's) is read whole. StoreError if it is missing or unreadable."""
     from smlp.fileio import sha256_bytes
 
     if isinstance(store, S3Store):
-        return store.sha256(key, size)
+        return store.sha256(key, size, expected)
     local = store.local_path(key)
     if local is None:
         return sha256_bytes(store.read_bytes(key))

@@ -120,45 +120,13 @@ def build_job(config: Config, store: Store, algo: str, data: DataRecord,
 
 
 def verify_data(store: Store, data: DataRecord) -> None:
-    """Refuse to train on split files that changed since the manifest recorded them."""
-    from smlp.errors import IntegrityError
-    from smlp.manifest import verify
+    """Refuse to train on split files that changed since the manifest recorded them (S3
+    objects by their sha256 metadata, else their bytes: see ``content_sha256``)."""
+    from smlp.artifact import verify_stored
 
     for split, artifact in data.splits.items():
-        key = store.key(artifact.uri)
-        local = store.local_path(key)
-        if local is None:
-            verify_remote(store, key, artifact, f"{split} split")
-            continue
-        if not local.exists():
-            raise IntegrityError(f"{artifact.uri}: the {split} split is missing; "
-                                 "re-run `smlp data generate` or `smlp data prepare`")
-        verify(local, artifact)
-
-
-def verify_remote(store: Store, key: str, artifact: Artifact, what: str) -> None:
-    """An S3 object is what the manifest recorded: its sha256 metadata (smlp's uploads write it)
-    agrees, else its bytes are read and hashed (another tool's upload carries no metadata)."""
-    from smlp.errors import IntegrityError
-    from smlp.fileio import sha256_bytes
-
-    # Only a real S3 store answers HeadObject; any other (a dry run's) is read and hashed.
-    head_object = getattr(type(store), "_head", None)
-    head = head_object(store, key) if head_object else ({} if store.exists(key) else None)
-    if head is None:
-        raise IntegrityError(f"{artifact.uri}: the {what} is missing; "
-                             "re-run the stage that wrote it")
-    recorded = (head.get("Metadata") or {}).get("sha256")
-    size = head.get("ContentLength")
-    if recorded == artifact.sha256 and (not artifact.size or size in (None, artifact.size)):
-        return
-    actual = sha256_bytes(store.read_bytes(key))
-    if actual != artifact.sha256:
-        raise IntegrityError(
-            f"{artifact.uri}: sha256 {actual[:12]}… does not match the manifest's "
-            f"{artifact.sha256[:12]}…; the {what} was changed after it was recorded "
-            "(re-run the stage that wrote it)"
-        )
+        verify_stored(store, artifact, f"{split} split",
+                      "smlp data generate` or `smlp data prepare")
 
 
 def train(config: Config, store: Store, backend: Backend, algorithms: list[str] | None = None,

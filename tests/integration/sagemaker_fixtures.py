@@ -184,8 +184,10 @@ class SageMakerTraffic:
 
         logs = boto3.client("logs", region_name=REGION)
         group = "/aws/sagemaker/TrainingJobs"
-        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        try:  # jobs are sent from several threads at once: the first one creates the group
             logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
         stream = f"{job_name}/algo-1-1700000000"
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
