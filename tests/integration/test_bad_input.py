@@ -15,14 +15,6 @@ from tests.integration.cli_helpers import (
 )
 
 
-@pytest.fixture
-def trained(project: Path) -> Path:
-    write_small_config(project)
-    smlp("data", "generate")
-    smlp("train", "--algo", "xgboost")
-    return project
-
-
 def snapshot(folder: Path) -> dict[str, bytes]:
     store = folder / "smlp-artifacts"
     return {str(p.relative_to(store)): p.read_bytes() for p in store.rglob("*") if p.is_file()}

@@ -22,14 +22,6 @@ def _test_split(store: Any) -> str:
     return load_manifest(store).require_data().splits["test"].uri
 
 
-@pytest.fixture
-def trained(project: Path) -> Path:
-    write_small_config(project)
-    smlp("data", "generate")
-    smlp("train", "--algo", "xgboost")
-    return project
-
-
 def _edit_labels(text: str) -> str:
     """The same rows with every label doubled: a test split that flatters a worse model."""
     lines = []
