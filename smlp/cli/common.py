@@ -30,6 +30,7 @@ AlgoOption = Annotated[
 BackendOption = Annotated[
     str | None, typer.Option("--backend", help="local or sagemaker (default: from config).")
 ]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Stream job logs.")]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="SageMaker only: print the exact requests (JSON) and "
                        "an estimated cost; send nothing, no credentials needed.")
@@ -117,3 +118,11 @@ def show_plan(backend: Any) -> bool:
         return False
     typer.echo(json.dumps(backend.dry_run_report(), indent=2))
     return True
+
+
+def watch(cfg: Any) -> None:
+    """Let this command's crash marker name its job folders (see smlp.recovery)."""
+    from smlp.recovery import watch_work_dir
+
+    if cfg.backend.kind == "local":
+        watch_work_dir(cfg.backend.work_dir)

@@ -51,11 +51,15 @@ def main(
 
 
 def _register() -> None:
-    from smlp.cli import commands, config_cmd, data, infra, tune
+    from smlp.cli import compare, config_cmd, data, infra, run, status, train, transform, tune
 
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(data.app, name="data")
-    commands.register(app)
+    app.command()(train.train)
+    app.command()(compare.compare)
+    app.command()(transform.transform)
+    app.command()(run.run)
+    app.command()(status.status)
     app.command()(tune.tune)
     app.add_typer(infra.app, name="infra")
 

@@ -1,0 +1,48 @@
+"""``smlp compare``: every candidate scored on the same held-out split."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from smlp.cli.common import (
+    BackendOption,
+    ConfigOption,
+    DryRunOption,
+    StoreOption,
+    console,
+    load,
+    open_project,
+    show_plan,
+    watch,
+)
+from smlp.cli.render import EventRenderer, leaderboard
+
+
+def compare(
+    metric: Annotated[str | None, typer.Option(
+        "--metric", "-m", help="rmse, mse, mae or r2 (default: from config).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print comparison JSON only.")] = False,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    backend: BackendOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Score every candidate on the same held-out split and pick the best."""
+    from smlp.stages.compare import compare as run_compare
+
+    cfg = load(config, {"compare.metric": metric, "store": store, "backend.kind": backend},
+               dry_run)
+    watch(cfg)
+    artifacts, runner = open_project(cfg, needs="candidates")
+    with EventRenderer(quiet=as_json) as events:
+        comparison = run_compare(cfg, artifacts, runner, cfg.compare.metric, events)
+    if show_plan(runner):
+        return
+    if as_json:
+        typer.echo(json.dumps(comparison.to_json(), indent=2))
+        return
+    leaderboard(comparison)
+    console.print(f"best: [bold]{comparison.best}[/] — {comparison.uri}", markup=True)

@@ -1,0 +1,57 @@
+"""``smlp run``: the whole pipeline in one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from smlp.cli.common import (
+    BackendOption,
+    ConfigOption,
+    DryRunOption,
+    StoreOption,
+    VerboseOption,
+    console,
+    load,
+    open_project,
+    show_plan,
+    watch,
+)
+from smlp.cli.render import EventRenderer, leaderboard
+
+
+def run(
+    input: Annotated[Path | None, typer.Option(
+        "--input", "-i", help="Your CSV/Parquet instead of synthetic data.")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Target column.")] = None,
+    id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
+    tune: Annotated[bool, typer.Option("--tune", help="Tune hyperparameters too.")] = False,
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    backend: BackendOption = None,
+    verbose: VerboseOption = False,
+    dry_run: DryRunOption = False,
+) -> None:
+    """The whole pipeline: data, train, compare, transform the test split."""
+    from smlp.errors import ConfigError
+    from smlp.stages.run import run_pipeline
+
+    if (input is None) != (target is None):
+        raise ConfigError("--input and --target go together")
+    cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
+    watch(cfg)
+    artifacts, runner = open_project(cfg)
+    with EventRenderer(verbose=verbose) as events:
+        summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events)
+    if show_plan(runner):
+        return
+    leaderboard(summary.comparison)
+    timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.timings.items())
+    console.print(f"stages: {timings} (total {sum(summary.timings.values()):.1f} s)")
+    console.print(f"best model: [bold]{summary.comparison.best}[/]", markup=True)
+    console.print(f"comparison: {summary.comparison.uri}")
+    for uri in summary.transform.outputs:
+        console.print(f"predictions: {uri}")
+    console.print(f"manifest: {summary.store}/manifest.json")
