@@ -7,10 +7,21 @@ from typing import Annotated
 
 import typer
 
-from smlp.cli.common import ConfigOption, StoreOption, console, load
+from smlp.cli.common import (
+    ConfigOption,
+    SplitsOption,
+    StoreOption,
+    console,
+    load,
+    split_fractions,
+)
 from smlp.cli.render import EventRenderer
 
 app = typer.Typer(help="Create or import the dataset.", no_args_is_help=True)
+
+ProblemTypeOption = Annotated[str | None, typer.Option(
+    "--problem-type", help="auto (text/bool targets are classes, 2 of them binary; numbers "
+    "regression), regression, binary or multiclass.")]
 
 
 @app.command()
@@ -19,12 +30,20 @@ def generate(
     store: StoreOption = None,
     rows: Annotated[int | None, typer.Option(help="Rows to synthesize.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    splits: SplitsOption = None,
+    problem_type: ProblemTypeOption = None,
 ) -> None:
-    """Synthesize California-housing-style data and write SageMaker-format splits."""
+    """Synthesize California-housing-style data and write SageMaker-format splits.
+
+    --problem-type binary (Expensive: value above 2.5) or multiclass (PriceBand: four value
+    bands) derives a classification target from the same generator.
+    """
     from smlp.stages.data import generate as run_generate
     from smlp.store import open_store
 
-    cfg = load(config, {"data.rows": rows, "data.seed": seed, "store": store})
+    cfg = load(config, {"data.rows": rows, "data.seed": seed, "store": store,
+                        **split_fractions(splits),
+                        "data.problem_type": problem_type})
     with EventRenderer() as events:
         record = run_generate(cfg, open_store(cfg.store), events)
     console.print(f"data ready in {_data_folder(record)}")
@@ -40,12 +59,16 @@ def prepare(
     seed: Annotated[int | None, typer.Option(help="Split seed.")] = None,
     standardize: Annotated[bool | None, typer.Option(
         "--standardize/--no-standardize", help="Scale numeric features.")] = None,
+    splits: SplitsOption = None,
+    problem_type: ProblemTypeOption = None,
 ) -> None:
     """Turn your own table into SageMaker-format splits plus a recorded schema."""
     from smlp.stages.data import prepare as run_prepare
     from smlp.store import open_store
 
-    cfg = load(config, {"data.seed": seed, "data.standardize": standardize, "store": store})
+    cfg = load(config, {"data.seed": seed, "data.standardize": standardize, "store": store,
+                        **split_fractions(splits),
+                        "data.problem_type": problem_type})
     with EventRenderer() as events:
         record = run_prepare(cfg, open_store(cfg.store), input, target, id_column, events)
     console.print(f"{len(record.features)} features; data ready in {_data_folder(record)}")

@@ -28,6 +28,8 @@ def run(
     target: Annotated[str | None, typer.Option("--target", "-t", help="Target column.")] = None,
     id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
     tune: Annotated[bool, typer.Option("--tune", help="Tune hyperparameters too.")] = False,
+    problem_type: Annotated[str | None, typer.Option(
+        "--problem-type", help="auto, regression, binary or multiclass (see `smlp data`).")] = None,
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
@@ -40,7 +42,8 @@ def run(
 
     if (input is None) != (target is None):
         raise ConfigError("--input and --target go together")
-    cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)
+    cfg = load(config, {"store": store, "backend.kind": backend,
+                        "data.problem_type": problem_type}, dry_run)
     watch(cfg)
     artifacts, runner = open_project(cfg)
     with EventRenderer(verbose=verbose) as events:

@@ -31,6 +31,8 @@ class DataConfig(Strict):
     seed: int = Field(42, ge=0)
     splits: SplitFractions = SplitFractions()
     standardize: bool = Field(True, description="scale numeric features (KNN needs it)")
+    problem_type: Literal["auto", "regression", "binary", "multiclass"] = Field(
+        "auto", description="auto: text/bool targets are classes (2: binary), numbers regression")
 
     @model_validator(mode="after")
     def _file_needs_input_and_target(self) -> DataConfig:

@@ -89,8 +89,13 @@ def _not_utf8(path: Path) -> DataError:
 
 
 def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitFractions,
-                  seed: int, standardize: bool, source: str) -> PreparedData:
-    """Validate columns, split reproducibly by ``seed``, fit the schema on train, encode all."""
+                  seed: int, standardize: bool, source: str,
+                  problem_type: str = "regression") -> PreparedData:
+    """Validate columns, split reproducibly by ``seed``, fit the schema on train, encode all.
+
+    ``problem_type`` ``auto`` decides from the target (see ``labels.decide``); classification
+    targets are encoded to 0..K-1 and split stratified on the label.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -108,11 +113,16 @@ def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitF
             raise DataError(f"{source}: column {name!r} is all missing; drop it or fill it in")
         _check_finite(table.column(name), name, source)
 
+    from smlp.data import labels as label_rules
+
+    decided = label_rules.decide(table.column(target), target, problem_type, source)
+    if decided != "regression":
+        return _prepare_classification(table, target, id_column, splits, seed, standardize,
+                                       source, decided)
     try:
         labels = pc.cast(table.column(target), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise DataError(f"{source}: target column {target!r} must be numeric for regression") \
-            from None
+        raise label_rules.not_numeric(table.column(target), target, source) from None
     keep = pc.and_(pc.is_valid(labels), pc.invert(pc.is_nan(labels)))
     dropped = table.num_rows - (pc.sum(keep).as_py() or 0)
     if dropped:
@@ -143,6 +153,40 @@ def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitF
         part = train_table if split == "train" else table.take(pa.array(index))
         features = schema.encode(part, source)
         arrays[split] = np.column_stack([label_values[index], features.astype(np.float64)])
+    return PreparedData(schema=schema, splits=arrays, dropped_rows=int(dropped))
+
+
+def _prepare_classification(table: Any, target: str, id_column: str | None,
+                            splits: SplitFractions, seed: int, standardize: bool, source: str,
+                            problem_type: str) -> PreparedData:
+    """Labels to 0..K-1 (the label map goes into the schema), splits stratified on them."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from smlp.data import labels as label_rules
+
+    column = table.column(target)
+    keep = pc.is_valid(column)
+    if pa.types.is_floating(column.type):
+        keep = pc.and_(keep, pc.invert(pc.is_nan(column)))
+    dropped = table.num_rows - (pc.sum(keep).as_py() or 0)
+    if dropped:
+        table = table.filter(keep)
+    if table.num_rows < MIN_ROWS:
+        raise DataError(f"{source}: {table.num_rows} rows with a target; need at least {MIN_ROWS}")
+    classes, codes = label_rules.encode_labels(table.column(target), target, problem_type, source)
+    rng = np.random.default_rng(seed)
+    bounds = label_rules.stratified_split(codes, classes, splits, rng, target, source)
+    train_table = table.take(pa.array(bounds["train"]))
+    schema = fit_schema(train_table, target, id_column, standardize, source)
+    schema = schema.model_copy(update={"problem_type": problem_type, "classes": classes})
+    arrays = {}
+    for split, index in bounds.items():
+        part = train_table if split == "train" else table.take(pa.array(index))
+        features = schema.encode(part, source)
+        arrays[split] = np.column_stack([codes[index].astype(np.float64),
+                                         features.astype(np.float64)])
     return PreparedData(schema=schema, splits=arrays, dropped_rows=int(dropped))
 
 

@@ -50,6 +50,14 @@ class Schema(BaseModel):
     id_column: str | None = None
     standardize: bool = True
     features: list[Feature]
+    # Classification: the original labels in code order (code i is classes[i]). Left out of a
+    # regression schema's JSON, whose bytes (and so its data version) stay as they were.
+    problem_type: Literal["regression", "binary", "multiclass"] = "regression"
+    classes: list[str] = []
+
+    def to_json(self) -> str:
+        classification = {"problem_type", "classes"} if self.problem_type == "regression" else set()
+        return self.model_dump_json(indent=2, exclude=classification)
 
     @property
     def encoded_names(self) -> list[str]:
@@ -67,8 +75,13 @@ class Schema(BaseModel):
             f.name: pa.float64() if f.kind == "numeric" else pa.string() for f in self.features
         }
 
-    def encode(self, batch: Any, source: str = "input") -> Any:
-        """Encode a pyarrow Table/RecordBatch of raw columns into a float32 feature matrix."""
+    def encode(self, batch: Any, source: str = "input",
+               unseen: dict[str, dict[str | None, int]] | None = None) -> Any:
+        """Encode a pyarrow Table/RecordBatch of raw columns into a float32 feature matrix.
+
+        With ``unseen``, add to it per column the categories no training row had (or beyond
+        the top ``MAX_CATEGORIES``), which encode as all zeros: transform reports them.
+        """
         import numpy as np
 
         names = set(batch.schema.names)
@@ -87,7 +100,10 @@ class Schema(BaseModel):
                 position += 1
             else:
                 width = len(feature.categories)
-                out[:, position:position + width] = _one_hot(column, feature.categories)
+                counts = None if unseen is None else unseen.get(feature.name, {})
+                out[:, position:position + width] = _one_hot(column, feature.categories, counts)
+                if unseen is not None and counts:
+                    unseen[feature.name] = counts
                 position += width
         return out
 
@@ -113,7 +129,8 @@ def _numeric(column: Any, feature: NumericFeature, source: str) -> Any:
     return (values - feature.mean) / feature.scale
 
 
-def _one_hot(column: Any, categories: list[str]) -> Any:
+def _one_hot(column: Any, categories: list[str],
+             unseen: dict[str | None, int] | None = None) -> Any:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -124,6 +141,10 @@ def _one_hot(column: Any, categories: list[str]) -> Any:
     encoded = np.zeros((len(positions), len(categories)), dtype=np.float32)
     known = positions >= 0
     encoded[np.nonzero(known)[0], positions[known]] = 1.0
+    if unseen is not None and not known.all():
+        for item in pc.value_counts(text.filter(pa.array(~known))).to_pylist():
+            value = None if item["values"] == MISSING else item["values"]
+            unseen[value] = unseen.get(value, 0) + item["counts"]
     return encoded
 
 

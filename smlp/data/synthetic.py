@@ -106,3 +106,34 @@ def generate(rows: int, seed: int) -> Any:
         TARGET: np.round(value, 5),
     }
     return pa.table({name: pa.array(values, pa.float64()) for name, values in columns.items()})
+
+
+# Classification from the same table: the target replaced by what a buyer would ask.
+BINARY_TARGET = "Expensive"  # value above 2.5 (about 40 % of rows): yes / no
+BINARY_THRESHOLD = 2.5
+MULTICLASS_TARGET = "PriceBand"  # value bands of roughly a quarter of rows each
+BANDS = ((1.2, "low"), (2.0, "mid"), (3.0, "high"), (float("inf"), "top"))
+
+
+def target_for(problem_type: str) -> str:
+    return {"binary": BINARY_TARGET, "multiclass": MULTICLASS_TARGET}.get(problem_type, TARGET)
+
+
+def generate_for(problem_type: str, rows: int, seed: int) -> Any:
+    """``generate`` for a problem type: regression (and auto) as is; binary or multiclass with
+    the value turned into text labels, so the label map and its outputs show."""
+    import numpy as np
+    import pyarrow as pa
+
+    table = generate(rows, seed)
+    if problem_type not in ("binary", "multiclass"):
+        return table
+    value = table.column(TARGET).to_numpy()
+    if problem_type == "binary":
+        labels = np.where(value > BINARY_THRESHOLD, "yes", "no")
+    else:
+        edges = np.array([edge for edge, _ in BANDS[:-1]])
+        names = np.array([name for _, name in BANDS])
+        labels = names[np.searchsorted(edges, value, side="right")]
+    table = table.drop_columns([TARGET])
+    return table.append_column(target_for(problem_type), pa.array(labels.tolist(), pa.string()))

@@ -44,18 +44,23 @@ def split_folder(store: Store, data: DataRecord, split: str) -> str:
 
 def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRecord:
     """Synthesize the California-housing-style set and prepare it like any user file."""
-    from smlp.data.synthetic import TARGET
-    from smlp.data.synthetic import generate as synthesize
+    from smlp.data.synthetic import generate_for, target_for
 
     load_manifest(store)  # an unreadable manifest fails here, before anything is written
     data = config.data
+    problem = "regression" if data.problem_type == "auto" else data.problem_type
     parameters = {"rows": data.rows, "seed": data.seed, "splits": data.splits.model_dump(),
                   "standardize": data.standardize}
-    with record_stage(store, "data", "smlp data generate", parameters) as record:
-        table = synthesize(data.rows, data.seed)
+    command = "smlp data generate"
+    if problem != "regression":
+        parameters["problem_type"] = problem
+        command += f" --problem-type {problem}"
+    with record_stage(store, "data", command, parameters) as record:
+        table = generate_for(problem, data.rows, data.seed)
         events(Event("info", f"generated {data.rows:,} rows (seed {data.seed})"))
-        prepared = prepare_table(table, TARGET, None, data.splits, data.seed, data.standardize,
-                                 source="synthetic data")
+        prepared = prepare_table(table, target_for(problem), None, data.splits, data.seed,
+                                 data.standardize, source="synthetic data", problem_type=problem)
+        _say_problem(prepared, events)
         return _publish(store, prepared, record, events)
 
 
@@ -66,16 +71,44 @@ def prepare(config: Config, store: Store, input_path: Path, target: str,
     data = config.data
     parameters = {"input": str(input_path), "target": target, "id_column": id_column,
                   "seed": data.seed, "splits": data.splits.model_dump(),
-                  "standardize": data.standardize}
+                  "standardize": data.standardize, "problem_type": data.problem_type}
     command = f"smlp data prepare --input {input_path} --target {target}"
     with record_stage(store, "data", command, parameters) as record:
         table = read_table(input_path)
         record.inputs["source"] = _source_artifact(input_path)
         prepared = prepare_table(table, target, id_column, data.splits, data.seed,
-                                 data.standardize, source=str(input_path))
+                                 data.standardize, source=str(input_path),
+                                 problem_type=data.problem_type)
         if prepared.dropped_rows:
             events(Event("info", f"dropped {prepared.dropped_rows:,} rows with no {target}"))
+        _say_problem(prepared, events)
         return _publish(store, prepared, record, events)
+
+
+def _say_problem(prepared: PreparedData, events: EventSink) -> None:
+    schema = prepared.schema
+    if schema.problem_type == "regression":
+        events(Event("info", f"problem type: regression (target {schema.target!r} is numeric)"))
+        return
+    shown = ", ".join(schema.classes[:10]) + (", ..." if len(schema.classes) > 10 else "")
+    events(Event("info", f"problem type: {schema.problem_type} (target {schema.target!r}, "
+                         f"{len(schema.classes)} classes: {shown})"))
+
+
+def read_schema(store: Store, data: DataRecord) -> Any:
+    """The recorded schema, checked against the manifest's sha256 (problem type, classes)."""
+    from smlp.data.schema import Schema
+    from smlp.errors import IntegrityError
+    from smlp.fileio import sha256_bytes
+
+    raw = store.read_bytes(store.key(data.schema_.uri))
+    if sha256_bytes(raw) != data.schema_.sha256:
+        raise IntegrityError(f"{data.schema_.uri}: sha256 does not match the manifest; the "
+                             "schema was changed after `smlp data` wrote it")
+    try:
+        return Schema.model_validate_json(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{data.schema_.uri}: unreadable schema ({exc})") from None
 
 
 def _source_artifact(path: Path) -> Any:
@@ -91,7 +124,7 @@ def _publish(store: Store, prepared: PreparedData, record: Any,
     failure at any step leaves the recorded data and the candidates trained on it intact."""
     from smlp.fileio import sha256_bytes, sha256_file
 
-    schema_bytes = prepared.schema.model_dump_json(indent=2).encode()
+    schema_bytes = prepared.schema.to_json().encode()
     with tempfile.TemporaryDirectory(prefix="smlp-data-") as tmp:
         paths = {split: Path(tmp) / f"{split}.csv" for split in SPLITS}
         for split in SPLITS:
