@@ -87,8 +87,20 @@ def leaderboard(comparison: Any) -> None:
     for metric in ("rmse", "mse", "mae", "r2"):
         style = "bold" if metric == comparison.metric else ""
         table.add_column(metric, justify="right", style=style)
+    uncertain = any(getattr(s, "interval", None) for s in comparison.candidates)
+    if uncertain:  # bootstrap 95% interval of the ranking metric, and P(best is better)
+        table.add_column("95% CI", justify="right")
+        table.add_column("P(best better)", justify="right")
     for scored in comparison.candidates:
         mark = "★" if scored.name == comparison.best else ""
-        table.add_row(mark, scored.name, scored.algo,
-                      *(f"{scored.metrics[m]:.4f}" for m in ("rmse", "mse", "mae", "r2")))
+        cells = [f"{scored.metrics[m]:.4f}" for m in ("rmse", "mse", "mae", "r2")]
+        if uncertain:
+            cells += _uncertainty_cells(scored, comparison.metric)
+        table.add_row(mark, scored.name, scored.algo, *cells)
     console.print(table)
+
+
+def _uncertainty_cells(scored: Any, metric: str) -> list[str]:
+    low, high = scored.interval.get(metric, [float("nan")] * 2)
+    versus = scored.vs_best.get("p_best_better") if scored.vs_best else None
+    return [f"{low:.4f}–{high:.4f}", "—" if versus is None else f"{versus:.2f}"]

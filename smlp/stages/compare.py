@@ -45,6 +45,10 @@ class Scored:
     model_uri: str
     training_metrics: dict[str, float] = field(default_factory=dict)
     model_sha256: str = ""
+    # Bootstrap 95% interval of every metric, and the paired difference to the best
+    # (smlp.report.uncertainty); empty in comparisons written before they existed.
+    interval: dict[str, list[float]] = field(default_factory=dict)
+    vs_best: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Comparison:
     skipped: list[str]
     uri: str = ""
     created_at: str = ""
+    bootstrap: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +86,7 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
     split_uri = data.splits[split].uri
     verify_stored(store, data.splits[split], f"{split} split", data_command(manifest))
     scored: list[Scored] = []
+    outputs: dict[str, tuple[Any, Any]] = {}
     with record_stage(store, "compare", f"smlp compare --metric {metric}",
                       {"metric": metric, "split": split}) as record:
         record.inputs[split] = data.splits[split]
@@ -90,6 +96,7 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
                                    store.uri(f"compare/{name}"), options, events=events)
             record.jobs.append(result.name)
             labels, predictions = _read_labelled_output(store, result.outputs[0])
+            outputs[name] = (labels, predictions)
             scored.append(Scored(
                 name=name, algo=candidate.algo, source=candidate.source,
                 job_name=candidate.job_name, hyperparameters=candidate.hyperparameters,
@@ -101,7 +108,9 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
         scored.sort(key=lambda s: s.metrics[metric], reverse=reverse)
         comparison = Comparison(metric=metric, split=split, best=scored[0].name,
                                 rows=data.rows[split], candidates=scored, skipped=skipped,
-                                uri=store.uri(COMPARISON_KEY), created_at=now())
+                                uri=store.uri(COMPARISON_KEY), created_at=now(),
+                                bootstrap=_uncertainty(scored, outputs, metric,
+                                                       regression_metrics))
         body = json.dumps(comparison.to_json(), indent=2).encode()
         store.write_bytes(COMPARISON_KEY, body)
         artifact = artifact_for_bytes(store, COMPARISON_KEY, body)
@@ -115,6 +124,30 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
 
         update_manifest(store, change)
     return comparison
+
+
+def _uncertainty(scored: list[Scored], outputs: dict[str, tuple[Any, Any]], metric: str,
+                 score: Any) -> dict[str, Any]:
+    """Fill each candidate's bootstrap intervals and paired difference to the best, scored by
+    ``score`` on the same resamples; what was drawn (for comparison.json)."""
+    from smlp.report import uncertainty
+
+    labels = outputs[scored[0].name][0]
+    resamples = uncertainty.resamples_for(len(labels), len(scored))
+    samples = uncertainty.paired_samples(
+        labels, {s.name: outputs[s.name][1] for s in scored}, score, resamples)
+    ranked = [s.name for s in scored]
+    intervals, versus = uncertainty.summarize(samples, ranked, metric,
+                                              metric in HIGHER_IS_BETTER)
+    for s in scored:
+        s.interval = intervals[s.name]
+        s.vs_best = versus.get(s.name, {})
+    summary: dict[str, Any] = {"method": "percentile bootstrap, paired", "resamples": resamples,
+                               "seed": uncertainty.SEED, "confidence": uncertainty.CONFIDENCE}
+    if len(scored) > 1:
+        summary["runner_up"] = scored[1].name
+        summary["p_best_better_than_runner_up"] = scored[1].vs_best["p_best_better"]
+    return summary
 
 
 def check_candidates(store: Store, backend: Backend, replaced: Iterable[str] = ()) -> None:
