@@ -78,6 +78,9 @@ def _register() -> None:
     app.command()(status.status)
     app.command()(tune.tune)
     app.add_typer(infra.app, name="infra")
+    from smlp.cli import clean
+
+    app.command()(clean.clean)
 
 
 _register()
