@@ -159,7 +159,8 @@ class Manifest(BaseModel):
 
     def require_data(self) -> DataRecord:
         if self.data is None:
-            raise MissingStageError("prepared data", "smlp data generate")
+            raise MissingStageError("prepared data", "smlp data generate` (synthetic data) or "
+                                    "`smlp data prepare --input FILE --target COLUMN")
         return self.data
 
     def stale_best(self) -> str | None:

@@ -15,9 +15,10 @@ def get_algorithm(name: str) -> AlgorithmSpec:
     try:
         return ALGORITHMS[name]
     except KeyError:
-        raise KeyError(
-            f"unknown algorithm {name!r}; expected one of {', '.join(ALGORITHMS)}"
-        ) from None
+        from smlp.suggest import did_you_mean
+
+        raise KeyError(f"unknown algorithm {name!r}; expected one of {', '.join(ALGORITHMS)}"
+                       f"{did_you_mean(name, ALGORITHMS)}") from None
 
 
 __all__ = ["ALGORITHMS", "AlgorithmSpec", "MetricDefinition", "get_algorithm"]

@@ -105,10 +105,11 @@ class AlgorithmSpec:
         for name, value in values.items():
             declared = self.hyperparameters.get(name)
             if declared is None:
-                raise KeyError(
-                    f"{name}: not a {self.name} hyperparameter; known: "
-                    + ", ".join(sorted(self.hyperparameters))
-                )
+                from smlp.suggest import did_you_mean
+
+                hint = did_you_mean(name, self.hyperparameters)
+                raise KeyError(f"{name}: not a {self.name} hyperparameter" + (hint or (
+                    "; known: " + ", ".join(sorted(self.hyperparameters)))))
             try:
                 checked[name] = declared.coerce(value)
             except ValueError as exc:

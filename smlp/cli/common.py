@@ -30,11 +30,53 @@ AlgoOption = Annotated[
 BackendOption = Annotated[
     str | None, typer.Option("--backend", help="local or sagemaker (default: from config).")
 ]
+SplitsOption = Annotated[str | None, typer.Option(
+    "--splits", metavar="TRAIN,VALIDATION,TEST",
+    help="Split fractions summing to 1 (default: 0.7,0.15,0.15).")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Stream job logs.")]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="SageMaker only: print the exact requests (JSON) and "
                        "an estimated cost; send nothing, no credentials needed.")
 ]
+
+
+# The flag behind each dotted override, so a bad value is blamed on what the user typed.
+FLAGS = {
+    "store": "--store",
+    "backend.kind": "--backend",
+    "compare.metric": "--metric",
+    "data.rows": "--rows",
+    "data.seed": "--seed",
+    "data.standardize": "--standardize",
+    "data.problem_type": "--problem-type",
+    "data.splits": "--splits",
+    "data.splits.train": "--splits",
+    "data.splits.validation": "--splits",
+    "data.splits.test": "--splits",
+    "tuning.max_jobs": "--max-jobs",
+    "tuning.max_parallel_jobs": "--max-parallel-jobs",
+    "tuning.strategy": "--strategy",
+    "tuning.early_stopping": "--early-stopping",
+    "tuning.timeout_seconds": "--timeout",
+}
+
+
+def split_fractions(text: str | None) -> dict[str, float]:
+    """``--splits 0.8,0.1,0.1`` -> the three ``data.splits.*`` overrides."""
+    from smlp.errors import ConfigError
+
+    if text is None:
+        return {}
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise ConfigError(f"--splits {text}: expected three fractions train,validation,test "
+                          "summing to 1, e.g. 0.7,0.15,0.15")
+    return dict(zip(("data.splits.train", "data.splits.validation", "data.splits.test"),
+                    values, strict=True))
 
 
 def split_algos(algo: list[str] | None) -> list[str] | None:
@@ -50,7 +92,7 @@ def load(config: Path | None, overrides: dict[str, Any] | None = None,
     from smlp.errors import ConfigError
 
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
-    loaded = load_config(config, given)
+    loaded = load_config(config, given, FLAGS)
     if not dry_run:
         return loaded
     if loaded.backend.kind != "sagemaker":

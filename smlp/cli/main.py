@@ -13,7 +13,41 @@ _state = {"debug": False}
 
 
 class SmlpGroup(TyperGroup):
-    """Turns every deliberate smlp error into one line on stderr and its exit code."""
+    """Turns every deliberate smlp error, and every usage mistake, into one line on stderr and
+    its exit code; lists commands in pipeline order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from smlp.cli.usage import tidy_help
+
+        tidy_help()
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from smlp.cli.usage import pipeline_order
+
+        return pipeline_order(super().list_commands(ctx))
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        import sys
+
+        from typer import _click
+
+        from smlp.cli.usage import usage_error_line
+
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except _click.exceptions.ClickException as exc:
+            line = usage_error_line(exc)
+            if line is None:  # `smlp` alone, or a group alone: its help was shown
+                sys.exit(exc.exit_code)
+            err_console.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console.print("[bold red]aborted[/]")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:  # a typer (click) Context
         from smlp.errors import SmlpError
@@ -78,6 +112,11 @@ def _register() -> None:
     app.command()(status.status)
     app.command()(tune.tune)
     app.add_typer(infra.app, name="infra")
+    from smlp.cli import serve
+
+    app.command()(serve.deploy)
+    app.command()(serve.invoke)
+    app.add_typer(serve.app, name="endpoint")
     from smlp.cli import clean
 
     app.command()(clean.clean)

@@ -16,6 +16,7 @@ from smlp.config.backend import BackendConfig, LocalBackendConfig, SageMakerBack
 from smlp.config.base import Strict
 from smlp.config.compare import CompareConfig, Metric, TransformConfig
 from smlp.config.data import DataConfig
+from smlp.config.endpoint import EndpointConfig
 from smlp.config.infra import InfraConfig
 from smlp.config.tuning import TuningConfig
 from smlp.errors import ConfigError
@@ -33,6 +34,7 @@ class Config(Strict):
     backend: BackendConfig = Field(default_factory=LocalBackendConfig)
     store: str = Field(DEFAULT_STORE, description="local folder or s3://bucket/prefix")
     infra: InfraConfig = InfraConfig()
+    endpoint: EndpointConfig = EndpointConfig()
 
     @field_validator("store")
     @classmethod
@@ -54,10 +56,13 @@ def resolve_path(path: Path | None) -> Path | None:
     return local if local.is_file() else None
 
 
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None,
+                flags: dict[str, str] | None = None) -> Config:
     """Build the config from defaults, ``path`` (resolved as the CLI does) and dotted overrides.
 
-    ``overrides`` maps dotted keys (``data.rows``) to values, applied after the file.
+    ``overrides`` maps dotted keys (``data.rows``) to values, applied after the file; ``flags``
+    names the option each came from (``compare.metric`` -> ``--metric``), so an error blames
+    the flag the user typed rather than a config section they never wrote.
     """
     path = resolve_path(path)
     merged = default_dict()
@@ -76,7 +81,8 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        given = {key: flags[key] for key in overrides or {} if flags and key in flags}
+        raise ConfigError(format_validation_error(exc, source, given)) from None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -85,21 +91,65 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return read_yaml_mapping(path)
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One ``source: field.path: message`` line per problem."""
+def format_validation_error(exc: ValidationError, source: str,
+                            flags: dict[str, str] | None = None) -> str:
+    """One ``source: field.path: message`` line per problem (``--flag: message`` when the value
+    came from a flag)."""
+    import re
+
     from smlp.config.yaml_file import shorten
+    from smlp.suggest import did_you_mean
 
     lines = []
     for error in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+        parts = [str(part) for part in error["loc"] if not _is_union_tag(part)]
+        loc = ".".join(parts)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling against `smlp config show`)"
-        elif error["type"] in {"literal_error", "enum"}:
-            message = f"{message}, got {error.get('input')!r}"
+            hint = did_you_mean(parts[-1], known_keys(error["loc"][:-1])) if parts else ""
+            message = f"unknown key{hint or ' (check its spelling against `smlp config show`)'}"
+        elif error["type"] in {"literal_error", "enum", "union_tag_invalid"}:
+            context = error.get("ctx", {})
+            expected = context.get("expected", context.get("expected_tags", ""))
+            choices = re.findall(r"'([^']*)'", str(expected))
+            got = context.get("tag", error.get("input"))
+            message = (f"expected one of {', '.join(choices)}, got {got!r}"
+                       f"{did_you_mean(str(got), choices)}" if choices
+                       else f"{message}, got {got!r}")
         message = shorten(message)
-        lines.append(f"{source}: {loc}: {message}" if loc else f"{source}: {message}")
+        flag = next((flag for key, flag in (flags or {}).items() if loc and (
+            key == loc or key.startswith(loc + ".") or loc.startswith(key + "."))), None)
+        if flag is not None:
+            lines.append(f"{flag}: {message}")
+        else:
+            lines.append(f"{source}: {loc}: {message}" if loc else f"{source}: {message}")
     return "\n".join(lines)
+
+
+def known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the config accepts at ``loc`` (every variant of a union), for suggestions."""
+    import typing
+
+    from pydantic import BaseModel
+
+    models: list[type[BaseModel]] = [Config]
+    for part in loc:
+        if _is_union_tag(part):
+            continue
+        found: list[type[BaseModel]] = []
+        for model in models:
+            field = model.model_fields.get(str(part))
+            if field is None:
+                continue
+            stack = [field.annotation]
+            while stack:
+                kind = stack.pop()
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    found.append(kind)
+                else:
+                    stack.extend(typing.get_args(kind))
+        models = found
+    return [name for model in models for name in model.model_fields]
 
 
 def write_config_file(path: Path, text: str) -> None:

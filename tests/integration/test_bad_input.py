@@ -76,7 +76,8 @@ def test_bad_prepare_input(trained: Path, content: str | None, target: str,
 
 def test_stage_before_its_inputs_names_the_command(project: Path) -> None:
     write_small_config(project)
-    assert_one_line_error(smlp("train", ok=False), "run `smlp data generate` first")
+    assert_one_line_error(smlp("train", ok=False), "run `smlp data generate` (synthetic data) "
+                          "or `smlp data prepare --input FILE --target COLUMN` first")
     smlp("data", "generate")
     assert_one_line_error(smlp("compare", ok=False), "run `smlp train` first")
     smlp("train", "--algo", "knn")

@@ -45,7 +45,7 @@ def test_interrupted_stage_is_recorded(tmp_path: Path) -> None:
 
 def test_missing_inputs_name_the_command(tmp_path: Path) -> None:
     manifest = load_manifest(LocalStore(tmp_path))
-    with pytest.raises(MissingStageError, match="run `smlp data generate` first"):
+    with pytest.raises(MissingStageError, match="generate` .* or `smlp data prepare"):
         manifest.require_data()
     with pytest.raises(MissingStageError, match="run `smlp train` first"):
         manifest.require_candidates()

@@ -1,0 +1,58 @@
+"""Usage mistakes as one line, and help that reads well: pipeline order, no ``<bool>`` on flags."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from smlp.suggest import did_you_mean
+
+# The order a new user meets the commands in; anything not listed follows, as registered.
+PIPELINE = ("data", "train", "tune", "compare", "transform", "run", "report", "status",
+            "deploy", "invoke", "endpoint", "clean", "infra", "prices", "config")
+
+
+def pipeline_order(names: list[str]) -> list[str]:
+    rank = {name: index for index, name in enumerate(PIPELINE)}
+    return sorted(names, key=lambda name: (rank.get(name, len(PIPELINE)), names.index(name)))
+
+
+def tidy_help() -> None:
+    """Boolean flags take no value, so their help shows none (typer 0.29 prints ``<bool>``)."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption, "_smlp_tidy", False):
+        return
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperOption._smlp_tidy = True  # type: ignore[attr-defined]
+
+
+def usage_error_line(exc: Any) -> str | None:
+    """``smlp train: no such option --algoo; did you mean '--algo'?``; None for "no arguments,
+    help shown" (typer has printed the help already)."""
+    kind = type(exc).__name__
+    if kind == "NoArgsIsHelpError":
+        return None
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    message = exc.format_message().strip().splitlines()[0] if exc.format_message() else kind
+    if kind == "NoSuchOption" and ctx is not None:
+        options = [opt for param in ctx.command.params for opt in param.opts + param.secondary_opts]
+        return f"{where}no such option {exc.option_name}{did_you_mean(exc.option_name, options)}"
+    command = re.match(r"No such command '(.+?)'", message)
+    if command and ctx is not None:
+        names = list(getattr(ctx.command, "commands", {}))
+        return f"{where}no such command {command.group(1)!r}{did_you_mean(command.group(1), names)}"
+    choice = re.search(r"'(.*?)' is not one of (.*)\.$", message)
+    param = getattr(exc, "param", None)
+    if choice and param is not None:
+        choices = [str(c) for c in getattr(param.type, "choices", ())]
+        flag = max(param.opts, key=len)
+        return (f"{where}{flag}: expected one of {', '.join(choices)}, got {choice.group(1)!r}"
+                f"{did_you_mean(choice.group(1), choices)}")
+    return f"{where}{message[0].lower() + message[1:] if message else message}"

@@ -1,0 +1,84 @@
+"""Mistakes a new user makes at the command line: one line each, naming what they typed, with a
+suggestion when a name is close to a real one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cli_helpers import assert_one_line_error, smlp
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["trian"], "smlp: no such command 'trian'; did you mean 'train'?"),
+        (["data", "prepair"], "smlp data: no such command 'prepair'; did you mean 'prepare'?"),
+        (["train", "--algoo", "xgboost"], "smlp train: no such option --algoo; did you mean "
+                                          "'--algo'?"),
+        (["compare", "--metrc", "rmse"], "no such option --metrc; did you mean '--metric'?"),
+        (["compare", "--metric", "rmsee"], "--metric: expected one of rmse"),
+        (["compare", "--metric", "rmsee"], "got 'rmsee'; did you mean 'rmse'?"),
+        (["train", "--backend", "sagemake"], "--backend: expected one of local, sagemaker, got "
+                                             "'sagemake'; did you mean 'sagemaker'?"),
+        (["data", "generate", "--rows", "5"], "--rows: Input should be greater than or equal"),
+        (["data", "generate", "--splits", "0.8,0.1,0.2"], "--splits: train + validation + test "
+                                                          "must be 1.0, got 1.1"),
+        (["data", "generate", "--splits", "0.8,0.2"], "--splits 0.8,0.2: expected three "
+                                                      "fractions"),
+    ],
+)
+def test_usage_mistakes_are_one_line_with_a_suggestion(project: Path, args: list[str],
+                                                       expected: str) -> None:
+    result = smlp(*args, ok=False)
+    assert_one_line_error(result, expected, code=2)
+    assert "╭" not in result.output  # no boxed panel
+
+
+def test_a_bad_value_in_a_file_names_the_file_and_suggests(project: Path) -> None:
+    (project / "smlp.yaml").write_text("compare:\n  metrc: rmse\n")
+    assert_one_line_error(smlp("status", ok=False),
+                          "smlp.yaml: compare.metrc: unknown key; did you mean 'metric'?", code=2)
+    (project / "smlp.yaml").write_text("algorithms:\n  xgboost:\n    hyperparameters: "
+                                       "{max_dpeth: 3}\n")
+    assert_one_line_error(smlp("data", "generate", ok=False),
+                          "max_dpeth: not a xgboost hyperparameter; did you mean 'max_depth'?",
+                          code=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--hp", "max_depth=abc"], "--hp max_depth=abc: expected an integer, got 'abc'"),
+        (["--hp", "max_dept=3"], "--hp max_dept=3: no selected algorithm has a hyperparameter "
+                                 "'max_dept'; did you mean 'max_depth'?"),
+        (["--algo", "xgbost"], "--algo: unknown algorithm 'xgbost'; expected one of xgboost, "
+                               "knn, sklearn-gbm; did you mean 'xgboost'?"),
+        (["--algo", "knn", "--hp", "knn.k=0"], "--hp knn.k=0: expected >= 1, got 0"),
+    ],
+)
+def test_training_flags_are_blamed_by_name(project: Path, args: list[str],
+                                           expected: str) -> None:
+    smlp("data", "generate", "--rows", "300")
+    assert_one_line_error(smlp("train", "--algo", "xgboost", *args, ok=False)
+                          if "--algo" not in args else smlp("train", *args, ok=False),
+                          expected, code=2)
+
+
+def test_splits_flag_sets_the_split_sizes(project: Path) -> None:
+    smlp("data", "generate", "--rows", "1000", "--splits", "0.8,0.1,0.1")
+    from tests.integration.cli_helpers import manifest
+
+    rows = manifest(project)["data"]["rows"]
+    assert rows == {"train": 800, "validation": 100, "test": 100}
+
+
+def test_help_lists_commands_in_pipeline_order_and_flags_take_no_value() -> None:
+    text = smlp("--help").output
+    order = [name for name in ("data", "train", "tune", "compare", "transform", "run", "status")
+             if f" {name} " in text]
+    positions = [text.index(f" {name} ") for name in order]
+    assert positions == sorted(positions) and len(order) == 7
+    assert "<bool>" not in smlp("train", "--help").output
+    assert "<bool>" not in smlp("-h").output
