@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from smlp.cli.common import ConfigOption, StoreOption, console, load
+from smlp.cli.common import (
+    ConfigOption,
+    SplitsOption,
+    StoreOption,
+    console,
+    load,
+    split_fractions,
+)
 from smlp.cli.render import EventRenderer
 
 app = typer.Typer(help="Create or import the dataset.", no_args_is_help=True)
@@ -23,6 +30,7 @@ def generate(
     store: StoreOption = None,
     rows: Annotated[int | None, typer.Option(help="Rows to synthesize.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    splits: SplitsOption = None,
     problem_type: ProblemTypeOption = None,
 ) -> None:
     """Synthesize California-housing-style data and write SageMaker-format splits.
@@ -34,6 +42,7 @@ def generate(
     from smlp.store import open_store
 
     cfg = load(config, {"data.rows": rows, "data.seed": seed, "store": store,
+                        **split_fractions(splits),
                         "data.problem_type": problem_type})
     with EventRenderer() as events:
         record = run_generate(cfg, open_store(cfg.store), events)
@@ -50,6 +59,7 @@ def prepare(
     seed: Annotated[int | None, typer.Option(help="Split seed.")] = None,
     standardize: Annotated[bool | None, typer.Option(
         "--standardize/--no-standardize", help="Scale numeric features.")] = None,
+    splits: SplitsOption = None,
     problem_type: ProblemTypeOption = None,
 ) -> None:
     """Turn your own table into SageMaker-format splits plus a recorded schema."""
@@ -57,6 +67,7 @@ def prepare(
     from smlp.store import open_store
 
     cfg = load(config, {"data.seed": seed, "data.standardize": standardize, "store": store,
+                        **split_fractions(splits),
                         "data.problem_type": problem_type})
     with EventRenderer() as events:
         record = run_prepare(cfg, open_store(cfg.store), input, target, id_column, events)
