@@ -74,6 +74,11 @@ class TransformResult:
     rows: int = 0
     seconds: float = 0.0
     failure_reason: str | None = None
+    # Streaming the rows (read, predict, write) without start-up and model load; None where
+    # it is not measured apart (SageMaker: the job's time includes its instances' start-up).
+    batch_seconds: float | None = None
+    # Per column, categories of raw input the schema does not know (None: a missing cell).
+    unseen_categories: dict[str, dict[str | None, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ class JobStatus:
 
 
 class Backend(Protocol):
-    """Runs training, tuning and transform jobs, and reports a job's status."""
+    """Runs training, tuning and transform jobs, reports a job's status, and serves endpoints."""
 
     name: str
 
@@ -148,3 +153,68 @@ class Backend(Protocol):
     def transform(self, job: TransformJobSpec, events: EventSink = ignore) -> TransformResult: ...
 
     def describe(self, job_name: str) -> JobStatus: ...
+
+    # Real-time endpoints (smlp deploy / invoke / endpoint)
+    def deploy(self, spec: EndpointSpec, events: EventSink = ignore) -> EndpointInfo:
+        """Local: serve in the foreground until stopped. SageMaker: create, wait InService."""
+        ...
+
+    def list_endpoints(self) -> list[EndpointInfo]: ...
+
+    def describe_endpoint(self, name: str) -> EndpointInfo: ...
+
+    def update_endpoint_weights(self, name: str, weights: dict[str, float]) -> EndpointInfo: ...
+
+    def delete_endpoint(self, name: str) -> list[str]:
+        """Remove the endpoint, its config and the models it created; what was removed."""
+        ...
+
+    def endpoint_invoker(self, name: str) -> Any:
+        """A callable sending one request to endpoint ``name`` (smlp.serving.client.Invoker)."""
+        ...
+
+
+# -- real-time endpoints -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class VariantSpec:
+    """One ProductionVariant: the model behind it, its weight and (on SageMaker) its hosts."""
+
+    name: str
+    candidate: str
+    algorithm: str
+    model_uri: str
+    container_version: str
+    weight: float = 1.0
+    model_sha256: str | None = None
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """What CreateModel (per variant) + CreateEndpointConfig + CreateEndpoint need."""
+
+    name: str
+    variants: tuple[VariantSpec, ...]
+    n_features: int
+    schema: Schema | None = None  # raw rows with a header go through it
+    capture_percentage: int = 0  # DataCaptureConfig.InitialSamplingPercentage; 0 = off
+    capture_prefix: str = "datacapture"  # under the store
+    capture_mode: str = "InputAndOutput"
+    host: str = "127.0.0.1"  # local only
+    port: int = 8080  # local only
+    seed: int | None = None  # local only: routing and sampling draws
+
+
+@dataclass
+class EndpointInfo:
+    """DescribeEndpoint, in smlp's terms; locally also the live per-variant counters."""
+
+    name: str
+    status: str  # Creating | InService | Updating | Failed | Deleting | OutOfService | Stopped
+    backend: str
+    url: str | None = None
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    failure_reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+

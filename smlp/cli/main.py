@@ -117,6 +117,11 @@ def _register() -> None:
     app.command()(serve.deploy)
     app.command()(serve.invoke)
     app.add_typer(serve.app, name="endpoint")
+    from smlp.cli import serve
+
+    app.command()(serve.deploy)
+    app.command()(serve.invoke)
+    app.add_typer(serve.app, name="endpoint")
     from smlp.cli import clean
 
     app.command()(clean.clean)

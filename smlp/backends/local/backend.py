@@ -23,6 +23,8 @@ from typing import Any, Literal
 from smlp.algorithms import get_algorithm
 from smlp.algorithms.entry_points import load_predictor, script_path
 from smlp.backends.base import (
+    EndpointInfo,
+    EndpointSpec,
     JobStatus,
     TrainingJobSpec,
     TrainingResult,
@@ -355,3 +357,36 @@ class LocalBackend:
         for key in keys:
             self.store.download(key, folder / Path(key).name)
         return folder
+
+    # -- real-time endpoints (smlp.serving) -------------------------------------------------
+    def deploy(self, spec: EndpointSpec, events: EventSink = ignore) -> EndpointInfo:
+        """Serve in the foreground until Ctrl-C: SageMaker's container contract, locally."""
+        from smlp.serving.local import serve
+
+        return serve(self, spec, events)
+
+    def list_endpoints(self) -> list[EndpointInfo]:
+        from smlp.serving.local import list_endpoints
+
+        return list_endpoints(self)
+
+    def describe_endpoint(self, name: str) -> EndpointInfo:
+        from smlp.serving.local import describe_endpoint
+
+        return describe_endpoint(self, name)
+
+    def update_endpoint_weights(self, name: str, weights: dict[str, float]) -> EndpointInfo:
+        from smlp.serving.local import update_weights
+
+        return update_weights(self, name, weights)
+
+    def delete_endpoint(self, name: str) -> list[str]:
+        from smlp.serving.local import delete_endpoint
+
+        return delete_endpoint(self, name)
+
+    def endpoint_invoker(self, name: str) -> Any:
+        """Sends requests to the running local endpoint ``name`` (see smlp.serving.client)."""
+        from smlp.serving.local import invoker
+
+        return invoker(self, name)

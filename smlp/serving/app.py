@@ -1,0 +1,183 @@
+"""The inference endpoint as an ASGI app (starlette): SageMaker's container contract.
+
+``GET /ping`` and ``POST /invocations`` as the inference container contract defines them
+(SageMaker developer guide, "Use your own inference code with hosting services": answer
+``/ping`` with 200 once ready, ``/invocations`` with the prediction; payloads up to 6 MB),
+production variants chosen per request, ``X-Amzn-SageMaker-Target-Variant`` honoured and
+``X-Amzn-Invoked-Production-Variant`` returned (InvokeEndpoint API reference). Status codes
+as the XGBoost container's ``serve.py``: 204 for an empty body, 415 for an unsupported
+Content-Type, 406 for an unsupported Accept, 400 for a payload the model cannot take.
+
+Below ``/smlp/`` a local endpoint also answers what SageMaker's control plane would:
+its description with per-variant counters, weight updates and a stop request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from smlp.errors import ConfigError
+from smlp.serving.capture import DataCapture
+from smlp.serving.payload import (
+    MAX_PAYLOAD_BYTES,
+    Decoder,
+    PayloadError,
+    check_content_type,
+    check_size,
+    choose_accept,
+    encode,
+)
+from smlp.serving.variants import Router, Variant
+
+TARGET_HEADER = "x-amzn-sagemaker-target-variant"
+INVOKED_HEADER = "X-Amzn-Invoked-Production-Variant"
+INLINE_BYTES = 64 << 10  # bigger payloads are parsed and predicted off the event loop
+
+
+@dataclass
+class Endpoint:
+    """What one running endpoint holds: its variants, its decoder and its capture."""
+
+    name: str
+    router: Router
+    decoder: Decoder
+    capture: DataCapture | None = None
+    max_payload: int = MAX_PAYLOAD_BYTES
+    stop: Callable[[], None] | None = None  # set by the server running it
+    started: float = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        capture = self.capture
+        return {
+            "name": self.name, "status": "InService", "variants": self.router.describe(),
+            "uptime_seconds": round(time.time() - self.started, 1) if self.started else 0.0,
+            "data_capture": None if capture is None else {
+                "sampling_percentage": capture.settings.sampling_percentage,
+                "prefix": capture.settings.prefix, "files": len(capture.written),
+                "errors": capture.errors[-3:]},
+        }
+
+
+def _text(status: int, message: str, variant: str | None = None) -> Response:
+    headers = {INVOKED_HEADER: variant} if variant else None
+    return Response(message + "\n", status_code=status, media_type="text/plain",
+                    headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) as soon as it passes ``limit``, without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit():
+        check_size(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        check_size(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(endpoint: Endpoint) -> Starlette:
+    """The ASGI app serving ``endpoint``."""
+    from starlette.concurrency import run_in_threadpool
+
+    router = endpoint.router
+
+    def answer(variant: Variant, body: bytes, content_type: str, accept: str
+               ) -> tuple[bytes, int]:
+        features = endpoint.decoder.decode(body, content_type)
+        predictions = variant.predict(features)
+        return encode(predictions, accept), len(features)
+
+    async def ping(request: Request) -> Response:
+        return Response(status_code=200)
+
+    async def invocations(request: Request) -> Response:
+        started = time.perf_counter()
+        variant: Variant | None = None
+        status, rows = 200, 0
+        try:
+            target = request.headers.get(TARGET_HEADER)
+            if target and target not in router.variants:
+                raise PayloadError(400, f"{TARGET_HEADER}: no variant named {target!r}; this "
+                                   "endpoint has " + ", ".join(router.variants))
+            variant = router.pick(target)
+            content_type = check_content_type(request.headers.get("content-type"))
+            accept = choose_accept(request.headers.get("accept"))
+            body = await _read_body(request, endpoint.max_payload)
+            if not body:
+                status = 204
+                return Response(status_code=204, headers={INVOKED_HEADER: variant.name})
+            if len(body) <= INLINE_BYTES:
+                output, rows = answer(variant, body, content_type, accept)
+            else:
+                output, rows = await run_in_threadpool(answer, variant, body, content_type,
+                                                       accept)
+        except PayloadError as exc:
+            status = exc.status
+            return _text(exc.status, str(exc), variant.name if variant else None)
+        except Exception as exc:  # the model failed: a 500 with its one-line reason
+            status = 500
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            return _text(500, f"model error: {reason}", variant.name if variant else None)
+        finally:
+            if variant is not None:
+                variant.stats.record(status, rows, (time.perf_counter() - started) * 1000)
+        if endpoint.capture is not None:
+            endpoint.capture.offer(variant.name, body, request.headers.get("content-type", ""),
+                                   output, accept)
+        return Response(output, media_type=accept, headers={INVOKED_HEADER: variant.name})
+
+    async def describe(request: Request) -> Response:
+        return JSONResponse(endpoint.describe())
+
+    async def weights(request: Request) -> Response:
+        try:
+            wanted = json.loads(await request.body())
+            if not isinstance(wanted, dict) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool)
+                    for v in wanted.values()):
+                raise ConfigError('expected a JSON object of {"variant": weight}')
+            router.update_weights({str(k): float(v) for k, v in wanted.items()})
+        except (ValueError, ConfigError) as exc:
+            return _text(400, str(exc))
+        return JSONResponse(endpoint.describe())
+
+    async def stop(request: Request) -> Response:
+        if endpoint.stop is None:
+            return _text(409, "this endpoint was not started by `smlp deploy`")
+        endpoint.stop()
+        return JSONResponse({"name": endpoint.name, "status": "Stopping"})
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        if endpoint.capture is not None:
+            endpoint.capture.start()
+        endpoint.started = time.time()
+        yield
+        await run_in_threadpool(_close_capture, endpoint)
+
+    routes = [
+        Route("/ping", ping, methods=["GET"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/smlp/endpoint", describe, methods=["GET"]),
+        Route("/smlp/weights", weights, methods=["POST"]),
+        Route("/smlp/stop", stop, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _close_capture(endpoint: Endpoint) -> None:
+    if endpoint.capture is not None:
+        endpoint.capture.close()
