@@ -25,6 +25,8 @@ def compare(
     metric: Annotated[str | None, typer.Option(
         "--metric", "-m", help="rmse, mse, mae or r2 (default: from config).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print comparison JSON only.")] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Every candidate's hyperparameters, not only the winner's.")] = False,
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
@@ -44,5 +46,5 @@ def compare(
     if as_json:
         typer.echo(json.dumps(comparison.to_json(), indent=2))
         return
-    leaderboard(comparison)
+    leaderboard(comparison, wide=wide)
     console.print(f"best: [bold]{comparison.best}[/] — {comparison.uri}", markup=True)

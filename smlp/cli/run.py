@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from smlp.cli.common import (
     show_plan,
     watch,
 )
-from smlp.cli.render import EventRenderer, leaderboard
+from smlp.cli.render import EventRenderer, leaderboard, summary_json
 
 
 def run(
@@ -28,6 +29,11 @@ def run(
     target: Annotated[str | None, typer.Option("--target", "-t", help="Target column.")] = None,
     id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
     tune: Annotated[bool, typer.Option("--tune", help="Tune hyperparameters too.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the run summary as JSON on stdout (progress stays on stderr).")
+    ] = False,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Every candidate's hyperparameters, not only the winner's.")] = False,
     problem_type: Annotated[str | None, typer.Option(
         "--problem-type", help="auto, regression, binary or multiclass (see `smlp data`).")] = None,
     config: ConfigOption = None,
@@ -46,11 +52,14 @@ def run(
                         "data.problem_type": problem_type}, dry_run)
     watch(cfg)
     artifacts, runner = open_project(cfg)
-    with EventRenderer(verbose=verbose) as events:
+    with EventRenderer(verbose=verbose, live=not as_json) as events:
         summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events)
     if show_plan(runner):
         return
-    leaderboard(summary.comparison)
+    if as_json:
+        typer.echo(json.dumps(summary_json(summary), indent=2))
+        return
+    leaderboard(summary.comparison, wide=wide)
     timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.timings.items())
     console.print(f"stages: {timings} (total {sum(summary.timings.values()):.1f} s)")
     console.print(f"best model: [bold]{summary.comparison.best}[/]", markup=True)

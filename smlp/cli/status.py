@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Any
+
+import typer
+
 from smlp.cli.common import (
     ConfigOption,
     StoreOption,
@@ -11,13 +16,20 @@ from smlp.cli.common import (
 )
 
 
-def status(config: ConfigOption = None, store: StoreOption = None) -> None:
-    """Show what the manifest holds: stages, candidates, metrics, artifacts."""
-    from rich.table import Table
+def status(
+    config: ConfigOption = None,
+    store: StoreOption = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the status as JSON only (stages, candidates, tuning, data).")
+    ] = False,
+) -> None:
+    """Show what the manifest holds: stages, candidates, metrics, artifacts.
 
+    Example: smlp status --json | jq .stages.train.status
+    """
     from smlp.errors import SmlpError
     from smlp.manifest import load_manifest, update_manifest
-    from smlp.recovery import interrupted_attempts, last_completed, recover
+    from smlp.recovery import recover
     from smlp.store import open_store
 
     cfg = load(config, {"store": store})
@@ -25,83 +37,166 @@ def status(config: ConfigOption = None, store: StoreOption = None) -> None:
     try:  # a stage killed outright: recorded as interrupted, its leftovers cleaned
         found = recover(artifacts, update_manifest)
     except (SmlpError, OSError) as exc:
-        err_console.print(f"could not check for interrupted stages: {exc}")
+        err_console.print(f"could not check for interrupted stages: {exc}", markup=False)
         found = None
-    manifest = load_manifest(artifacts)
+    state = collect(artifacts.root, load_manifest(artifacts), found)
+    if as_json:
+        typer.echo(json.dumps(state, indent=2))
+    else:
+        show(state)
+
+
+def collect(root: str, manifest: Any, found: Any) -> dict[str, Any]:
+    """Everything status shows, as JSON-ready data (the one source of both outputs)."""
+    from dataclasses import asdict
+
+    from smlp.algorithms.display import metric_split
+    from smlp.recovery import interrupted_attempts, last_completed
+
     attempts = interrupted_attempts(manifest)
     successes = last_completed(manifest)
-    if not manifest.stages and not attempts:
-        console.print(f"{artifacts.root}: no stages recorded yet; start with `smlp run` or "
-                      "`smlp data generate`")
-        return
-    stages = Table(title=f"Stages — {artifacts.root}")
-    for column in ("stage", "status", "finished", "seconds", "command"):
-        stages.add_column(column)
+    stages: dict[str, Any] = {}
     for name, record in manifest.stages.items():
-        colour = {"completed": "green", "failed": "red"}.get(record.status, "yellow")
-        stages.add_row(name, f"[{colour}]{record.status}[/]", record.finished_at or "",
-                       f"{record.duration_s or 0:.1f}", record.command)
-        success = successes.get(name)
-        if success is not None and record.status != "completed":  # the failure replaced it
-            stages.add_row(f"{name} (last success)", "[green]completed[/]",
-                           success.get("finished_at") or "",
-                           f"{success.get('duration_s') or 0:.1f}", success.get("command", ""))
-        if name in attempts:  # interrupted after this record was written
-            stages.add_row(f"{name} (interrupted attempt)", "[red]interrupted[/]", "", "",
-                           attempts[name].get("command", ""))
+        entry = record.model_dump(mode="json", include={
+            "command", "status", "started_at", "finished_at", "duration_s", "jobs", "error"})
+        success = successes.get(name) if record.status != "completed" else None
+        entry["last_success"] = _brief(success) if success is not None else None
+        entry["interrupted_attempt"] = attempts.get(name)
+        stages[name] = entry
     for name, attempt in attempts.items():
-        if name not in manifest.stages:
-            stages.add_row(name, "[red]interrupted[/]", "", "", attempt.get("command", ""))
-    console.print(stages)
-    for name, record in manifest.stages.items():
-        if record.error:
-            console.print(f"[red]{name} failed:[/] {record.error}", markup=True)
-    for name, attempt in attempts.items():
-        record = manifest.stages.get(name)
-        last = successes.get(name) if record is not None and record.status != "completed" \
-            else (record.model_dump() if record is not None else None)
-        kept = (f"; its last completed run ({last.get('finished_at')}) is kept"
-                if last is not None else "")
-        console.print(f"[red]{name} interrupted[/] (started {attempt.get('started_at')}): "
-                      f"{attempt.get('error')}{kept}", markup=True)
-    if found is not None:
-        for marker in found.live + found.elsewhere:
-            console.print(f"{marker.stage} running since {marker.started_at} "
-                          f"(process {marker.pid} on {marker.host}): {marker.command}")
-        if found.stopped_jobs:
-            console.print("job folders left InProgress, now Stopped (interrupted): "
-                          + ", ".join(found.stopped_jobs))
-        if found.removed_partials:
-            console.print(f"removed {len(found.removed_partials)} partial file(s) the "
-                          "interrupted stage left")
-    if manifest.candidates:
-        table = Table(title="Candidates")
-        for column in ("candidate", "source", "job", "training metrics", "model"):
-            table.add_column(column)
-        for name, candidate in manifest.candidates.items():
-            marker = " ★" if name == manifest.best else ""
-            metrics = ", ".join(f"{k}={v:.4f}" for k, v in candidate.training_metrics.items()
-                                if not k.startswith("train:"))
-            table.add_row(name + marker, candidate.source, candidate.job_name, metrics,
-                          candidate.model.uri)
-        console.print(table)
-    if manifest.tuning:
-        tuning = Table(title="Tuning jobs")
-        for column in ("job", "algorithm", "status", "strategy", "trials", "best"):
-            tuning.add_column(column)
-        for name, run in manifest.tuning.items():
-            scores = [t.objective for t in run.trials if t.objective is not None]
-            pick = min if run.objective_type == "Minimize" else max
-            best = f"{run.objective_metric}={pick(scores):.4f}" if scores else ""
-            tuning.add_row(name, run.algo, run.status, run.strategy,
-                           f"{len(run.trials)}/{run.max_jobs}", best)
-        console.print(tuning)
+        stages.setdefault(name, {"command": attempt.get("command", ""), "status": "interrupted",
+                                 "last_success": None, "interrupted_attempt": attempt})
+    candidates = {}
+    for name, candidate in manifest.candidates.items():
+        entry = candidate.model_dump(mode="json", include={
+            "algo", "source", "job_name", "hyperparameters", "training_metrics", "backend",
+            "created_at"})
+        entry["training_metrics_split"] = {
+            metric: metric_split(candidate.algo, metric)
+            for metric in candidate.training_metrics}
+        entry["model"] = candidate.model.uri
+        entry["best"] = name == manifest.best
+        candidates[name] = entry
+    tuning = {}
+    for name, run in manifest.tuning.items():
+        scores = [t.objective for t in run.trials if t.objective is not None]
+        pick = min if run.objective_type == "Minimize" else max
+        tuning[name] = {"algo": run.algo, "status": run.status, "strategy": run.strategy,
+                        "objective_metric": run.objective_metric,
+                        "objective_type": run.objective_type, "trials": len(run.trials),
+                        "max_jobs": run.max_jobs, "best": run.best,
+                        "best_objective": pick(scores) if scores else None}
+    data = None
     if manifest.data is not None:
-        rows = ", ".join(f"{k} {v:,}" for k, v in manifest.data.rows.items())
-        console.print(f"data: {rows}; {len(manifest.data.features)} features")
-    if manifest.comparison is not None:
-        console.print(f"comparison: {manifest.comparison.uri}")
-    stale = manifest.stale_best()
-    if stale is not None:
-        console.print(f"[yellow]the comparison is stale:[/] {stale}; run `smlp compare`",
-                      markup=True)
+        data = {"rows": manifest.data.rows, "features": len(manifest.data.features)}
+    running = []
+    if found is not None:
+        running = [asdict(marker) for marker in found.live + found.elsewhere]
+    return {
+        "store": root, "stages": stages, "candidates": candidates, "best": manifest.best,
+        "tuning": tuning, "data": data,
+        "comparison": manifest.comparison.uri if manifest.comparison is not None else None,
+        "stale": manifest.stale_best(), "running": running,
+        "recovered": {"stopped_jobs": found.stopped_jobs,
+                      "removed_partials": found.removed_partials} if found is not None else None,
+    }
+
+
+def _brief(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("command", "status", "started_at", "finished_at", "duration_s")
+    return {key: record.get(key) for key in keys}
+
+
+def _when(stamp: str | None) -> str:
+    """``2026-12-02T01:25:33+00:00`` as ``2026-12-02 01:25:33Z``: short enough to stay whole."""
+    return (stamp or "").replace("T", " ").replace("+00:00", "Z")
+
+
+def show(state: dict[str, Any]) -> None:
+    from smlp.algorithms.display import shown_metrics
+    from smlp.cli.render import Col, print_fitted
+
+    stages, root = state["stages"], state["store"]
+    if not stages:
+        console.print(f"{root}: no stages recorded yet; start with `smlp run` or "
+                      "`smlp data generate`", markup=False)
+        return
+    columns = [Col("stage"), Col("status", markup=True), Col("finished", drop=2),
+               Col("seconds", "right", drop=3), Col("command", wrap=True)]
+    rows = []
+    colours = {"completed": "green", "failed": "red"}
+    for name, entry in stages.items():
+        success = entry.get("last_success")
+        if success is not None:  # a later attempt failed: the stage's state is still this one
+            rows.append([name, "[green]completed[/]",
+                         _when(success.get("finished_at")),
+                         f"{success.get('duration_s') or 0:.1f}", success.get("command", "")])
+            name_shown = f"{name} ({entry['status']} attempt)"
+        else:
+            name_shown = name
+        colour = colours.get(entry["status"], "yellow")
+        rows.append([name_shown, f"[{colour}]{entry['status']}[/]", _when(entry.get("finished_at")),
+                     f"{entry.get('duration_s') or 0:.1f}" if entry["status"] != "interrupted"
+                     else "", entry.get("command", "")])
+        attempt = entry.get("interrupted_attempt")
+        if attempt is not None and entry["status"] != "interrupted":
+            rows.append([f"{name} (interrupted attempt)", "[red]interrupted[/]", "", "",
+                         attempt.get("command", "")])
+    print_fitted(f"Stages — {root}", columns, rows, key=0)
+    for name, entry in stages.items():
+        if entry.get("error"):
+            kept = (" — the completed run above (last success) is kept"
+                    if entry.get("last_success") else "")
+            console.print(f"[red]{name} failed:[/] {_plain(entry['error'])}{kept}", markup=True)
+        attempt = entry.get("interrupted_attempt")
+        if attempt is not None:
+            last = entry.get("last_success") or (entry if entry["status"] == "completed" else None)
+            kept = (f"; its last completed run ({last.get('finished_at')}) is kept"
+                    if last is not None else "")
+            console.print(f"[red]{name} interrupted[/] (started {attempt.get('started_at')}): "
+                          f"{_plain(str(attempt.get('error')))}{kept}", markup=True)
+    for marker in state["running"]:
+        console.print(f"{marker['stage']} running since {marker['started_at']} (process "
+                      f"{marker['pid']} on {marker['host']}): {marker['command']}", markup=False)
+    recovered = state["recovered"] or {}
+    if recovered.get("stopped_jobs"):
+        console.print("job folders left InProgress, now Stopped (interrupted): "
+                      + ", ".join(recovered["stopped_jobs"]), markup=False)
+    if recovered.get("removed_partials"):
+        console.print(f"removed {len(recovered['removed_partials'])} partial file(s) the "
+                      "interrupted stage left", markup=False)
+    if state["candidates"]:
+        columns = [Col("candidate"), Col("source", drop=3), Col("job", drop=4),
+                   Col("training metrics", wrap=True), Col("model", wrap=True, drop=5)]
+        rows = [[name + (" ★" if entry["best"] else ""), entry["source"], entry["job_name"],
+                 shown_metrics(entry["algo"], entry["training_metrics"]), entry["model"]]
+                for name, entry in state["candidates"].items()]
+        print_fitted("Candidates", columns, rows, key=0)
+    if state["tuning"]:
+        columns = [Col("job"), Col("algorithm", drop=3), Col("status", drop=2),
+                   Col("strategy", drop=4), Col("trials"), Col("best", wrap=True)]
+        rows = []
+        for name, run in state["tuning"].items():
+            best = ""
+            if run["best_objective"] is not None:
+                from smlp.algorithms.display import metric_label
+
+                best = (f"{metric_label(run['algo'], run['objective_metric'])}="
+                        f"{run['best_objective']:.4f}")
+            rows.append([name, run["algo"], run["status"], run["strategy"],
+                         f"{run['trials']}/{run['max_jobs']}", best])
+        print_fitted("Tuning jobs", columns, rows, key=0)
+    if state["data"] is not None:
+        rows_shown = ", ".join(f"{k} {v:,}" for k, v in state["data"]["rows"].items())
+        console.print(f"data: {rows_shown}; {state['data']['features']} features", markup=False)
+    if state["comparison"] is not None:
+        console.print(f"comparison: {state['comparison']}", markup=False)
+    if state["stale"] is not None:
+        console.print(f"[yellow]the comparison is stale:[/] {_plain(state['stale'])}; run "
+                      "`smlp compare`", markup=True)
+
+
+def _plain(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -124,10 +124,13 @@ def trials_table(leaderboard: dict[str, Any], console: Console, limit: int = 10)
     """The end-of-run leaderboard of one tuning job (``tuning.json``), best first."""
     from rich import box
 
+    from smlp.algorithms.display import metric_label
+
     objective = leaderboard["objective"]
     trials = leaderboard["trials"]
+    shown = metric_label(leaderboard["algorithm"], objective["metric"])  # k-NN: which split
     title = (f"Trials — {leaderboard['algorithm']} {leaderboard['name']}, "
-             f"{objective['type']} {objective['metric']}, {leaderboard['strategy']}")
+             f"{objective['type']} {shown}, {leaderboard['strategy']}")
     table = Table(title=title, box=box.SIMPLE_HEAD)
     for column in ("", "trial", "status", objective["metric"], "s", "hyperparameters"):
         table.add_column(column, justify="right" if column in {objective["metric"], "s"}

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from smlp.algorithms import ALGORITHMS, get_algorithm, knn
+from smlp.algorithms.display import shown_metrics
 from smlp.algorithms.hyperparameters import HyperparameterValue, as_string
 from smlp.backends.base import Backend, TrainingJobSpec, TrainingResult
 from smlp.config import Config
@@ -165,8 +166,7 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
             record.outputs[name] = candidate.model
             record.metrics[name] = result.final_metrics
             candidates[name] = candidate
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items()
-                              if not k.startswith("train:"))
+            shown = shown_metrics(name, result.final_metrics)  # says which split k-NN's is
             if shown:
                 events(Event("info", f"{name}: {shown} ({result.seconds:.1f} s)"))
         if failures:

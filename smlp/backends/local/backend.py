@@ -35,6 +35,7 @@ from smlp.backends.base import (
 )
 from smlp.backends.local.jobs import (
     STATUS_FILE,
+    RoundProgress,
     cloudwatch_line,
     job_environment,
     last_log_line,
@@ -173,6 +174,7 @@ class LocalBackend:
         ) as process:
             assert process.stdout is not None
             deadline = _Deadline(process, job.max_runtime_seconds, self.stop_grace_seconds)
+            rounds = RoundProgress(job)
             try:
                 for raw in process.stdout:
                     line = cloudwatch_line(raw.rstrip("\n"))
@@ -181,7 +183,8 @@ class LocalBackend:
                         match = pattern.search(line)  # SageMaker finds a metric anywhere in it
                         if match:
                             series.setdefault(name, []).append(float(match.group(1)))
-                    events(Event("log", line, {"job": job.name}))
+                    events(Event("log", line, {"job": job.name, "raw": raw.rstrip("\n")}))
+                    rounds(line, events)
                 returncode = process.wait()
             except BaseException:
                 process.kill()  # smlp gave up on the job: it must not run on

@@ -17,6 +17,7 @@ from typing import Any
 
 from smlp.algorithms import get_algorithm
 from smlp.backends.base import TrainingJobSpec
+from smlp.events import Event, EventSink
 
 _CONTROL = re.compile(r"[\x00-\x08\x09\x0b-\x1f]")
 STATUS_FILE = "job.json"
@@ -137,3 +138,37 @@ def write_status(job_dir: Path, status: str, reason: str | None = None) -> None:
     """``job.json``: what ``describe`` reads back."""
     job_dir.mkdir(parents=True, exist_ok=True)
     (job_dir / STATUS_FILE).write_text(json.dumps({"status": status, "failure_reason": reason}))
+
+
+# The line an algorithm logs once per boosting round (as CloudWatch shows it), and what to add
+# to its round number to count rounds done. XGBoost's EvaluationMonitor, which the built-in
+# container installs (sagemaker-xgboost-container, src/sagemaker_xgboost_container/callback.py),
+# prints ``[<iteration from 0>]\t<channel>-<metric>:<value>...``; training_scripts/sklearn_gbm.py
+# prints ``[stage <n from 1>] validation:rmse=...``. k-NN has no rounds.
+ROUND_LINES: dict[str, tuple[re.Pattern[str], int]] = {
+    "xgboost": (re.compile(r"^\[(\d+)\]#011"), 1),
+    "sklearn-gbm": (re.compile(r"^\[stage (\d+)\]"), 0),
+}
+
+
+class RoundProgress:
+    """Turns a training job's per-round log lines into ``progress`` events (unit ``rounds``):
+    rounds done out of the algorithm's round budget (``num_round``, ``n_estimators``)."""
+
+    def __init__(self, job: TrainingJobSpec) -> None:
+        spec = get_algorithm(job.algorithm)
+        self.job = job.name
+        self.pattern = ROUND_LINES.get(spec.name)
+        try:
+            self.total: int | None = int(float(job.hyperparameters[spec.resource or ""]))
+        except (KeyError, ValueError):
+            self.total = None
+
+    def __call__(self, line: str, events: EventSink) -> None:
+        if self.pattern is None or not self.total:
+            return
+        match = self.pattern[0].match(line)
+        if match:
+            done = int(match.group(1)) + self.pattern[1]
+            events(Event("progress", "", {"task": self.job, "done": done, "total": self.total,
+                                          "unit": "rounds"}))
