@@ -237,7 +237,10 @@ def cli_transform(workdir: Path, rows: int, repeat: int) -> tuple[float, Run, fl
     subprocess.run([*smlp, "train", "--algo", "xgboost", "--hp", f"num_round={TREES}",
                     "--hp", f"max_depth={DEPTH}"], **quiet)
     manifest = json.loads((project / "smlp-artifacts" / "manifest.json").read_text())
-    with tarfile.open(manifest["candidates"]["xgboost"]["model"]["uri"]) as archive:
+    model_uri = Path(manifest["candidates"]["xgboost"]["model"]["uri"])
+    if not model_uri.is_absolute():  # manifests keep store-relative keys
+        model_uri = project / "smlp-artifacts" / model_uri
+    with tarfile.open(model_uri) as archive:
         archive.extract("xgboost-model", workdir / "cli-model", filter="data")
     data = workdir / f"rows-{rows}" / "features.csv"
     memory_rate = rows / min(in_memory_seconds(workdir / "cli-model" / "xgboost-model",
@@ -250,7 +253,7 @@ def cli_transform(workdir: Path, rows: int, repeat: int) -> tuple[float, Run, fl
                                str(workdir / "out" / "cli"), "--model", "xgboost"], **quiet)
         seconds = time.perf_counter() - started
         peak = float(re.search(r"PEAK_RSS_KB (\d+)", done.stderr).group(1)) / 1024
-        reported = re.search(r"\(([\d,]+) rows/s\)", done.stdout)
+        reported = re.search(r"\(([\d,]+) rows/s", done.stdout)
         if best is None or seconds < best.seconds:
             best = Run(rows=rows, seconds=seconds, peak_rss_mib=peak, base_rss_mib=0.0)
             job_rate = float(reported.group(1).replace(",", "")) if reported else 0.0

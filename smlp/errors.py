@@ -75,6 +75,8 @@ class AwsError(BackendError):
 
 
 class MissingDependencyError(SmlpError):
+    exit_code = 2  # set-up, like a config error: the README's exit codes
+
     def __init__(self, feature: str, extra: str) -> None:
         super().__init__(f"{feature} requires `pip install 'smlp[{extra}]'`")
         self.extra = extra

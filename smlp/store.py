@@ -358,8 +358,9 @@ def _store_error(exc: Exception, uri: str) -> StoreError:
         return StoreError(f"{uri}: S3 did not answer ({name}, after {S3_ATTEMPTS} attempts); "
                           "check the network or the endpoint")
     if name in {"NoCredentialsError", "PartialCredentialsError"}:
-        return StoreError(f"{uri}: no AWS credentials found; run `aws configure` or "
-                          "`aws sso login`, or set AWS_PROFILE")
+        from smlp.aws import NO_CREDENTIALS
+
+        return StoreError(f"{uri}: {NO_CREDENTIALS}")
     return StoreError(f"{uri}: {name}: {str(exc).splitlines()[0] if str(exc) else ''}"
                       .rstrip(": "))
 

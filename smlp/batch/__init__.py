@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from smlp.batch.options import BatchOptions, BatchResult, RowEncoder
+from smlp.batch.options import BatchOptions, BatchResult, RowEncoder, batch_options
 
 if TYPE_CHECKING:
     from smlp.batch.engine import run_batch
 
-__all__ = ["BatchOptions", "BatchResult", "RowEncoder", "run_batch"]
+__all__ = ["BatchOptions", "BatchResult", "RowEncoder", "batch_options", "run_batch"]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Generic, TypeVar
@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smlp.batch.jsonpath import ColumnPath, parse_path
-from smlp.batch.options import BatchOptions, BatchResult, RowEncoder
+from smlp.batch.options import BatchOptions, BatchResult, RowEncoder, UnseenCounts
+from smlp.batch.output import PREDICTION
 from smlp.batch.reader import Block, FilePlan, parse_block, plan_file, read_blocks
 from smlp.errors import DataError
 from smlp.fileio import temp_path_for
@@ -47,8 +48,9 @@ def run_batch(
     *,
     block_size: int | None = None,
 ) -> BatchResult:
-    """Write ``<file>.out`` in ``output_dir`` for every input file; one prediction per line.
+    """Write ``<file>.out`` in ``output_dir`` for every input file; one line per record.
 
+    What each line holds is decided per file by ``smlp.batch.output.output_plan``.
     ``block_size`` (bytes) overrides the mini-batch size, for tests; otherwise it is
     ``max_payload_mb`` capped at an efficient default (the output does not depend on it).
     """
@@ -64,7 +66,7 @@ def run_batch(
         n_features=n_features,
         input_filter=input_filter,
         output_filter=output_filter,
-        join=options.joins_input,
+        options=options,
         encoder=encoder,
         block_size=block_size or _block_size(options),
         progress=progress,
@@ -82,7 +84,8 @@ def run_batch(
             raise
         progress.finish_file(path.stat().st_size)
         done.append((path, target, rows))
-    return BatchResult(done, sum(rows for _, _, rows in done), time.perf_counter() - started)
+    return BatchResult(done, sum(rows for _, _, rows in done), time.perf_counter() - started,
+                       unseen=job.unseen)
 
 
 def input_files(path: Path) -> list[Path]:
@@ -109,12 +112,13 @@ def _block_size(options: BatchOptions) -> int:
 
 
 def _run_file(job: _Job, path: Path, src: BinaryIO, dst: BinaryIO) -> int:
-    planned = plan_file(
-        path, src, job.n_features, job.input_filter, job.output_filter, job.join, job.encoder
-    )
+    planned = plan_file(path, src, job.n_features, job.input_filter, job.output_filter,
+                        job.options, job.encoder, job.unseen)
     if planned is None:
         return 0
     plan, carry, offset = planned
+    if plan.output.header:
+        dst.write(plan.output.header_line())
     rows = 0
     blocks = (
         parse_block(plan, at, data) for at, data in read_blocks(src, job.block_size, carry, offset)
@@ -130,7 +134,8 @@ def _run_file(job: _Job, path: Path, src: BinaryIO, dst: BinaryIO) -> int:
     return rows
 
 
-def _predict(plan: FilePlan, predict: Predict, block: Block) -> pa.Array:
+def _predict(plan: FilePlan, predict: Predict, block: Block) -> dict[str, pa.Array]:
+    """The model's outputs for one block, as text, by the names output fields refer to."""
     predictions = np.asarray(predict(block.features))
     if predictions.ndim == 2 and predictions.shape[1] == 1:
         predictions = predictions[:, 0]
@@ -139,13 +144,14 @@ def _predict(plan: FilePlan, predict: Predict, block: Block) -> pa.Array:
             f"{plan.path}: the model returned predictions of shape {predictions.shape} "
             f"for {block.rows} rows; expected one value per row"
         )
-    return pa.array(predictions).cast(pa.string())
+    return {PREDICTION: pa.array(predictions).cast(pa.string())}
 
 
-def _format(plan: FilePlan, block: Block, predictions: pa.Array) -> Iterator[pa.Buffer]:
-    """The block's output lines as text buffers: selected fields joined by commas."""
+def _format(plan: FilePlan, block: Block, values: dict[str, pa.Array]) -> Iterator[pa.Buffer]:
+    """The block's output lines as text buffers: the plan's fields joined by commas."""
     fields: list[pa.Array | pa.ChunkedArray] = [
-        predictions if name is None else block.text[name] for name in plan.outputs
+        values[f.value] if f.column is None else block.text[f.column]
+        for f in plan.output.fields
     ]
     if not fields:
         fields = [pa.array([""] * block.rows)]
@@ -171,10 +177,11 @@ class _Job:
     n_features: int
     input_filter: ColumnPath
     output_filter: ColumnPath
-    join: bool
+    options: BatchOptions
     encoder: RowEncoder | None
     block_size: int
     progress: _Progress
+    unseen: UnseenCounts = field(default_factory=dict)
 
 
 class _Progress:

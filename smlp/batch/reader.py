@@ -25,7 +25,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from smlp.batch.jsonpath import ColumnPath
-from smlp.batch.options import RowEncoder
+from smlp.batch.options import (
+    BatchOptions,
+    RowEncoder,
+    UnseenCounts,
+    describe_unseen,
+    merge_unseen,
+)
+from smlp.batch.output import OutputPlan, output_plan
 from smlp.errors import SchemaMismatchError
 
 _BAD_VALUE = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'$", re.DOTALL)
@@ -57,8 +64,10 @@ class FilePlan:
     features: list[str] = field(default_factory=list)  # headerless: feature columns, in order
     cast: frozenset[str] = frozenset()  # feature columns read as text (the output keeps them)
     text_convert: pcsv.ConvertOptions | None = None  # encoder + join: second, all-text parse
-    outputs: list[str | None] = field(default_factory=list)  # column per output field; None=pred
+    output: OutputPlan = field(default_factory=lambda: OutputPlan([], header=False))
     encoder: RowEncoder | None = None
+    unseen: UnseenCounts | None = None  # the run's counts, when the encoder is asked to count
+    refuse_unseen: bool = False
 
     @property
     def read_options(self) -> pcsv.ReadOptions:
@@ -71,8 +80,9 @@ def plan_file(
     n_features: int,
     input_filter: ColumnPath,
     output_filter: ColumnPath,
-    join: bool,
+    options: BatchOptions,
     encoder: RowEncoder | None,
+    unseen: UnseenCounts | None = None,
 ) -> tuple[FilePlan, bytes, int] | None:
     """Read the first line and plan the parse; ``None`` for a file with no rows.
 
@@ -102,18 +112,15 @@ def plan_file(
     else:
         names = row.column_names
         carry, start = b"", skipped + len(first)
-    try:
-        out_idx = output_filter.resolve(width + 1 if join else 1)
-    except IndexError as exc:
-        raise SchemaMismatchError(f"{path}: output_filter {exc}") from None
-    pred_at = width if join else 0
-    outputs = [None if i == pred_at else names[i] for i in out_idx]
-    text_cols = {name for name in outputs if name is not None}
-    plan = FilePlan(path, names, n_features, pcsv.ConvertOptions(), outputs=outputs)
+    output = output_plan(path, names, encoder is not None, options, output_filter)
+    plan = FilePlan(path, names, n_features, pcsv.ConvertOptions(), output=output)
     if encoder is None:
-        _plan_features(plan, width, input_filter, text_cols)
+        _plan_features(plan, width, input_filter, output.input_columns)
     else:
-        _plan_encoder(plan, encoder, text_cols)
+        _plan_encoder(plan, encoder, output.input_columns)
+        if options.unseen_categories is not None:
+            plan.unseen = {} if unseen is None else unseen
+            plan.refuse_unseen = options.unseen_categories == "error"
     return plan, carry, start
 
 
@@ -202,8 +209,7 @@ def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
         vectors = [_as_float(plan, name, table.column(name)) for name in plan.features]
         features = np.column_stack(vectors) if vectors else np.empty((table.num_rows, 0))
         features = features.astype(np.float32, copy=False)
-        wanted = {name for name in plan.outputs if name is not None}
-        text = {name: table.column(name) for name in wanted}
+        text = {name: table.column(name) for name in plan.output.input_columns}
     else:
         features = _encode(plan, table)
         if plan.text_convert is not None:
@@ -244,10 +250,16 @@ def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
     batch = pa.RecordBatch.from_arrays(
         [col.combine_chunks() for col in table.columns], names=table.column_names
     )
+    found: UnseenCounts = {}
     try:
-        encoded = plan.encoder.encode(batch)
+        if plan.unseen is None:
+            encoded = plan.encoder.encode(batch)
+        else:
+            encoded = plan.encoder.encode(batch, unseen=found)  # type: ignore[call-arg]
     except SchemaMismatchError as exc:  # the encoder knows columns, the engine knows the file
         raise SchemaMismatchError(f"{plan.path}: {str(exc).removeprefix('input: ')}") from None
+    if found:
+        _add_unseen(plan, found)
     features = np.ascontiguousarray(encoded, dtype=np.float32)
     if features.ndim != 2 or features.shape != (table.num_rows, plan.n_features):
         raise SchemaMismatchError(
@@ -255,6 +267,18 @@ def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
             f"{features.shape}; the model expects ({table.num_rows}, {plan.n_features})"
         )
     return features
+
+
+def _add_unseen(plan: FilePlan, found: UnseenCounts) -> None:
+    """Add one block's unseen categories to the run's counts, or refuse the file."""
+    assert plan.unseen is not None
+    if plan.refuse_unseen:
+        columns = "; ".join(f"column {name}: categories the model was not trained on: "
+                            f"{describe_unseen(values)}" for name, values in found.items())
+        raise SchemaMismatchError(
+            f"{plan.path}: {columns}; transform.unseen_categories is 'error' (set it to "
+            "'warn' to predict them as an unknown category)")
+    merge_unseen(plan.unseen, found)
 
 
 def _quote(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from smlp.config.base import Strict
 
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 ROLE_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
+
+
+def known_region(value: str | None) -> str | None:
+    """A region name botocore knows, else a ValueError with the closest names."""
+    if value is None:
+        return None
+    from smlp.aws import region_problem
+
+    problem = region_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 class LocalBackendConfig(Strict):
@@ -23,8 +35,12 @@ class SageMakerBackendConfig(Strict):
     """Everything CreateTrainingJob/CreateTransformJob take that is not per algorithm."""
 
     kind: Literal["sagemaker"] = "sagemaker"
-    region: str | None = Field(None, pattern=REGION_PATTERN,
-                               description="default: the AWS CLI's configured region")
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        return known_region(value)
+    region: str | None = Field(None, description="default: the AWS CLI's configured region")
     role_arn: str | None = Field(None, pattern=ROLE_PATTERN,
                                  description="execution role SageMaker assumes for every job")
     use_spot: bool | list[str] = Field(
@@ -112,8 +128,10 @@ def starter_config(kind: str, *, bucket: str | None = None, prefix: str | None =
     if not region:
         raise ValueError("--region is required: no default region is configured for the AWS "
                          "CLI on this machine")
-    if not re.fullmatch(REGION_PATTERN, region):
-        raise ValueError(f"--region: {region!r} is not an AWS region name (e.g. eu-west-1)")
+    try:
+        known_region(region)
+    except ValueError as exc:
+        raise ValueError(f"--region: {exc}") from None
     if prefix is None:  # --bucket s3://bucket/path names its own prefix
         prefix = "" if extra.strip("/") else "smlp"
     key_prefix = "/".join(p for p in (extra.strip("/"), prefix.strip("/")) if p)

@@ -17,10 +17,12 @@ class CompareConfig(Strict):
 
 
 class TransformConfig(Strict):
-    """Batch Transform options, named as in CreateTransformJob.
+    """Batch Transform options, named as in CreateTransformJob, plus smlp's output shape.
 
     Filters left unset mean: for the prepared test split (label first), drop the label on the
-    way in and keep label + prediction on the way out; for any other input, no filtering.
+    way in and keep label + prediction on the way out; for input with a header, smlp's named
+    output (a header, the ID column recorded at prepare, the prediction); for headerless
+    input, the prediction alone. ``raw`` or any filter gives SageMaker's output shape instead.
     """
 
     model: str = Field("best", description="'best' (from compare) or a candidate name")
@@ -36,3 +38,8 @@ class TransformConfig(Strict):
     output_filter: str | None = None
     instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     instance_count: int = Field(1, ge=1, le=100)
+    raw: bool = Field(False, description="SageMaker's output shape for input with a header "
+                      "too: no header, no ID column unless the filters select it")
+    unseen_categories: Literal["warn", "error"] = Field(
+        "warn", description="a category not seen in training: count and report it (warn), or "
+        "refuse the input (error)")

@@ -28,7 +28,15 @@ Runner = Callable[..., "subprocess.CompletedProcess[Any]"]
 
 
 class ToolkitError(SmlpError):
-    """Node.js, the CDK CLI or AWS credentials are missing, or a cdk command failed."""
+    """Node.js, the CDK CLI or AWS credentials are missing (exit 2, set-up), or a cdk command
+    or cdk-nag failed (exit 6, like any failed AWS operation): the README's exit codes."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,8 @@ def require_node(path: str | None = None) -> str:
     node = os.environ.get("JSII_NODE") or shutil.which("node", path=path)
     if not node:
         raise ToolkitError("Node.js is not on PATH; aws-cdk-lib and the CDK CLI run on it: install "
-                           "Node.js 20+ (https://nodejs.org), then `npm install -g aws-cdk`")
+                           "Node.js 20+ (https://nodejs.org), then `npm install -g aws-cdk`",
+                           exit_code=2)
     return node
 
 
@@ -121,22 +130,26 @@ def cdk_command(path: str | None = None) -> list[str]:
     if shutil.which("npx", path=path):
         return list(NPX_CDK)
     raise ToolkitError("the AWS CDK CLI is not on PATH: install it with `npm install -g aws-cdk` "
-                       f"(or put npx on PATH, or set {CDK_ENV} to the command that runs it)")
+                       f"(or put npx on PATH, or set {CDK_ENV} to the command that runs it)",
+                       exit_code=2)
 
 
 def aws_environment(infra: InfraConfig) -> dict[str, str]:
     """Environment for the cdk subprocess; fails early without credentials or a region."""
     import boto3
 
+    from smlp.aws import require_credentials
+
     session = boto3.Session(region_name=infra.region)
-    if session.get_credentials() is None:
-        raise ToolkitError("no AWS credentials found: run `aws configure` or `aws sso login`, "
-                           "or set AWS_PROFILE (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+    try:
+        require_credentials(session)
+    except ConfigError as exc:
+        raise ToolkitError(str(exc), exit_code=2) from None
     # boto3 reads AWS_DEFAULT_REGION and the profile; the CDK CLI also honours AWS_REGION.
     region = infra.region or session.region_name or os.environ.get("AWS_REGION")
     if not region:
         raise ToolkitError("no AWS region: set infra.region (or backend.region) in the config, "
-                           "or AWS_REGION")
+                           "or AWS_REGION", exit_code=2)
     env = dict(os.environ)
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
     return env
@@ -174,7 +187,7 @@ def _run_verb(verb: str, config: Any, out_dir: Path, extra: Sequence[str],
         completed = runner(argv, env=env, check=False)
     except FileNotFoundError:
         raise ToolkitError(f"cannot run {command[0]}: not found; install the CDK CLI with "
-                           "`npm install -g aws-cdk`") from None
+                           "`npm install -g aws-cdk`", exit_code=2) from None
     if completed.returncode != 0:
         raise ToolkitError(f"`cdk {verb}` failed with exit code {completed.returncode}; "
                            "see its output above")

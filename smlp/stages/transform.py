@@ -80,17 +80,20 @@ def load_schema(store: Store, data: DataRecord) -> Schema:
 
 def has_header(path: Path, schema: Schema) -> bool:
     """A first line naming the schema's raw columns means raw input that needs the schema."""
+    known = {f.name for f in schema.features} | {schema.target}
+    return bool(set(first_line_names(path)) & known)
+
+
+def first_line_names(path: Path) -> list[str]:
+    """The fields of the first non-empty line of the file (or the folder's first file)."""
     files = [path] if path.is_file() else sorted(
         p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     for file in files:
-        with open(file, encoding="utf-8", errors="replace") as handle:
+        with open(file, encoding="utf-8-sig", errors="replace") as handle:
             first = handle.readline().strip()
-        if not first:
-            continue
-        names = {field.strip().strip('"') for field in first.split(",")}
-        known = {f.name for f in schema.features} | {schema.target}
-        return bool(names & known)
-    return False
+        if first:
+            return [field.strip().strip('"') for field in first.split(",")]
+    return []
 
 
 def batch_predict(store: Store, backend: Backend, candidate: Candidate, data: DataRecord,
@@ -156,6 +159,8 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
         schema = load_schema(store, data)
         if not has_header(local, schema):
             schema = None
+        else:
+            _note_missing_id(local, schema, options, events)
     name = job_name(candidate.name, "transform")
     destination = output or options.output
     output_uri = str(Path(destination).resolve()) if destination else store.uri(
@@ -166,7 +171,8 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
                   "output": to_key(store.root, output_uri),
                   "raw_input": schema is not None,
                   **options.model_dump(include={"input_filter", "join_source", "output_filter",
-                                                "batch_strategy", "split_type"})}
+                                                "batch_strategy", "split_type", "raw",
+                                                "unseen_categories"})}
     with record_stage(store, "transform", f"smlp transform --model {candidate.name}",
                       parameters) as record:
         record.inputs["model"] = candidate.model
@@ -176,9 +182,37 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
                                schema, events, name=name)
         record.metrics["rows"] = result.rows
         record.metrics["seconds"] = round(result.seconds, 3)
+        if result.unseen_categories:
+            record.metrics["unseen_categories"] = {
+                column: sum(values.values())
+                for column, values in result.unseen_categories.items()}
+            _warn_unseen(result.unseen_categories, events)
         for uri in result.outputs:
             record.outputs[Path(uri).name] = _output_artifact(store, uri)
     return result
+
+
+def _note_missing_id(path: Path, schema: Schema, options: TransformConfig,
+                     events: EventSink) -> None:
+    """Named output carries the ID only where the input has it: say so when it does not."""
+    from smlp.batch.options import batch_options
+
+    wanted = batch_options(options, schema).id_column
+    if wanted is not None and wanted not in first_line_names(path):
+        events(Event("info", f"{path}: no {wanted!r} column (the ID column recorded at "
+                             "prepare); the output has the predictions only"))
+
+
+def _warn_unseen(unseen: dict[str, dict[str | None, int]], events: EventSink) -> None:
+    from smlp.batch.options import describe_unseen
+
+    for column, values in sorted(unseen.items()):
+        rows = sum(values.values())
+        events(Event("info", f"warning: column {column}: {rows:,} row{'' if rows == 1 else 's'} "
+                             f"with categories the model was not trained on, predicted as an "
+                             f"unknown category: {describe_unseen(values)} (set "
+                             "transform.unseen_categories: error to refuse them)",
+                     {"unseen_categories": {column: rows}}))
 
 
 def _output_artifact(store: Store, uri: str) -> Any:

@@ -82,3 +82,48 @@ def test_help_lists_commands_in_pipeline_order_and_flags_take_no_value() -> None
     assert positions == sorted(positions) and len(order) == 7
     assert "<bool>" not in smlp("train", "--help").output
     assert "<bool>" not in smlp("-h").output
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("backend:\n  kind: sagemaker\n  region: eu-wset-1\n",
+         "smlp.yaml: backend.region: 'eu-wset-1' is not a region SageMaker runs in; did you "
+         "mean eu-west-1"),
+        ("infra:\n  region: useast1\n", "smlp.yaml: infra.region: 'useast1' is not a region "
+                                        "SageMaker runs in; did you mean us-east-1"),
+    ],
+)
+def test_a_mistyped_region_is_refused_with_the_closest_ones(project: Path, yaml_text: str,
+                                                            expected: str) -> None:
+    (project / "smlp.yaml").write_text(yaml_text)
+    assert_one_line_error(smlp("status", ok=False), expected, code=2)
+
+
+def test_config_init_refuses_a_mistyped_region(project: Path) -> None:
+    result = smlp("config", "init", "--backend", "sagemaker", "--bucket", "my-bucket",
+                  "--role-arn", "arn:aws:iam::123456789012:role/smlp", "--region", "us-est-1",
+                  ok=False)
+    assert_one_line_error(result, "--region: 'us-est-1' is not a region SageMaker runs in; "
+                                  "did you mean ", code=2)
+    assert "us-east-1" in result.output
+    assert not (project / "smlp.yaml").exists()
+
+
+@pytest.mark.usefixtures("no_credentials")
+@pytest.mark.parametrize("command", [["train"], ["status"], ["compare"], ["transform"]])
+def test_missing_credentials_read_the_same_on_every_command(command: list[str]) -> None:
+    result = smlp(*command, "--store", "s3://smlp-nowhere/x", ok=False)
+    assert_one_line_error(result, "no AWS credentials found: run `aws configure` or "
+                                  "`aws sso login`, or set AWS_PROFILE")
+
+
+@pytest.mark.usefixtures("no_credentials")
+def test_infra_errors_use_the_documented_exit_codes(project: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(project))  # no node, no cdk, no npx
+    monkeypatch.delenv("SMLP_CDK", raising=False)
+    monkeypatch.delenv("JSII_NODE", raising=False)
+    result = smlp("infra", "deploy", ok=False)
+    assert result.exit_code == 2, result.output  # set-up problem, like a config error
+    assert "error:" in result.output and "Traceback" not in result.output

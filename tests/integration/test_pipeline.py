@@ -116,7 +116,9 @@ def test_prepare_and_transform_raw_input_with_header(project: Path) -> None:
                               enumerate(zip(city[:50], size[:50], strict=True))]
     (project / "new.csv").write_text("\n".join(new) + "\n")
     smlp("transform", "--input", "new.csv", "--output", "preds", "--model", "xgboost")
-    predictions = np.loadtxt(project / "preds" / "new.csv.out")
+    lines = (project / "preds" / "new.csv.out").read_text().splitlines()
+    assert lines[0] == "id,prediction" and lines[1].startswith("n0,")  # README: the ID goes out
+    predictions = np.array([float(line.split(",")[1]) for line in lines[1:]])
     assert predictions.shape == (50,)
     expected = size[:50] * 2 + (city[:50] == "Oslo") * 30
     assert np.sqrt(np.mean((predictions - expected) ** 2)) < 15

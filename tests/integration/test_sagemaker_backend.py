@@ -367,8 +367,9 @@ def test_transform_of_local_files_with_and_without_download(small_config, sm_sto
     assert len(uploaded.splitlines()[0].split(",")) == len(prepared.features)
     assert result.outputs == [str(out / "raw.csv.out")]
     lines = (out / "raw.csv.out").read_text().splitlines()
-    assert len(lines) == 7 and result.rows == 7
-    float(lines[0])
+    assert lines[0] == "prediction"  # input with a header: output with a header
+    assert len(lines) == 8 and result.rows == 7
+    float(lines[1])
     assert traffic.operations().count("DeleteModel") == 2  # compare's and this one
 
     config = sagemaker_config(small_config, download_outputs=False, keep_models=True)

@@ -264,7 +264,7 @@ class LocalBackend:
 
     # -- batch transform --------------------------------------------------------------------
     def transform(self, job: TransformJobSpec, events: EventSink = ignore) -> TransformResult:
-        from smlp.batch import BatchOptions, run_batch
+        from smlp.batch import batch_options, run_batch
 
         started = time.perf_counter()
         self._write_status(self.work_dir / job.name, "InProgress")
@@ -274,19 +274,14 @@ class LocalBackend:
         remote_output = job.output_uri.startswith("s3://")
         output_dir = self.work_dir / job.name / "output" if remote_output else Path(
             job.output_uri)
-        options = job.options
-        batch_options = BatchOptions(
-            split_type=options.split_type, batch_strategy=options.batch_strategy,
-            max_payload_mb=options.max_payload_mb, input_filter=options.input_filter,
-            join_source=options.join_source, output_filter=options.output_filter,
-        )
 
         def progress(done: int, total: int) -> None:
             events(Event("progress", "", {"task": job.name, "done": done, "total": total}))
 
         try:
-            result = run_batch(input_path, output_dir, predict, job.n_features, batch_options,
-                               encoder=job.schema, on_progress=progress)
+            result = run_batch(input_path, output_dir, predict, job.n_features,
+                               batch_options(job.options, job.schema), encoder=job.schema,
+                               on_progress=progress)
         except BaseException as exc:
             self._write_status(self.work_dir / job.name, "Failed", str(exc))
             raise
@@ -300,6 +295,7 @@ class LocalBackend:
         return TransformResult(
             name=job.name, status="Completed", output_uri=job.output_uri, outputs=outputs,
             rows=result.rows, seconds=time.perf_counter() - started,
+            batch_seconds=result.seconds, unseen_categories=result.unseen,
         )
 
     def model_dir(self, model_uri: str, expected_sha256: str | None = None,

@@ -87,15 +87,9 @@ class AwsSession:
 
     # -- checks made before the first job -----------------------------------------------------
     def check_credentials(self) -> None:
-        try:
-            credentials = self.boto.get_credentials()
-        except Exception as exc:  # a broken profile, an SSO cache that cannot be read
-            raise ConfigError(f"AWS credentials could not be loaded: {exc}") from None
-        if credentials is None:
-            raise ConfigError(
-                "no AWS credentials found: run `aws configure` or `aws sso login`, or set "
-                "AWS_PROFILE; `--dry-run` works without them"
-            )
+        from smlp.aws import require_credentials
+
+        require_credentials(self.boto, "; `--dry-run` works without them")
 
     def check_bucket(self, bucket: str) -> None:
         """The store's bucket exists, is reachable, and is in the jobs' region."""

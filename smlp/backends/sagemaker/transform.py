@@ -39,7 +39,8 @@ def run(backend: Backend, job: TransformJobSpec, events: EventSink) -> Transform
         work = Path(scratch)
         uploads: list[tuple[Path, str]] = []  # done once every request is known to be valid
         model_data = _model_data(backend, job, uploads)
-        inputs = _stage_input(backend, job, work, uploads)  # name -> (S3 URI, local or None)
+        unseen: dict[str, dict[str | None, int]] = {}  # counted while encoding raw input
+        inputs = _stage_input(backend, job, work, uploads, unseen)  # name -> (S3 URI, local)
         input_s3 = _input_prefix(backend, job, inputs)
         mode = "none" if job.schema is not None else "input" if finish_locally else "full"
         io = rq.TransformIO(input_s3=input_s3,
@@ -80,7 +81,7 @@ def run(backend: Backend, job: TransformJobSpec, events: EventSink) -> Transform
                                                                  "StopTransformJob"))
         outputs, rows = _collect(backend, job, inputs, output_s3, finish_locally, work, events)
     return TransformResult(job.name, "Completed", job.output_uri, outputs=outputs, rows=rows,
-                           seconds=time.monotonic() - started)
+                           seconds=time.monotonic() - started, unseen_categories=unseen)
 
 
 def _model_data(backend: Backend, job: TransformJobSpec,
@@ -108,7 +109,8 @@ def _check_model(backend: Backend, job: TransformJobSpec) -> None:
 
 
 def _stage_input(backend: Backend, job: TransformJobSpec, work: Path,
-                 uploads: list[tuple[Path, str]]) -> dict[str, tuple[str, Path | None]]:
+                 uploads: list[tuple[Path, str]],
+                 unseen: dict[str, dict[str | None, int]]) -> dict[str, tuple[str, Path | None]]:
     """Every input file by name, with its S3 URI and (when it came from here) its local path."""
     store = backend.store
     if job.input_uri.startswith("s3://"):
@@ -118,13 +120,14 @@ def _stage_input(backend: Backend, job: TransformJobSpec, work: Path,
             keys = [key]
         return {Path(k).name: (store.uri(k), None) for k in keys}
     from smlp.batch.engine import input_files
+    from smlp.batch.options import merge_unseen
 
     staged: dict[str, tuple[str, Path | None]] = {}
     for path in input_files(Path(job.input_uri)):
         upload = path
         if job.schema is not None:  # SageMaker gets the encoded features only
             upload = work / "encoded" / path.name
-            tio.encode_file(path, upload, job)
+            merge_unseen(unseen, tio.encode_file(path, upload, job).unseen)
         key = f"transform-input/{job.name}/{path.name}"
         uploads.append((upload, key))
         staged[path.name] = (store.uri(key), path)

@@ -35,23 +35,19 @@ def split_s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def batch_options(options: Any, *, filters: bool = True) -> Any:
-    from smlp.batch import BatchOptions
+def batch_options(job: TransformJobSpec, *, filters: bool = True) -> Any:
+    """What the local backend would run: the same translation, so the files are the same."""
+    from smlp.batch import batch_options as local_options
 
-    return BatchOptions(
-        split_type=options.split_type, batch_strategy=options.batch_strategy,
-        max_payload_mb=options.max_payload_mb,
-        input_filter=options.input_filter if filters else None,
-        join_source=options.join_source if filters else None,
-        output_filter=options.output_filter if filters else None,
-    )
+    return local_options(job.options, job.schema, filters=filters)
 
 
-def encode_file(raw: Path, target: Path, job: TransformJobSpec) -> int:
-    """Write ``raw``'s rows as the model's header-less feature CSV; return the row count.
+def encode_file(raw: Path, target: Path, job: TransformJobSpec) -> Any:
+    """Write ``raw``'s rows as the model's header-less feature CSV; return the BatchResult.
 
-    The local engine reads and encodes exactly as it does for a local transform; its
-    "model" here only writes the encoded features out.
+    The local engine reads and encodes exactly as it does for a local transform (counting,
+    or refusing, unseen categories before anything is uploaded); its "model" here only
+    writes the encoded features out.
     """
     import numpy as np
 
@@ -65,8 +61,8 @@ def encode_file(raw: Path, target: Path, job: TransformJobSpec) -> int:
             return np.zeros(len(features))
 
         result = run_batch(raw, Path(scratch), write, job.n_features,
-                           batch_options(job.options, filters=False), encoder=job.schema)
-    return result.rows
+                           batch_options(job, filters=False), encoder=job.schema)
+    return result
 
 
 def parse_predictions(lines: Iterator[str]) -> list[float]:
@@ -121,7 +117,7 @@ def replay(input_file: Path, predictions_file: Path, out_dir: Path,
     with open(predictions_file, encoding="utf-8") as handle:
         predict = Replay(parse_predictions(handle), str(predictions_file))
     result = run_batch(input_file, out_dir, predict, job.n_features,
-                       batch_options(job.options), encoder=job.schema)
+                       batch_options(job), encoder=job.schema)
     predict.check_consumed()
     _, target, rows = result.files[0]
     return target, rows
