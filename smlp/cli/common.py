@@ -153,12 +153,18 @@ def _confirm_stop(job: str) -> bool:
 
 
 def show_plan(backend: Any) -> bool:
-    """Print a dry run's plan as JSON; False (nothing printed) when this was not a dry run."""
+    """Print a dry run's plan: JSON on stdout (for programs), a summary of each job and its
+    cost on stderr (for people); False (nothing printed) when this was not a dry run."""
     import json
 
     if not getattr(backend, "dry_run", False):
         return False
-    typer.echo(json.dumps(backend.dry_run_report(), indent=2))
+    from smlp.backends.sagemaker.dryrun import plan_summary
+
+    report = backend.dry_run_report()
+    for line in plan_summary(report):
+        err_console.print(line, markup=False)
+    typer.echo(json.dumps(report, indent=2))
     return True
 
 

@@ -325,8 +325,9 @@ def _run_one(store: Store, backend: Backend, job: TuningJobSpec, data: DataRecor
         register_candidate(store, candidate)
         shown = (f", {job.objective_metric}={best.objective:.5g}"
                  if best.objective is not None else "")
-        events(Event("info", f"{candidate.name}: best of {len(result.trials)} trials is "
-                             f"{best.name}{shown}"))
+        if not getattr(backend, "dry_run", False):  # a dry run's "best" is a placeholder
+            events(Event("info", f"{candidate.name}: best of {len(result.trials)} trials is "
+                                 f"{best.name}{shown}"))
     return TuneOutcome(algo, job.name, result, candidate, leaderboard, artifact)
 
 

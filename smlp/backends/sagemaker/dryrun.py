@@ -212,3 +212,41 @@ class DryRunStore:
     def list(self, prefix: str) -> list[str]:
         base = self._read(lambda: self.base.list(prefix), [])
         return sorted(set(base) | {k for k in self.files if k.startswith(prefix)})
+
+
+# -- the human summary --------------------------------------------------------------------------
+def money(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def plan_summary(report: dict[str, Any]) -> list[str]:
+    """A dry run's plan for people (the JSON is for programs): each job with its instance
+    type, estimated cost and ceiling, the total, and where the rates come from."""
+    requests = report.get("requests", [])
+    lines = [f"dry run: nothing sent; {len(requests)} request(s) for {report.get('region')} "
+             "checked against SageMaker's API"]
+    cost = report.get("estimated_cost") or {}
+    for job in cost.get("jobs", []):
+        trials = f"{job['jobs']} trials × " if job["kind"] == "tuning" else ""
+        what = f"{job['kind']}, {trials}{job['instance_count']} × {job['instance_type']}"
+        if job.get("cost") is None:
+            price = "not estimated: no rate for this instance type in the price table"
+        else:
+            ceiling = job["max_cost"] if job.get("max_cost") is not None else job["cost"]
+            limit = "" if job.get("max_cost") is not None else " (no runtime limit)"
+            price = f"estimated {money(job['cost'])}, at most {money(ceiling)}{limit}"
+        lines.append(f"  {job['job']}  {what}  {price}")
+    if cost:
+        ceiling = cost.get("ceiling", cost.get("ceiling_at_max_runtime"))
+        short = cost.get("price_table") or f"rates as of {cost.get('price_table_as_of')}"
+        hint = "" if cost.get("price_table_verified") else "; `smlp prices update` refreshes them"
+        lines.append(f"total: estimated {money(cost.get('total'))}, at most {money(ceiling)} "
+                     f"({short}{hint})")
+        assumed = [a for a in cost.get("assumptions", []) if "bills" in a]
+        lines += [f"  assumed: {text}" for text in assumed[:1]]
+    writes = report.get("s3_writes") or []
+    if writes:
+        lines.append(f"would write {len(writes)} S3 object(s), "
+                     f"{sum(w.get('bytes', 0) for w in writes):,} bytes")
+    lines += [f"note: {text}" for text in report.get("notes", [])]
+    return lines
