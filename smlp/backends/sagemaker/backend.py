@@ -16,6 +16,8 @@ from typing import Any
 from smlp.algorithms import get_algorithm
 from smlp.algorithms.spec import AlgorithmSpec
 from smlp.backends.base import (
+    EndpointInfo,
+    EndpointSpec,
     JobStatus,
     TrainingJobSpec,
     TrainingResult,
@@ -314,6 +316,38 @@ class SageMakerBackend:
         return transform.run(self, job, events)
 
     # -- status -------------------------------------------------------------------------------
+    # -- real-time endpoints (smlp.backends.sagemaker.endpoints) --------------------------------
+    def deploy(self, spec: EndpointSpec, events: EventSink = ignore) -> EndpointInfo:
+        """CreateModel per variant, CreateEndpointConfig, CreateEndpoint; wait for InService."""
+        from smlp.backends.sagemaker import endpoints
+
+        return endpoints.deploy(self, spec, events)
+
+    def list_endpoints(self) -> list[EndpointInfo]:
+        from smlp.backends.sagemaker import endpoints
+
+        return endpoints.list_endpoints(self)
+
+    def describe_endpoint(self, name: str) -> EndpointInfo:
+        from smlp.backends.sagemaker import endpoints
+
+        return endpoints.describe_endpoint(self, name)
+
+    def update_endpoint_weights(self, name: str, weights: dict[str, float]) -> EndpointInfo:
+        from smlp.backends.sagemaker import endpoints
+
+        return endpoints.update_weights(self, name, weights)
+
+    def delete_endpoint(self, name: str) -> list[str]:
+        from smlp.backends.sagemaker import endpoints
+
+        return endpoints.delete_endpoint(self, name)
+
+    def endpoint_invoker(self, name: str) -> Any:
+        from smlp.backends.sagemaker import endpoints
+
+        return endpoints.invoker(self, name)
+
     def describe(self, job_name: str) -> JobStatus:
         """Whatever kind of job ``job_name`` is: training, transform or tuning."""
         from smlp.errors import AwsError, BackendError
