@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -28,7 +28,19 @@ AlgoOption = Annotated[
                  "comma-separated; default: every enabled algorithm)."),
 ]
 BackendOption = Annotated[
-    str | None, typer.Option("--backend", help="local or sagemaker (default: from config).")
+    Literal["local", "sagemaker"] | None,
+    typer.Option("--backend", help="Where jobs run (default: backend.kind, local)."),
+]
+# Kept here, not imported from smlp.config (pydantic would slow `smlp --help`); a unit test
+# holds it equal to smlp.config.compare.Metric.
+METRICS = ("rmse", "mse", "mae", "r2", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
+           "log_loss")
+MetricOption = Annotated[
+    Literal["rmse", "mse", "mae", "r2", "accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
+            "log_loss"] | None,
+    typer.Option("--metric", "-m", metavar="METRIC", help="Ranking metric: rmse, mse, mae, r2 "
+                 "(regression); accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss "
+                 "(classification). Default: compare.metric, else rmse or accuracy."),
 ]
 SplitsOption = Annotated[str | None, typer.Option(
     "--splits", metavar="TRAIN,VALIDATION,TEST",

@@ -11,6 +11,7 @@ from smlp.cli.common import (
     BackendOption,
     ConfigOption,
     DryRunOption,
+    MetricOption,
     StoreOption,
     console,
     load,
@@ -22,8 +23,7 @@ from smlp.cli.render import EventRenderer, leaderboard
 
 
 def compare(
-    metric: Annotated[str | None, typer.Option(
-        "--metric", "-m", help="rmse, mse, mae or r2 (default: from config).")] = None,
+    metric: MetricOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print comparison JSON only.")] = False,
     wide: Annotated[bool, typer.Option(
         "--wide", help="Every candidate's hyperparameters, not only the winner's.")] = False,

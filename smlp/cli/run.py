@@ -9,15 +9,18 @@ from typing import Annotated
 import typer
 
 from smlp.cli.common import (
+    AlgoOption,
     BackendOption,
     ConfigOption,
     DryRunOption,
+    MetricOption,
     StoreOption,
     VerboseOption,
     console,
     load,
     open_project,
     show_plan,
+    split_algos,
     watch,
 )
 from smlp.cli.render import EventRenderer, leaderboard, summary_json
@@ -28,6 +31,8 @@ def run(
         "--input", "-i", help="Your CSV/Parquet instead of synthetic data.")] = None,
     target: Annotated[str | None, typer.Option("--target", "-t", help="Target column.")] = None,
     id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
+    algo: AlgoOption = None,
+    metric: MetricOption = None,
     tune: Annotated[bool, typer.Option("--tune", help="Tune hyperparameters too.")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the run summary as JSON on stdout (progress stays on stderr).")
@@ -48,12 +53,13 @@ def run(
 
     if (input is None) != (target is None):
         raise ConfigError("--input and --target go together")
-    cfg = load(config, {"store": store, "backend.kind": backend,
+    cfg = load(config, {"store": store, "backend.kind": backend, "compare.metric": metric,
                         "data.problem_type": problem_type}, dry_run)
     watch(cfg)
     artifacts, runner = open_project(cfg)
     with EventRenderer(verbose=verbose, live=not as_json) as events:
-        summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events)
+        summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events,
+                               algorithms=split_algos(algo))
     if show_plan(runner):
         return
     if as_json:

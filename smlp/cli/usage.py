@@ -48,10 +48,10 @@ def usage_error_line(exc: Any) -> str | None:
     if command and ctx is not None:
         names = list(getattr(ctx.command, "commands", {}))
         return f"{where}no such command {command.group(1)!r}{did_you_mean(command.group(1), names)}"
-    choice = re.search(r"'(.*?)' is not one of (.*)\.$", message)
+    choice = re.search(r"'([^']*)' is not one of (.*)\.$", message)
     param = getattr(exc, "param", None)
     if choice and param is not None:
-        choices = [str(c) for c in getattr(param.type, "choices", ())]
+        choices = re.findall(r"'([^']*)'", choice.group(2))
         flag = max(param.opts, key=len)
         return (f"{where}{flag}: expected one of {', '.join(choices)}, got {choice.group(1)!r}"
                 f"{did_you_mean(choice.group(1), choices)}")

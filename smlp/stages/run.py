@@ -27,7 +27,9 @@ class RunSummary:
 
 def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Path | None = None,
                  target: str | None = None, id_column: str | None = None, tune: bool = False,
-                 events: EventSink = ignore) -> RunSummary:
+                 events: EventSink = ignore, algorithms: list[str] | None = None) -> RunSummary:
+    """``algorithms`` (``--algo``) narrows what is trained and tuned; None means every
+    enabled one."""
     summary = RunSummary(store=store.root)
 
     def timed(stage: str, work: Any) -> Any:
@@ -46,17 +48,17 @@ def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Pat
             config.data.id_column, events))
     else:
         timed("generate", lambda: data_stage.generate(config, store, events))
-    replaced = train_stage.resolve_algorithms(config, None)
+    replaced = train_stage.resolve_algorithms(config, algorithms)
     if tune:
         from smlp.stages.tune import TUNED_SUFFIX, resolve_tuning_algorithms
 
-        replaced += [name + TUNED_SUFFIX for name in resolve_tuning_algorithms(config, None)]
+        replaced += [name + TUNED_SUFFIX for name in resolve_tuning_algorithms(config, algorithms)]
     compare_stage.check_candidates(store, backend, replaced)  # before any (billed) job
-    timed("train", lambda: train_stage.train(config, store, backend, None, None, events))
+    timed("train", lambda: train_stage.train(config, store, backend, algorithms, None, events))
     if tune:
         from smlp.stages.tune import tune as tune_stage
 
-        timed("tune", lambda: tune_stage(config, store, backend, None, events=events))
+        timed("tune", lambda: tune_stage(config, store, backend, algorithms, events=events))
     summary.comparison = timed(
         "compare", lambda: compare_stage.compare(config, store, backend, None, events))
     summary.transform = timed(

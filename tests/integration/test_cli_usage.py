@@ -127,3 +127,25 @@ def test_infra_errors_use_the_documented_exit_codes(project: Path,
     result = smlp("infra", "deploy", ok=False)
     assert result.exit_code == 2, result.output  # set-up problem, like a config error
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_metric_choices_match_the_config() -> None:
+    import typing
+
+    from smlp.cli.common import METRICS
+    from smlp.config.compare import Metric
+
+    assert METRICS == typing.get_args(Metric)
+
+
+def test_run_takes_algo_and_metric(project: Path) -> None:
+    from tests.integration.cli_helpers import manifest, write_small_config
+
+    write_small_config(project)
+    smlp("run", "--algo", "xgboost", "--metric", "mae")
+    recorded = manifest(project)
+    assert list(recorded["candidates"]) == ["xgboost"]
+    import json
+
+    comparison = json.loads(Path(recorded["comparison"]["uri"]).read_text())
+    assert comparison["metric"] == "mae"
