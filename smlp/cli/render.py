@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -53,8 +54,13 @@ class EventRenderer:
         self._tasks: dict[str, TaskID] = {}
         self._running: set[str] = set()  # training jobs shown with a spinner
         self._tuning: Any = None  # smlp.cli.tune_render.TuningProgress, made on first trial
+        self._lock = threading.RLock()  # jobs side by side report from their own threads
 
     def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._render(event)
+
+    def _render(self, event: Event) -> None:
         if event.kind == "progress":
             self._advance(event.data)
         elif event.kind == "log":

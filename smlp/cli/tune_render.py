@@ -76,7 +76,7 @@ class TuningProgress:
 
     def _description(self, data: dict[str, Any]) -> str:
         best = data.get("best")
-        shown = f"best {data['objective_metric']} {best:.5g}" if best is not None else "no result"
+        shown = (f"best {_label(data)} {best:.5g}" if best is not None else "no result")
         failed = f", {data['failed']} failed" if data.get("failed") else ""
         return (f"[bold]{data['algorithm']}[/] {data['running']} running{failed} · {shown}")
 
@@ -95,7 +95,7 @@ class TuningProgress:
 
     def _line(self, data: dict[str, Any]) -> str:
         reason = f" ({data['failure_reason']})" if data.get("failure_reason") else ""
-        return (f"{data['trial']}: {data['status']} {data['objective_metric']}="
+        return (f"{data['trial']}: {data['status']} {_label(data)}="
                 f"{_objective(data.get('objective'))} in {data.get('seconds') or 0:.1f} s"
                 f"{reason} [{data['done']}/{data['total']}]")
 
@@ -103,6 +103,13 @@ class TuningProgress:
         if self._view is not None:
             self._view.stop()
         self._view = self._progress = self._task = None
+
+
+def _label(data: dict[str, Any]) -> str:
+    """The objective's name, with the split it is computed on where its channel says otherwise."""
+    from smlp.algorithms.display import metric_label
+
+    return metric_label(data.get("algorithm") or "", data["objective_metric"])
 
 
 def _objective(value: float | None) -> str:

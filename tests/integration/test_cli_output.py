@@ -189,6 +189,7 @@ def test_knn_metric_says_it_was_computed_on_the_validation_split(
 
     tuned = smlp("tune", "--algo", "knn", "--max-jobs", "2")
     assert "test:mse (validation split)" in tuned.stdout, tuned.output
+    assert "test:mse (validation split)=" in tuned.stderr  # each trial's line, off a terminal
 
 
 # -- status ------------------------------------------------------------------------------------
