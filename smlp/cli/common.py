@@ -20,7 +20,8 @@ ConfigOption = Annotated[
     ),
 ]
 StoreOption = Annotated[
-    str | None, typer.Option("--store", help="Artifact store: a folder or s3://bucket/prefix.")
+    str | None, typer.Option("--store", help="Artifact store: a folder or s3://bucket/prefix "
+                             "(default: store, smlp-artifacts).")
 ]
 AlgoOption = Annotated[
     list[str] | None,
@@ -42,9 +43,14 @@ MetricOption = Annotated[
                  "(regression); accuracy, balanced_accuracy, f1_macro, roc_auc, log_loss "
                  "(classification). Default: compare.metric, else rmse or accuracy."),
 ]
+ProblemTypeOption = Annotated[
+    Literal["auto", "regression", "binary", "multiclass"] | None,
+    typer.Option("--problem-type", help="auto: text/bool targets are classes (2 of them "
+                 "binary), numbers regression (default: data.problem_type, auto)."),
+]
 SplitsOption = Annotated[str | None, typer.Option(
-    "--splits", metavar="TRAIN,VALIDATION,TEST",
-    help="Split fractions summing to 1 (default: 0.7,0.15,0.15).")]
+    "--splits", metavar="T,V,T",
+    help="Train,validation,test fractions summing to 1 (default: data.splits, 0.7,0.15,0.15).")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Stream job logs.")]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="SageMaker only: print the exact requests (JSON) and "

@@ -13,6 +13,7 @@ from smlp.cli.common import (
     DryRunOption,
     MetricOption,
     StoreOption,
+    VerboseOption,
     console,
     load,
     open_project,
@@ -30,16 +31,20 @@ def compare(
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
+    verbose: VerboseOption = False,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Score every candidate on the same held-out split and pick the best."""
+    """Score every candidate on the same held-out split and pick the best.
+
+    Example: `smlp compare --metric mae --json > comparison.json`
+    """
     from smlp.stages.compare import compare as run_compare
 
     cfg = load(config, {"compare.metric": metric, "store": store, "backend.kind": backend},
                dry_run)
     watch(cfg)
     artifacts, runner = open_project(cfg, needs="candidates")
-    with EventRenderer(quiet=as_json) as events:
+    with EventRenderer(verbose=verbose, quiet=as_json) as events:
         comparison = run_compare(cfg, artifacts, runner, cfg.compare.metric, events)
     if show_plan(runner):
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -17,7 +17,8 @@ HEADER = ("# smlp configuration, written by `smlp config init`. Only what differ
 
 @app.command()
 def init(
-    backend: Annotated[str, typer.Option("--backend", help="local or sagemaker.")] = "local",
+    backend: Annotated[Literal["local", "sagemaker"], typer.Option(
+        "--backend", help="Where jobs run.")] = "local",
     bucket: Annotated[str | None, typer.Option(
         "--bucket", help="S3 bucket for data, models and the manifest (sagemaker).")] = None,
     prefix: Annotated[str | None, typer.Option(
@@ -30,7 +31,11 @@ def init(
         "--path", "-o", help="File to write.", dir_okay=False)] = Path("smlp.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a ready-to-use config file (./smlp.yaml, read by every command by default)."""
+    """Write a ready-to-use config file (./smlp.yaml, read by every command by default).
+
+    Example: `smlp config init --backend sagemaker --bucket my-bucket --role-arn
+    arn:aws:iam::123456789012:role/smlp --region eu-west-1`
+    """
     from smlp.config.backend import starter_config
     from smlp.errors import ConfigError
 
@@ -59,7 +64,10 @@ def _write_validated(path: Path, document: dict[str, Any]) -> None:
 
 @app.command()
 def validate(config: ConfigOption = None) -> None:
-    """Load and validate the config; exit non-zero with one line per problem."""
+    """Load and validate the config; exit non-zero with one line per problem.
+
+    Example: `smlp config validate -c configs/sagemaker.yaml`
+    """
     from smlp.config import resolve_path
 
     load(config)
@@ -69,7 +77,10 @@ def validate(config: ConfigOption = None) -> None:
 
 @app.command()
 def show(config: ConfigOption = None) -> None:
-    """Print the fully resolved config (defaults + file) as YAML."""
+    """Print the fully resolved config (defaults + file) as YAML.
+
+    Example: `smlp config show > smlp.yaml`
+    """
     from smlp.config import to_yaml
 
     console.print(to_yaml(load(config)), end="", markup=False)

@@ -9,6 +9,7 @@ import typer
 
 from smlp.cli.common import (
     ConfigOption,
+    ProblemTypeOption,
     SplitsOption,
     StoreOption,
     console,
@@ -19,17 +20,14 @@ from smlp.cli.render import EventRenderer
 
 app = typer.Typer(help="Create or import the dataset.", no_args_is_help=True)
 
-ProblemTypeOption = Annotated[str | None, typer.Option(
-    "--problem-type", help="auto (text/bool targets are classes, 2 of them binary; numbers "
-    "regression), regression, binary or multiclass.")]
-
 
 @app.command()
 def generate(
     config: ConfigOption = None,
     store: StoreOption = None,
-    rows: Annotated[int | None, typer.Option(help="Rows to synthesize.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    rows: Annotated[int | None, typer.Option(
+        help="Rows to synthesize (default: data.rows, 20640).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: data.seed, 42).")] = None,
     splits: SplitsOption = None,
     problem_type: ProblemTypeOption = None,
 ) -> None:
@@ -37,6 +35,8 @@ def generate(
 
     --problem-type binary (Expensive: value above 2.5) or multiclass (PriceBand: four value
     bands) derives a classification target from the same generator.
+
+    Example: `smlp data generate --rows 50000 --splits 0.8,0.1,0.1`
     """
     from smlp.stages.data import generate as run_generate
     from smlp.store import open_store
@@ -56,13 +56,17 @@ def prepare(
     id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
     config: ConfigOption = None,
     store: StoreOption = None,
-    seed: Annotated[int | None, typer.Option(help="Split seed.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Split seed (default: data.seed, 42).")] = None,
     standardize: Annotated[bool | None, typer.Option(
-        "--standardize/--no-standardize", help="Scale numeric features.")] = None,
+        "--standardize/--no-standardize",
+        help="Scale numeric features (default: data.standardize, on).")] = None,
     splits: SplitsOption = None,
     problem_type: ProblemTypeOption = None,
 ) -> None:
-    """Turn your own table into SageMaker-format splits plus a recorded schema."""
+    """Turn your own table into SageMaker-format splits plus a recorded schema.
+
+    Example: `smlp data prepare -i houses.csv -t price --id-column house_id`
+    """
     from smlp.stages.data import prepare as run_prepare
     from smlp.store import open_store
 

@@ -14,6 +14,7 @@ from smlp.cli.common import (
     ConfigOption,
     DryRunOption,
     MetricOption,
+    ProblemTypeOption,
     StoreOption,
     VerboseOption,
     console,
@@ -39,15 +40,17 @@ def run(
     ] = False,
     wide: Annotated[bool, typer.Option(
         "--wide", help="Every candidate's hyperparameters, not only the winner's.")] = False,
-    problem_type: Annotated[str | None, typer.Option(
-        "--problem-type", help="auto, regression, binary or multiclass (see `smlp data`).")] = None,
+    problem_type: ProblemTypeOption = None,
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
     verbose: VerboseOption = False,
     dry_run: DryRunOption = False,
 ) -> None:
-    """The whole pipeline: data, train, compare, transform the test split."""
+    """The whole pipeline: data, train, compare, transform the test split.
+
+    Example: `smlp run -i houses.csv -t price --algo xgboost,knn --tune`
+    """
     from smlp.errors import ConfigError
     from smlp.stages.run import run_pipeline
 

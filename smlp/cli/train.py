@@ -26,14 +26,18 @@ from smlp.cli.render import EventRenderer
 def train(
     algo: AlgoOption = None,
     hp: Annotated[list[str] | None, typer.Option(
-        "--hp", help="Hyperparameter override name=value or algo.name=value (repeatable).")] = None,
+        "--hp", metavar="NAME=VALUE", help="Hyperparameter override name=value or "
+        "algo.name=value (repeatable; default: algorithms.<algo>.hyperparameters).")] = None,
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
     verbose: VerboseOption = False,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Train one or more algorithms on the prepared data; each becomes a candidate."""
+    """Train one or more algorithms on the prepared data; each becomes a candidate.
+
+    Example: `smlp train --algo xgboost --hp max_depth=8 --hp eta=0.1`
+    """
     from smlp.stages.train import train as run_train
 
     cfg = load(config, {"store": store, "backend.kind": backend}, dry_run)

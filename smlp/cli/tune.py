@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -25,16 +25,19 @@ from smlp.cli.render import EventRenderer
 def tune(
     algo: AlgoOption = None,
     max_jobs: Annotated[int | None, typer.Option(
-        "--max-jobs", "-n", help="Trials per algorithm (tuning.max_jobs).")] = None,
+        "--max-jobs", "-n", help="Trials per algorithm (default: tuning.max_jobs, 20).")] = None,
     max_parallel_jobs: Annotated[int | None, typer.Option(
-        "--max-parallel-jobs", "-j", help="Trials side by side (tuning.max_parallel_jobs).")
+        "--max-parallel-jobs", "-j",
+        help="Trials side by side (default: tuning.max_parallel_jobs, 2).")
     ] = None,
-    strategy: Annotated[str | None, typer.Option(
-        "--strategy", help="Bayesian, Random, Grid or Hyperband.")] = None,
-    early_stopping: Annotated[str | None, typer.Option(
-        "--early-stopping", help="Off or Auto (median rule).")] = None,
+    strategy: Annotated[Literal["Bayesian", "Random", "Grid", "Hyperband"] | None, typer.Option(
+        "--strategy", help="Search strategy (default: tuning.strategy, Bayesian).")] = None,
+    early_stopping: Annotated[Literal["Off", "Auto"] | None, typer.Option(
+        "--early-stopping", help="Stop poor trials early, Auto = median rule "
+        "(default: tuning.early_stopping, Off).")] = None,
     timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Wall-time budget of the whole tune, all algorithms, in seconds.")
+        "--timeout", help="Wall-time budget of the whole tune, all algorithms, in seconds "
+        "(default: tuning.timeout_seconds, none).")
     ] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the last unfinished search of each algorithm.")] = False,
@@ -48,7 +51,10 @@ def tune(
     backend: BackendOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Tune hyperparameters; the best trial of each algorithm becomes <algo>-tuned."""
+    """Tune hyperparameters; the best trial of each algorithm becomes <algo>-tuned.
+
+    Example: `smlp tune --algo xgboost --max-jobs 30 --max-parallel-jobs 2`
+    """
     from smlp.cli.tune_render import trials_table
     from smlp.stages.tune import tune as run_tune
 

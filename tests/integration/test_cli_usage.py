@@ -149,3 +149,52 @@ def test_run_takes_algo_and_metric(project: Path) -> None:
 
     comparison = json.loads(Path(recorded["comparison"]["uri"]).read_text())
     assert comparison["metric"] == "mae"
+
+
+def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in getattr(group, "commands", {}).items():
+        if getattr(command, "hidden", False):
+            continue
+        if hasattr(command, "commands"):
+            found += _commands(command, (*path, name))
+        else:
+            found.append((*path, name))
+    return found
+
+
+def every_command() -> list[tuple[str, ...]]:
+    import typer.main
+
+    from smlp.cli.main import app
+
+    return _commands(typer.main.get_command(app))
+
+
+def test_defaults_stated_in_help_are_the_real_defaults() -> None:
+    """Flags default to the config; where help names the config key and its default value,
+    that value must be the packaged default."""
+    import re
+
+    from smlp.config import Config
+
+    def shown(value: object) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if value is None:
+            return "none"
+        if hasattr(value, "model_dump"):
+            return ",".join(f"{v:g}" for v in value.model_dump().values())
+        return str(value)
+
+    defaults = Config()
+    checked = 0
+    for command in every_command():
+        text = " ".join(smlp(*command, "--help").output.replace("│", " ").split())
+        for key, value in re.findall(r"default: ([a-z_]+(?:\.[a-z_]+)*), ([^)]+)\)", text):
+            node: object = defaults
+            for part in key.split("."):
+                node = getattr(node, part)
+            assert shown(node) == value.strip(), (command, key, value)
+            checked += 1
+    assert checked >= 8
