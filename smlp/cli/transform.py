@@ -11,6 +11,7 @@ from smlp.cli.common import (
     ConfigOption,
     DryRunOption,
     StoreOption,
+    VerboseOption,
     console,
     load,
     open_project,
@@ -46,6 +47,7 @@ def transform(
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
+    verbose: VerboseOption = False,
     dry_run: DryRunOption = False,
 ) -> None:
     """Batch-predict a file or folder with SageMaker Batch Transform semantics.
@@ -68,7 +70,7 @@ def transform(
     watch(cfg)
     artifacts, runner = open_project(cfg, needs="best" if model in (None, "best") else
                                      "candidates")
-    with EventRenderer() as events:
+    with EventRenderer(verbose=verbose) as events:
         result = run_transform(cfg, artifacts, runner, input, output, model, events)
     if show_plan(runner):
         return

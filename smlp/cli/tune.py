@@ -13,6 +13,7 @@ from smlp.cli.common import (
     ConfigOption,
     DryRunOption,
     StoreOption,
+    VerboseOption,
     console,
     load,
     open_project,
@@ -49,6 +50,7 @@ def tune(
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
+    verbose: VerboseOption = False,
     dry_run: DryRunOption = False,
 ) -> None:
     """Tune hyperparameters; the best trial of each algorithm becomes <algo>-tuned.
@@ -67,7 +69,8 @@ def tune(
         overrides["tuning.max_parallel_jobs"] = min(default, max_jobs)
     cfg = load(config, overrides, dry_run)
     artifacts, runner = open_project(cfg, needs="data")
-    with EventRenderer(quiet=as_json) as events:  # trial logs stay in each job's logs.txt
+    # Trial logs stay in each job's logs.txt; -v shows each trial job's status changes.
+    with EventRenderer(verbose=verbose, quiet=as_json) as events:
         outcomes = run_tune(cfg, artifacts, runner, split_algos(algo), resume=resume,
                             warm_start=warm_start, events=events)
     if show_plan(runner):

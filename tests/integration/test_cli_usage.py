@@ -198,3 +198,8 @@ def test_defaults_stated_in_help_are_the_real_defaults() -> None:
             assert shown(node) == value.strip(), (command, key, value)
             checked += 1
     assert checked >= 8
+
+
+@pytest.mark.parametrize("command", ["train", "tune", "compare", "transform", "run"])
+def test_every_command_that_runs_jobs_takes_verbose(command: str) -> None:
+    assert "--verbose" in smlp(command, "--help").output
