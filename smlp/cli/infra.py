@@ -111,8 +111,16 @@ def outputs(
 
 
 def _report(result: SynthResult) -> None:
+    from smlp.infra.outputs import read_template, summarize_template
+
     for warning in result.warnings:
         err_console.print(f"warning: {warning}", markup=False)
     for template in result.templates:
         console.print(str(template), markup=False)
     err_console.print("cdk-nag AwsSolutions: no unsuppressed errors")
+    for template in result.templates:  # what deploying it creates, and what it costs standing
+        lines, _ = summarize_template(read_template(template))
+        err_console.print(f"stack {template.name.removesuffix('.template.json')}: {lines[0]}",
+                          markup=False)
+        for line in lines[1:]:
+            err_console.print(line, markup=False)

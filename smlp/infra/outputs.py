@@ -115,3 +115,69 @@ def write_config(path: Path, fragment: dict[str, Any]) -> None:
     user["backend"] = {**backend, **fragment["backend"]}
     user["store"] = fragment["store"]
     write_config_file(path, to_yaml(user))
+
+
+# -- what a synthesized stack creates, and what it costs standing ---------------------------------
+# Resource types counted from the template, in the order they are listed.
+SUMMARY_TYPES = {
+    "AWS::S3::Bucket": "bucket",
+    "AWS::KMS::Key": "KMS key",
+    "AWS::IAM::Role": "IAM role",
+    "AWS::Logs::LogGroup": "log group",
+    "AWS::SageMaker::NotebookInstance": "notebook instance",
+    "AWS::Lambda::Function": "Lambda function",
+}
+# AWS KMS pricing: each customer managed key costs $1/month (prorated hourly); the first 20,000
+# requests a month are free, then $0.03 per 10,000 (https://aws.amazon.com/kms/pricing/).
+KMS_KEY_MONTHLY_USD = 1.0
+
+
+def read_template(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SmlpError(f"{path}: not a readable CloudFormation template ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def summarize_template(template: dict[str, Any]) -> tuple[list[str], float]:
+    """Lines saying what the template creates and what each kind costs while it exists, and
+    the standing monthly total in USD (what is paid with no job running)."""
+    resources = [r for r in (template.get("Resources") or {}).values() if isinstance(r, dict)]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources:
+        by_type.setdefault(str(resource.get("Type")), []).append(resource)
+    counts = [(label, len(by_type.get(kind, []))) for kind, label in SUMMARY_TYPES.items()]
+    made = ", ".join(f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts if n)
+    others = len(resources) - sum(n for _, n in counts)
+    lines = [f"creates {made}" + (f" (+{others} policies and settings)" if others else "")]
+    keys = by_type.get("AWS::KMS::Key", [])
+    standing = KMS_KEY_MONTHLY_USD * len(keys)
+    if keys:
+        rotation = any((k.get("Properties") or {}).get("EnableKeyRotation") for k in keys)
+        lines.append(f"  KMS key: ${KMS_KEY_MONTHLY_USD:.2f}/month each, ${standing:.2f}/month "
+                     "standing (AWS KMS pricing; requests beyond 20,000/month $0.03 per 10,000"
+                     + ("; rotated key material may add to it" if rotation else "") + ")")
+    buckets = by_type.get("AWS::S3::Bucket", [])
+    if buckets:
+        lines.append("  buckets: no standing fee; storage, requests and transfer paid per use")
+    groups = by_type.get("AWS::Logs::LogGroup", [])
+    if groups:
+        names = [str((g.get("Properties") or {}).get("LogGroupName", "?")) for g in groups]
+        days = {(g.get("Properties") or {}).get("RetentionInDays") for g in groups}
+        kept = ", ".join(f"{d} days" if d else "forever" for d in sorted(days, key=str))
+        lines.append(f"  log groups ({', '.join(names)}): no standing fee; ingestion and "
+                     f"storage paid per use, kept {kept}")
+    if by_type.get("AWS::IAM::Role"):
+        lines.append("  IAM roles: free")
+    for notebook in by_type.get("AWS::SageMaker::NotebookInstance", []):
+        kind = (notebook.get("Properties") or {}).get("InstanceType", "?")
+        lines.append(f"  notebook instance {kind}: billed per hour while InService, not "
+                     "counted here; stop it when idle")
+    if by_type.get("AWS::Lambda::Function"):
+        lines.append("  Lambda functions (CDK helpers): paid per invocation, only when the stack "
+                     "changes")
+    lines.append(f"standing cost: ${standing:.2f}/month" + (
+        " plus the notebook's hours" if by_type.get("AWS::SageMaker::NotebookInstance") else "")
+                 + "; jobs, storage and logs are paid per use")
+    return lines, standing
