@@ -164,24 +164,29 @@ def invoke(store: Store, send: Invoker, endpoint: str, input_path: Path, output:
     result = InvokeResult(endpoint)
     target_dir = output
     prefix = f"invoke/{_variant_name(endpoint)}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    for path in input_files(Path(input_path)):
-        pieces = []
-        for body, rows in request_bodies(path, MAX_PAYLOAD_BYTES):
-            answer, answered_by = send(body, content_type, "text/csv", variant)
-            pieces.append(answer)
-            result.rows += rows
-            result.requests += 1
-            result.variants[answered_by] = result.variants.get(answered_by, 0) + 1
-        data = b"".join(pieces)
-        name = f"{path.name}.out"
-        if target_dir is not None:
-            target = Path(target_dir) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, data)
-            result.outputs.append(str(target))
-        else:
-            store.write_bytes(f"{prefix}/{name}", data)
-            result.outputs.append(store.uri(f"{prefix}/{name}"))
-        events(Event("info", f"{path.name}: {result.rows:,} rows"))
+    try:
+        for path in input_files(Path(input_path)):
+            pieces = []
+            for body, rows in request_bodies(path, MAX_PAYLOAD_BYTES):
+                answer, answered_by = send(body, content_type, "text/csv", variant)
+                pieces.append(answer)
+                result.rows += rows
+                result.requests += 1
+                result.variants[answered_by] = result.variants.get(answered_by, 0) + 1
+            data = b"".join(pieces)
+            name = f"{path.name}.out"
+            if target_dir is not None:
+                target = Path(target_dir) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, data)
+                result.outputs.append(str(target))
+            else:
+                store.write_bytes(f"{prefix}/{name}", data)
+                result.outputs.append(store.uri(f"{prefix}/{name}"))
+            events(Event("info", f"{path.name}: {result.rows:,} rows"))
+    finally:
+        close = getattr(send, "close", None)
+        if close is not None:
+            close()
     result.seconds = time.perf_counter() - started
     return result
