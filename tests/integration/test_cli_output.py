@@ -242,6 +242,11 @@ def test_run_json_prints_the_summary_on_stdout_and_events_on_stderr(
     assert "▶ train" in result.stderr and "training xgboost as job" in result.stderr
     assert "rounds" not in result.stderr  # no progress bar with --json, even on a terminal
 
+    wide = smlp("run", "--wide").stdout  # the same pipeline, shown for people
+    rows = table_rows(wide.split("Hyperparameters")[1])
+    assert rows[0][0] == "xgboost" and "num_round=20" in " ".join(map(" ".join, rows)), wide
+    assert "best model: xgboost" in wide
+
 
 def test_training_shows_rounds_done_on_a_terminal(project: Path, terminal: None) -> None:
     (project / "smlp.yaml").write_text(XGBOOST_ONLY_YAML)
