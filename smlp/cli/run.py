@@ -76,3 +76,5 @@ def run(
     for uri in summary.transform.outputs:
         console.print(f"predictions: {uri}")
     console.print(f"manifest: {summary.store}/manifest.json")
+    if summary.report is not None:
+        console.print(f"report: {summary.report.uri} ({summary.report.seconds:.1f} s)")

@@ -42,9 +42,17 @@ def paired_samples(labels: Any, predictions: Mapping[str, Any], score: Score,
         truth = labels[index]
         for name, predicted in arrays.items():
             for metric, value in score(truth, predicted[index]).items():
-                values[name].setdefault(metric, []).append(value)
-    return {name: {metric: np.asarray(v) for metric, v in per.items()}
+                number = value if isinstance(value, int | float) else float("nan")
+                values[name].setdefault(metric, []).append(number)
+    return {name: {metric: np.asarray(v, dtype=np.float64) for metric, v in per.items()}
             for name, per in values.items()}
+
+
+def _defined(values: Any) -> bool:
+    """A metric undefined on some resample (e.g. AUC with one class drawn) gets no interval."""
+    import numpy as np
+
+    return bool(np.all(np.isfinite(values)))
 
 
 def interval(values: Any, confidence: float = CONFIDENCE) -> list[float]:
@@ -73,10 +81,13 @@ def summarize(samples: Mapping[str, Mapping[str, Any]], ranked: list[str], metri
     import numpy as np
 
     best = ranked[0]
-    intervals = {name: {m: interval(v, confidence) for m, v in samples[name].items()}
-                 for name in ranked}
+    intervals = {name: {m: interval(v, confidence) for m, v in samples[name].items()
+                        if _defined(v)} for name in ranked}
     versus: dict[str, dict[str, Any]] = {}
     for name in ranked[1:]:
+        if not (_defined(samples[name].get(metric, [np.nan]))
+                and _defined(samples[best].get(metric, [np.nan]))):
+            continue
         difference = np.asarray(samples[name][metric]) - np.asarray(samples[best][metric])
         versus[name] = {
             "metric": metric,

@@ -144,7 +144,7 @@ def _uncertainty(scored: list[Scored], outputs: dict[str, tuple[Any, Any]], metr
         s.vs_best = versus.get(s.name, {})
     summary: dict[str, Any] = {"method": "percentile bootstrap, paired", "resamples": resamples,
                                "seed": uncertainty.SEED, "confidence": uncertainty.CONFIDENCE}
-    if len(scored) > 1:
+    if len(scored) > 1 and scored[1].vs_best:
         summary["runner_up"] = scored[1].name
         summary["p_best_better_than_runner_up"] = scored[1].vs_best["p_best_better"]
     return summary

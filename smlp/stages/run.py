@@ -1,4 +1,4 @@
-"""``smlp run``: data -> train (-> tune) -> compare -> transform, timed per stage."""
+"""``smlp run``: data -> train (-> tune) -> compare -> transform -> report, timed per stage."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class RunSummary:
     comparison: Any = None
     transform: TransformResult | None = None
     store: str = ""
+    report: Any = None  # smlp.report.build.ReportResult
 
 
 def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Path | None = None,
@@ -63,4 +64,9 @@ def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Pat
         "compare", lambda: compare_stage.compare(config, store, backend, None, events))
     summary.transform = timed(
         "transform", lambda: transform_stage.transform(config, store, backend, events=events))
+    if not getattr(backend, "dry_run", False):  # a dry run has no results to report on
+        from smlp.report.build import build_report
+
+        events(Event("stage", "report"))  # timed by itself (ReportResult.seconds)
+        summary.report = build_report(config, store, events)
     return summary

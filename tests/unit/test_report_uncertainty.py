@@ -62,3 +62,17 @@ def test_same_seed_same_numbers_and_large_splits_get_fewer_resamples() -> None:
     assert all(np.array_equal(first["a"][m], again["a"][m]) for m in first["a"])
     assert uncertainty.resamples_for(3096, 3) == uncertainty.RESAMPLES
     assert uncertainty.resamples_for(1_000_000, 3) == uncertainty.MIN_RESAMPLES
+
+
+def test_a_metric_undefined_on_some_resamples_gets_no_interval() -> None:
+    truth, predicted = _data(50)
+
+    def score(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+        return {"rmse": regression_metrics(y, p)["rmse"],
+                "odd": None if y[0] > 0 else 1.0}  # undefined on about half the draws
+
+    samples = uncertainty.paired_samples(truth, {"a": predicted, "b": predicted + 0.1},
+                                         score, 40)
+    intervals, versus = uncertainty.summarize(samples, ["a", "b"], "odd", False)
+    assert set(intervals["a"]) == {"rmse"}
+    assert versus == {}
