@@ -114,7 +114,7 @@ def build_app(endpoint: Endpoint) -> Starlette:
             content_type = check_content_type(request.headers.get("content-type"))
             accept = choose_accept(request.headers.get("accept"))
             body = await _read_body(request, endpoint.max_payload)
-            if not body:
+            if not body.strip():  # the XGBoost container: an empty payload is 204 No Content
                 status = 204
                 return Response(status_code=204, headers={INVOKED_HEADER: variant.name})
             if len(body) <= INLINE_BYTES:

@@ -117,6 +117,8 @@ class Decoder:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
+        if not body.strip():
+            return np.empty((0, self.n_features), dtype=np.float32)
         if self.schema is not None and _has_header(body, self.schema):
             return self._raw_csv(body)
         names = [f"c{i}" for i in range(self.n_features)]

@@ -244,3 +244,48 @@ def test_data_capture_in_sagemaker_format(project_dir: Path) -> None:
     assert sorted(r["captureData"]["endpointInput"]["data"] for r in records) == sorted(bodies)
     assert sorted(r["captureData"]["endpointOutput"]["data"] for r in records) == \
         sorted(answers)
+
+
+def test_answers_match_the_containers_serving_code(project_dir: Path, served: tuple[str, Any],
+                                                   tmp_path: Path) -> None:
+    """The same rows through the containers' own serving code (tests/reference: the XGBoost
+    container's predict mirrored, the scikit-learn container's real sagemaker-inference
+    Transformer running training_scripts/sklearn_gbm.py): the same numbers."""
+    import shutil
+
+    import numpy as np
+
+    from smlp.algorithms.entry_points import scripts_dir
+    from smlp.manifest import load_manifest
+    from tests.reference.sklearn_container import SklearnServing
+    from tests.reference.xgboost_container import XGBoostServing
+
+    url, _ = served
+    _, store, backend = open_project(project_dir)
+    candidates = load_manifest(store).require_candidates()
+    body = features_file(project_dir, 50).read_bytes()
+
+    def model_dir(name: str) -> Path:
+        c = candidates[name]
+        return backend.model_dir(c.model.uri, c.model.sha256, c.algo)
+
+    code = tmp_path / "code"
+    code.mkdir()
+    for script in scripts_dir().glob("*.py"):
+        shutil.copy(script, code / script.name)
+    with httpx.Client(base_url=url) as client:
+        ours = {name: post(client, body, **{"X-Amzn-SageMaker-Target-Variant": name}).text
+                for name in ("xgboost", "sklearn-gbm")}
+    theirs_xgb = XGBoostServing(model_dir("xgboost")).invoke(body, "text/csv", "text/csv")
+    with SklearnServing(code, model_dir("sklearn-gbm"), "sklearn_gbm.py") as container:
+        theirs_sk = container.invoke(body, "text/csv", "text/csv")
+
+    def values(text: str | bytes, dtype: Any) -> Any:
+        raw = text.decode() if isinstance(text, bytes) else text
+        return np.array([float(v) for v in raw.split()], dtype=dtype)
+
+    np.testing.assert_array_equal(values(ours["xgboost"], np.float32),
+                                  values(theirs_xgb, np.float32))
+    np.testing.assert_array_equal(values(ours["sklearn-gbm"], np.float64),
+                                  values(theirs_sk, np.float64))
+    assert len(values(theirs_sk, np.float64)) == 50

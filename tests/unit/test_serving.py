@@ -1,0 +1,197 @@
+"""The endpoint's pieces without a server: payloads in and out, variant routing, capture."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from smlp.data.schema import CategoricalFeature, NumericFeature, Schema
+from smlp.errors import ConfigError
+from smlp.serving.capture import CaptureSettings, DataCapture, capture_record
+from smlp.serving.payload import (
+    Decoder,
+    PayloadError,
+    check_content_type,
+    check_size,
+    choose_accept,
+    encode,
+)
+from smlp.serving.variants import Router, Variant
+
+SCHEMA = Schema(target="y", features=[
+    NumericFeature(name="a", fill=1.5, mean=1.0, scale=2.0),
+    CategoricalFeature(name="c", categories=["x", "y"]),
+])
+
+
+def status_of(call: object) -> tuple[int, str]:
+    with pytest.raises(PayloadError) as caught:
+        call()  # type: ignore[operator]
+    return caught.value.status, str(caught.value)
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, "text/csv"), ("", "text/csv"), ("*/*", "text/csv"),
+    ("application/json", "application/json"), ("application/jsonlines", "application/jsonlines"),
+    ("text/html, application/json;q=0.9", "application/json"),
+    ("TEXT/CSV; charset=utf-8", "text/csv"),
+])
+def test_accept_negotiation(header: str | None, expected: str) -> None:
+    assert choose_accept(header) == expected
+
+
+def test_unsupported_types_and_size() -> None:
+    assert status_of(lambda: choose_accept("application/x-protobuf"))[0] == 406
+    assert status_of(lambda: check_content_type("application/x-npy"))[0] == 415
+    assert status_of(lambda: check_content_type(None))[0] == 415
+    assert check_content_type("text/csv; charset=utf-8") == "text/csv"
+    check_size(6 * 1024 * 1024)
+    assert status_of(lambda: check_size(6 * 1024 * 1024 + 1)) == (
+        413, "payload of 6,291,457 bytes is over the 6,291,456-byte (6 MB) limit; send fewer "
+        "rows per request")
+
+
+def test_sagemaker_csv_reads_as_the_containers_decoder_does() -> None:
+    """Headerless numeric CSV: the same matrix as the scikit-learn container's toolkit
+    (sagemaker_inference.decoder) reads, in float32; an empty cell is a missing value."""
+    from sagemaker_inference import decoder
+
+    body = "1.0,2.5,-3.0\n4e-3,5.25,6.0"
+    ours = Decoder(3).decode(body.encode(), "text/csv")
+    theirs = decoder.decode(body, "text/csv")
+    np.testing.assert_array_equal(ours, theirs.astype(np.float32))
+    assert ours.dtype == np.float32
+    assert np.isnan(Decoder(3).decode(b"1,,3\n", "text/csv")[0, 1])
+    assert Decoder(3).decode(b"", "text/csv").shape == (0, 3)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"1,2,3\n1,2\n", "request body: line 2: expected 3 feature columns, got 2"),
+    (b"1,2\n", "request body: line 1: expected 3 feature columns, got 2"),
+    (b"1,b,3\n", "request body: column 1: expected a number, got 'b'"),
+])
+def test_bad_csv_is_a_400_naming_where(body: bytes, message: str) -> None:
+    assert status_of(lambda: Decoder(3).decode(body, "text/csv")) == (400, message)
+
+
+def test_raw_rows_with_a_header_go_through_the_schema() -> None:
+    decoder = Decoder(3, SCHEMA)
+    got = decoder.decode(b"c,a,extra\ny,3,zz\n,,\n", "text/csv")
+    np.testing.assert_array_equal(got, SCHEMA.encode(pa.table({
+        "a": pa.array([3.0, None]), "c": pa.array(["y", None])})))
+    assert got[1, 0] == pytest.approx((1.5 - 1.0) / 2.0)  # the recorded fill value
+    status, message = status_of(lambda: decoder.decode(b"a,c\nlots,x\n", "text/csv"))
+    assert status == 400 and "column 0 (a): expected a number, got 'lots'" in message
+    status, message = status_of(lambda: decoder.decode(b"a,b\n1,2\n", "text/csv"))
+    assert status == 400 and "missing column(s) c" in message
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ('{"instances": [[1, 2, 3], [4, 5, 6]]}', "application/json"),
+    ("[[1, 2, 3], [4, 5, 6]]", "application/json"),
+    ('{"instances": [{"features": [1, 2, 3]}, {"features": [4, 5, 6]}]}', "application/json"),
+    ("[1, 2, 3]\n[4, 5, 6]\n", "application/jsonlines"),
+    ('{"features": [1, 2, 3]}\n\n{"features": [4, 5, 6]}', "application/jsonlines"),
+])
+def test_json_instance_forms(body: str, content_type: str) -> None:
+    got = Decoder(3).decode(body.encode(), content_type)
+    np.testing.assert_array_equal(got, np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
+
+
+def test_json_single_row_named_columns_and_errors() -> None:
+    np.testing.assert_array_equal(Decoder(3).decode(b"[1, 2, null]", "application/json"),
+                                  np.array([[1, 2, np.nan]], dtype=np.float32))
+    named = Decoder(3, SCHEMA).decode(b'{"instances": [{"a": 3, "c": "x"}]}',
+                                      "application/json")
+    np.testing.assert_array_equal(named, [[1.0, 1.0, 0.0]])
+    for body, message in [
+        (b'{"rows": []}', '"instances"'),
+        (b"[[1, 2]]", "instance 1: expected 3 features, got 2"),
+        (b'[[1, "two", 3]]', "instance 1: feature 1: expected a number, got 'two'"),
+        (b'[{"a": 1}]', "named columns need the recorded schema"),
+        (b"[1, 2", "not valid application/json"),
+    ]:
+        status, text = status_of(lambda body=body: Decoder(3).decode(body, "application/json"))
+        assert status == 400 and message in text, text
+
+
+def test_responses_use_transforms_text_in_every_format() -> None:
+    predictions = np.array([0.1, 2.5, np.nan], dtype=np.float32)
+    expected = pa.array(predictions).cast(pa.string()).to_pylist()  # what transform writes
+    assert encode(predictions, "text/csv").decode().splitlines() == expected
+    as_json = json.loads(encode(predictions, "application/json"))
+    assert as_json == {"predictions": [{"score": 0.1}, {"score": 2.5}, {"score": None}]}
+    lines = encode(predictions[:2], "application/jsonlines").decode().splitlines()
+    assert [json.loads(line) for line in lines] == [{"score": 0.1}, {"score": 2.5}]
+    assert encode(predictions.reshape(-1, 1), "text/csv") == encode(predictions, "text/csv")
+
+
+def variant(name: str, weight: float) -> Variant:
+    return Variant(name=name, weight=weight, predict=lambda x: x, model=name)
+
+
+def test_router_splits_traffic_by_weight_and_honours_the_target() -> None:
+    router = Router([variant("a", 3), variant("b", 1), variant("c", 0)], seed=1)
+    counts = Counter(router.pick().name for _ in range(2000))
+    assert abs(counts["a"] / 2000 - 0.75) <= 0.05 and abs(counts["b"] / 2000 - 0.25) <= 0.05
+    assert counts["c"] == 0
+    assert router.pick("c").name == "c"
+    with pytest.raises(KeyError):
+        router.pick("d")
+    router.update_weights({"a": 0, "c": 1})
+    assert {router.pick().name for _ in range(200)} == {"b", "c"}
+    first, second = (Router([variant("a", 3), variant("b", 1)], seed=9) for _ in range(2))
+    assert [first.pick().name for _ in range(50)] == [second.pick().name for _ in range(50)]
+
+
+def test_router_refuses_bad_weights() -> None:
+    with pytest.raises(ConfigError, match="add up to 0"):
+        Router([variant("a", 0)])
+    with pytest.raises(ConfigError, match="named twice"):
+        Router([variant("a", 1), variant("a", 1)])
+    router = Router([variant("a", 1)])
+    with pytest.raises(ConfigError, match="'z' is not on this endpoint"):
+        router.update_weights({"z": 1})
+    with pytest.raises(ConfigError, match=">= 0"):
+        router.update_weights({"a": -1})
+
+
+def test_capture_record_format() -> None:
+    settings = CaptureSettings(sampling_percentage=100)
+    record = capture_record(b"1,2\n", "text/csv", b'{"predictions": []}', "application/json",
+                            settings, when=0, event_id="e1")
+    assert record == {
+        "captureData": {
+            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                              "data": "1,2\n", "encoding": "CSV"},
+            "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT",
+                               "data": '{"predictions": []}', "encoding": "JSON"}},
+        "eventMetadata": {"eventId": "e1", "inferenceTime": "1970-01-01T00:00:00Z"},
+        "eventVersion": "0"}
+    binary = capture_record(b"\x00\x01", "application/x-npy", b"", "text/csv",
+                            CaptureSettings(sampling_percentage=1, capture_output=False))
+    assert binary["captureData"] == {"endpointInput": {
+        "observedContentType": "application/x-npy", "mode": "INPUT", "data": "AAE=",
+        "encoding": "BASE64"}}
+
+
+def test_capture_samples_and_writes_hourly_jsonl(tmp_path) -> None:
+    from smlp.store import LocalStore
+
+    store = LocalStore(tmp_path)
+    capture = DataCapture(store, "ep", CaptureSettings(sampling_percentage=30), seed=3)
+    kept = sum(capture.offer("v1", b"1\n", "text/csv", b"2\n", "text/csv")
+               for _ in range(2000))
+    assert abs(kept / 2000 - 0.30) <= 0.05
+    capture.close()
+    [key] = capture.written
+    assert key.startswith("datacapture/ep/v1/") and key.endswith(".jsonl")
+    assert len(key.split("/")) == 8
+    lines = store.read_bytes(key).decode().splitlines()
+    assert len(lines) == kept
+    off = DataCapture(store, "ep", CaptureSettings(sampling_percentage=0))
+    assert not off.offer("v1", b"1\n", "text/csv", b"2\n", "text/csv")
