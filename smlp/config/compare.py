@@ -8,13 +8,11 @@ from pydantic import Field
 
 from smlp.config.base import Strict
 
-Metric = Literal["rmse", "mse", "mae", "r2", "accuracy", "balanced_accuracy", "f1_macro",
-                 "roc_auc", "log_loss"]
+Metric = Literal["rmse", "mse", "mae", "r2"]
 
 
 class CompareConfig(Strict):
-    metric: Metric | None = Field(
-        None, description="default: rmse for regression, accuracy for binary and multiclass")
+    metric: Metric = "rmse"
     split: Literal["test", "validation"] = "test"
 
 
