@@ -125,7 +125,9 @@ def _register() -> None:
     from smlp.cli import clean
 
     app.command()(clean.clean)
+    from smlp.cli import prices
 
+    app.add_typer(prices.app, name="prices")
     from smlp.cli import report
 
     app.command()(report.report)
