@@ -1,4 +1,10 @@
-"""scikit-learn GradientBoostingRegressor in SageMaker script mode (sklearn container 1.9-0).
+"""scikit-learn gradient boosting in SageMaker script mode (sklearn container 1.9-0).
+
+``--problem_type regression`` (the default) fits GradientBoostingRegressor; ``binary`` or
+``multiclass`` fits GradientBoostingClassifier on labels 0..K-1, prints ``logloss`` and
+``accuracy`` instead of ``rmse``/``mse``/``mae``, and serves class probabilities (one CSV row
+of K values per record). ``--class_weight balanced`` weights each row by
+``rows / (classes * rows of its class)``, as scikit-learn's ``class_weight='balanced'``.
 
 Runs unchanged in SageMaker's container and under smlp's local backend:
 ``python sklearn_gbm.py --n_estimators 100 --learning_rate 0.1`` with the channels and model
@@ -46,7 +52,12 @@ HYPERPARAMETERS: dict[str, Any] = {
     "n_iter_no_change": int,
     "validation_fraction": float,
     "random_state": int,
+    "problem_type": str,
+    "class_weight": str,
 }
+PROBLEM_TYPES = ("regression", "binary", "multiclass")
+# Arguments of this script, not of the estimator.
+_SCRIPT_ONLY = ("problem_type", "class_weight")
 
 
 # ------------------------------------------------------------------------------------ inference
@@ -60,11 +71,22 @@ def model_fn(model_dir: str) -> Any:
 
 
 def predict_fn(input_data: np.ndarray, model: Any) -> np.ndarray:
-    """One prediction per row of features (no target column)."""
+    """One prediction per row of features (no target column); a classifier's is the row of
+    class probabilities (rows x classes, classes in label order 0..K-1)."""
     features = np.asarray(input_data, dtype=np.float64)
     if features.ndim == 1:
         features = features.reshape(1, -1)
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(features)
     return model.predict(features)
+
+
+def batch_lines(prediction: np.ndarray) -> list[str]:
+    """One text record per prediction, as ``output_fn`` writes them."""
+    rows = np.asarray(prediction)
+    if rows.ndim == 1:
+        return [repr(float(value)) for value in rows]
+    return [",".join(repr(float(value)) for value in row) for row in rows]
 
 
 def input_fn(request_body: str | bytes, content_type: str) -> np.ndarray:
@@ -76,10 +98,11 @@ def input_fn(request_body: str | bytes, content_type: str) -> np.ndarray:
 
 
 def output_fn(prediction: np.ndarray, accept: str) -> str:
-    """One prediction per line, the layout ``AssembleWith=Line`` expects."""
+    """One prediction per line, the layout ``AssembleWith=Line`` expects (a classifier's: its
+    class probabilities, comma-separated, as the container's CSV encoder writes a 2-D array)."""
     if accept.split(";")[0].strip() not in {"text/csv", "*/*"}:
         raise ValueError(f"unsupported accept type {accept!r}; ask for text/csv")
-    return "\n".join(repr(float(value)) for value in np.ravel(prediction)) + "\n"
+    return "\n".join(batch_lines(prediction)) + "\n"
 
 
 # ------------------------------------------------------------------------------------- training
@@ -165,6 +188,71 @@ def _metric_lines(channel: str, predicted: np.ndarray, target: np.ndarray) -> li
             f"{channel}:mae={mae!r};"]
 
 
+class _ClassifierStagePrinter:
+    """``validation:logloss`` after every boosting stage of a GradientBoostingClassifier,
+    from its raw scores kept up to date with each stage's trees (one per class)."""
+
+    def __init__(self, features: np.ndarray, target: np.ndarray) -> None:
+        self.features = np.ascontiguousarray(features, dtype=np.float32)
+        self.target = target.astype(np.int64)
+        self.raw: np.ndarray | None = None
+
+    def __call__(self, stage: int, model: Any, _locals: dict[str, Any]) -> bool:
+        if self.raw is None:
+            self.raw = np.asarray(model._raw_predict_init(self.features), dtype=np.float64)
+        for k, tree in enumerate(model.estimators_[stage]):
+            self.raw[:, k] += model.learning_rate * tree.predict(self.features,
+                                                                 check_input=False)
+        logloss = _logloss(self.target, _probabilities(self.raw))
+        print(f"[stage {stage + 1}] validation:logloss={logloss!r};", flush=True)
+        return False
+
+
+def _probabilities(raw: np.ndarray) -> np.ndarray:
+    if raw.shape[1] == 1:  # binary: one log-odds column
+        positive = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _logloss(target: np.ndarray, probabilities: np.ndarray) -> float:
+    clipped = np.clip(probabilities, 1e-15, 1 - 1e-15)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(clipped[np.arange(len(target)), target])))
+
+
+def _classification_lines(channel: str, model: Any, features: np.ndarray,
+                          target: np.ndarray) -> list[str]:
+    probabilities = model.predict_proba(features)
+    labels = target.astype(np.int64)
+    accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
+    return [f"{channel}:logloss={_logloss(labels, probabilities)!r};",
+            f"{channel}:accuracy={accuracy!r};"]
+
+
+def _class_weights(labels: np.ndarray, how: str | None) -> np.ndarray | None:
+    from _sm_io import JobError
+
+    if how is None:
+        return None
+    if how != "balanced":
+        raise JobError(f"bad hyperparameter: class_weight {how!r}; expected balanced")
+    codes = labels.astype(np.int64)
+    counts = np.bincount(codes)
+    present = int(np.count_nonzero(counts))
+    return len(codes) / (present * counts[codes])
+
+
+def _check_labels(labels: np.ndarray, problem_type: str) -> None:
+    from _sm_io import JobError
+
+    if np.any(labels != np.round(labels)) or labels.min() < 0:
+        raise JobError(f"{problem_type} labels must be class codes 0..K-1 in column 0")
+    if problem_type == "binary" and labels.max() > 1:
+        raise JobError("binary labels must be 0 or 1 in column 0")
+
+
 def train(argv: list[str]) -> None:
     """The training job: fit, print per-stage and final metrics, save ``model.joblib``."""
     import _sm_io as sm
@@ -180,21 +268,38 @@ def train(argv: list[str]) -> None:
                           f"has {x_train.shape[1]}")
 
     import joblib
-    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
     params = {name: getattr(args, name) for name in HYPERPARAMETERS
-              if getattr(args, name) is not None}
-    model = GradientBoostingRegressor(**params)
-    monitor = _StagePrinter(validation[1], validation[0]) if validation is not None else None
-    print(f"Fitting GradientBoostingRegressor({params}) on {len(y_train)} rows", flush=True)
+              if getattr(args, name) is not None and name not in _SCRIPT_ONLY}
+    problem_type = args.problem_type or "regression"
+    if problem_type not in PROBLEM_TYPES:
+        raise sm.JobError(f"bad hyperparameter: problem_type {problem_type!r}; expected one of "
+                          + ", ".join(PROBLEM_TYPES))
+    classify = problem_type != "regression"
+    if args.class_weight is not None and not classify:
+        raise sm.JobError("bad hyperparameter: class_weight is for binary or multiclass")
+    if classify:
+        _check_labels(y_train, problem_type)
+    estimator = GradientBoostingClassifier if classify else GradientBoostingRegressor
+    model = estimator(**params)
+    printer = _ClassifierStagePrinter if classify else _StagePrinter
+    monitor = printer(validation[1], validation[0]) if validation is not None else None
+    print(f"Fitting {estimator.__name__}({params}) on {len(y_train)} rows", flush=True)
     try:
-        model.fit(x_train, y_train, monitor=monitor)
+        model.fit(x_train, y_train.astype(np.int64) if classify else y_train,
+                  sample_weight=_class_weights(y_train, args.class_weight), monitor=monitor)
     except ValueError as exc:  # includes sklearn's InvalidParameterError
-        raise sm.JobError(f"GradientBoostingRegressor: {exc}") from None
+        raise sm.JobError(f"{estimator.__name__}: {exc}") from None
 
-    lines = _metric_lines("train", model.predict(x_train), y_train)
-    if validation is not None:
-        lines += _metric_lines("validation", model.predict(validation[1]), validation[0])
+    if classify:
+        lines = _classification_lines("train", model, x_train, y_train)
+        if validation is not None:
+            lines += _classification_lines("validation", model, validation[1], validation[0])
+    else:
+        lines = _metric_lines("train", model.predict(x_train), y_train)
+        if validation is not None:
+            lines += _metric_lines("validation", model.predict(validation[1]), validation[0])
     print("\n".join(lines), flush=True)
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)

@@ -27,11 +27,19 @@ MODEL_FILE = "xgboost-model"
 # objective's own default metric (rmse for reg:squarederror) natively
 # (sagemaker-xgboost-container: metrics/custom_metrics.py CUSTOM_METRICS,
 # algorithm_mode/train_utils.py get_eval_metrics_and_feval).
-METRICS = ("rmse", "mae", "mse")
+# Classification: xgboost's own metrics go to xgboost as eval_metric; the container's custom
+# ones (accuracy, balanced_accuracy, f1: macro F1) through custom_metric. XGB_MAXIMIZE_METRICS
+# (constants/xgb_constants.py) decides the early-stopping direction.
+NATIVE_METRICS = ("auc", "logloss", "error", "mlogloss", "merror")
+CUSTOM_CLASSIFICATION = ("accuracy", "balanced_accuracy", "f1")
+METRICS = ("rmse", "mae", "mse") + NATIVE_METRICS + CUSTOM_CLASSIFICATION
+MAXIMIZE = ("auc", "accuracy", "balanced_accuracy", "f1")
 OBJECTIVES = (
     "reg:squarederror", "reg:squaredlogerror", "reg:absoluteerror", "reg:pseudohubererror",
     "reg:tweedie", "reg:gamma", "reg:logistic", "binary:logistic", "count:poisson",
+    "multi:softprob", "multi:softmax",
 )
+MULTI = ("multi:softprob", "multi:softmax")
 # Hyperparameters that are not booster parameters (they steer xgboost.train itself).
 _TRAIN_ARGS = ("num_round", "early_stopping_rounds", "eval_metric")
 
@@ -47,13 +55,25 @@ def model_fn(model_dir: str) -> xgboost.Booster:
 
 
 def predict_fn(data: np.ndarray, model: xgboost.Booster) -> np.ndarray:
-    """One float32 prediction per row of ``data`` (features only, no target column)."""
+    """One float32 prediction per row of ``data`` (features only, no target column): the
+    value, binary:logistic's probability of class 1, or for multi:softprob a row of class
+    probabilities (rows x num_class), as the container's ``booster.predict`` returns them."""
     # float32 as it comes (what xgboost uses internally); a float64 copy would only cost time.
     dtype = data.dtype if data.dtype in (np.float32, np.float64) else np.float32
     features = np.ascontiguousarray(data, dtype=dtype)
     if features.ndim == 1:
         features = features.reshape(1, -1)
-    return np.asarray(model.inplace_predict(features), dtype=np.float32).reshape(-1)
+    predictions = np.asarray(model.inplace_predict(features), dtype=np.float32)
+    if predictions.ndim == 2 and predictions.shape[1] > 1:
+        return predictions
+    return predictions.reshape(-1)
+
+
+def batch_lines(predictions: np.ndarray) -> list[str]:
+    """What the container writes per record in a batch transform (SAGEMAKER_BATCH):
+    ``str`` of each ``tolist()`` item, so ``0.25`` or ``[0.25, 0.75]`` (algorithm_mode/serve.py
+    ``invocations``: ``"\\n".join(map(str, preds_list))``)."""
+    return [str(item) for item in np.asarray(predictions).tolist()]
 
 
 def _schema() -> dict[str, Any]:
@@ -87,7 +107,26 @@ def _schema() -> dict[str, Any]:
         "seed": Param(int, 0),
         "nthread": Param(int, 1),
         "verbosity": Param(int, 0, 3),
+        "num_class": Param(int, 2),
+        "scale_pos_weight": Param(float, 1e-12),
     }
+
+
+def _check_objective(hps: dict[str, Any]) -> None:
+    """The container's objective/num_class rule (algorithm_mode/hyperparameter_validation.py
+    ``objective_validator``) and its 'auc' rule (``eval_metric_dep_validator``)."""
+    from _sm_io import JobError
+
+    objective = hps.get("objective")
+    if objective in MULTI and "num_class" not in hps:
+        raise JobError("Require input for parameter 'num_class' for multi-classification")
+    if objective not in MULTI and "num_class" in hps:
+        raise JobError("Do not need to setup parameter 'num_class' for learning task other than "
+                       "multi-classification.")
+    metrics = str(hps.get("eval_metric", "")) + "," + str(hps.get("_tuning_objective_metric", ""))
+    if "auc" in metrics and not str(objective).startswith(("binary:", "rank:")):
+        raise JobError("Metric 'auc' can only be applied for classification and ranking "
+                       "problems.")
 
 
 def _metric_plan(hps: dict[str, Any]) -> tuple[list[str], str | None]:
@@ -123,15 +162,43 @@ def _metric_plan(hps: dict[str, Any]) -> tuple[list[str], str | None]:
 
 
 def _custom_metric(names: list[str]) -> Any:
-    """``custom_metric`` computing ``names`` in float64, in that order, as one list."""
+    """``custom_metric`` computing ``names`` in float64, in that order, as one list.
+
+    Classification metrics take the label as the container does (custom_metrics.py
+    ``margin_to_class_label``): argmax of a row of class scores; ``f1`` is macro F1.
+    """
 
     def evaluate(predt: np.ndarray, dmatrix: xgboost.DMatrix) -> list[tuple[str, float]]:
-        residual = predt.astype(np.float64) - dmatrix.get_label().astype(np.float64)
-        mse = float(np.mean(residual * residual))
-        values = {"mse": mse, "rmse": mse ** 0.5, "mae": float(np.mean(np.abs(residual)))}
+        label = dmatrix.get_label().astype(np.float64)
+        values: dict[str, float] = {}
+        if any(name in CUSTOM_CLASSIFICATION for name in names):
+            values.update(_classification_scores(label, predt))
+        if any(name not in CUSTOM_CLASSIFICATION for name in names):
+            residual = predt.astype(np.float64).reshape(label.shape) - label
+            mse = float(np.mean(residual * residual))
+            values.update({"mse": mse, "rmse": mse ** 0.5,
+                           "mae": float(np.mean(np.abs(residual)))})
         return [(name, values[name]) for name in names]
 
     return evaluate
+
+
+def _classification_scores(label: np.ndarray, predt: np.ndarray) -> dict[str, float]:
+    scores = np.asarray(predt)
+    predicted = (np.argmax(scores, axis=-1) if scores.ndim == 2
+                 else (scores > 0.0).astype(np.int64))
+    truth = label.astype(np.int64)
+    classes = np.union1d(truth, predicted)
+    recall, f1 = [], []
+    for value in classes:
+        hit = float(np.sum((predicted == value) & (truth == value)))
+        actual = float(np.sum(truth == value))
+        claimed = float(np.sum(predicted == value))
+        if actual:
+            recall.append(hit / actual)
+        f1.append(2 * hit / (actual + claimed) if actual + claimed else 0.0)
+    return {"accuracy": float(np.mean(predicted == truth)),
+            "balanced_accuracy": float(np.mean(recall)), "f1": float(np.mean(f1))}
 
 
 def _import_xgboost() -> Any:
@@ -176,6 +243,11 @@ def train() -> None:
         if name not in _TRAIN_ARGS and not name.startswith(("_", "sagemaker_"))
     }
     params.setdefault("objective", "reg:squarederror")
+    _check_objective(hps)
+    native = [name for name in metrics if name in NATIVE_METRICS]
+    custom = [name for name in metrics if name not in NATIVE_METRICS]
+    if native:  # xgboost computes these itself (the container's cleaned eval_metric)
+        params["eval_metric"] = native
     objective = hps.get("_tuning_objective_metric")
     if objective:  # the line the container logs
         print(f"Setting up HPO optimized metric to be : {objective.partition(':')[2]}",
@@ -186,11 +258,11 @@ def train() -> None:
     callbacks = [xgb.callback.EvaluationMonitor()]
     if watched is not None and val_data is not None:
         # As get_callbacks sets it up: the validation channel only (no validation, no early
-        # stopping), the metric named, and the booster cut back to its best round. None of
-        # METRICS is in the container's XGB_MAXIMIZE_METRICS.
+        # stopping), the metric named, and the booster cut back to its best round; maximised
+        # when it is in the container's XGB_MAXIMIZE_METRICS.
         callbacks.append(xgb.callback.EarlyStopping(
             rounds=hps["early_stopping_rounds"], data_name="validation", metric_name=watched,
-            maximize=False, save_best=True,
+            maximize=watched in MAXIMIZE, save_best=True,
         ))
 
     dtrain = xgb.DMatrix(x_train, label=y_train)
@@ -207,7 +279,7 @@ def train() -> None:
             params, dtrain,
             num_boost_round=hps["num_round"],
             evals=evals,
-            custom_metric=_custom_metric(metrics) if metrics else None,
+            custom_metric=_custom_metric(custom) if custom else None,
             callbacks=callbacks,
             verbose_eval=False,  # printed by the EvaluationMonitor above
         )

@@ -39,11 +39,23 @@ def load_script(algorithm: str) -> ModuleType:
 
 
 def load_predictor(algorithm: str, model_dir: Path) -> Callable[[Any], Any]:
-    """``model_fn`` once, then a ``predict_fn`` closure over the loaded model."""
+    """``model_fn`` once, then a ``predict_fn`` closure over the loaded model.
+
+    A row of class probabilities per record becomes the one text field the container writes
+    for it (the script's ``batch_lines``: ``[0.1, 0.9]`` for XGBoost, ``0.1,0.9`` for
+    scikit-learn), so a batch still has one output per record.
+    """
     module = load_script(algorithm)
     model = module.model_fn(str(model_dir))
+    as_lines = getattr(module, "batch_lines", None)
 
     def predict(features: Any) -> Any:
-        return module.predict_fn(features, model)
+        predictions = module.predict_fn(features, model)
+        if as_lines is not None and getattr(predictions, "ndim", 1) == 2 \
+                and predictions.shape[1] > 1:
+            import numpy as np
+
+            return np.array(as_lines(predictions), dtype=object)
+        return predictions
 
     return predict

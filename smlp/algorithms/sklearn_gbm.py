@@ -20,22 +20,29 @@ _HYPERPARAMETERS = [
     H("max_features", "float", 1e-6, 1),
     H("max_leaf_nodes", "int", 2),
     H("min_impurity_decrease", "float", 0),
-    H("loss", "str", choices=("squared_error", "absolute_error", "huber", "quantile")),
+    # Regression losses, then GradientBoostingClassifier's.
+    H("loss", "str", choices=("squared_error", "absolute_error", "huber", "quantile",
+                              "log_loss", "exponential")),
     H("alpha", "float", 1e-6, 1 - 1e-6),
     H("n_iter_no_change", "int", 1),
     H("validation_fraction", "float", 1e-6, 1 - 1e-6),
     H("random_state", "int", 0, tunable=False),
+    # The script's own: which estimator it fits (smlp sets it from the data), and
+    # class_weight=balanced for imbalanced classes.
+    H("problem_type", "str", choices=("regression", "binary", "multiclass"), tunable=False),
+    H("class_weight", "str", choices=("balanced",), tunable=False),
 ]
 
 _METRICS = tuple(
-    MetricDefinition(f"{channel}:{metric}", rf"{channel}:{metric}={NUMBER};")
+    MetricDefinition(f"{channel}:{metric}", rf"{channel}:{metric}={NUMBER};",
+                     minimize=metric != "accuracy")
     for channel in ("validation", "train")
-    for metric in ("rmse", "mse", "mae")
+    for metric in ("rmse", "mse", "mae", "logloss", "accuracy")
 )
 
 SPEC = AlgorithmSpec(
     name="sklearn-gbm",
-    title="scikit-learn GradientBoostingRegressor (script mode)",
+    title="scikit-learn gradient boosting (script mode)",
     entry_point="sklearn_gbm.py",
     image_framework="sklearn",
     default_container_version="1.9-0",

@@ -9,8 +9,19 @@ from smlp.algorithms.spec import NUMBER, AlgorithmSpec, MetricDefinition
 # src/sagemaker_xgboost_container/algorithm_mode/hyperparameter_validation.py; AWS docs "XGBoost
 # hyperparameters"). `tunable` follows the container's `tunable=True` entries, which are the
 # rows of the "Tunable XGBoost hyperparameters" table of "Tune an XGBoost Model": SageMaker
-# rejects a tuning job that searches any other one. smlp lists the regression subset of the
-# categorical values (objective, eval_metric) and no GPU tree method.
+# rejects a tuning job that searches any other one. smlp lists the subset of the categorical
+# values (objective, eval_metric) its problem types use, and no GPU tree method.
+REGRESSION_METRICS = ("rmse", "mse", "mae")
+# Binary: xgboost's own metrics only. The container's custom ones (accuracy, f1, ...) turn a
+# binary:logistic prediction into a label with `preds > 0.0` (metrics/custom_metrics.py
+# margin_to_class_label), which on probabilities calls every row positive.
+BINARY_METRICS = ("auc", "logloss", "error")
+MULTICLASS_METRICS = ("mlogloss", "merror", "accuracy", "balanced_accuracy", "f1")
+PROBLEM_METRICS = {"regression": REGRESSION_METRICS, "binary": BINARY_METRICS,
+                   "multiclass": MULTICLASS_METRICS}
+PROBLEM_OBJECTIVES = {"binary": "binary:logistic", "multiclass": "multi:softprob"}
+# The container's XGB_MAXIMIZE_METRICS (constants/xgb_constants.py), among smlp's metrics.
+MAXIMIZE = frozenset({"auc", "accuracy", "balanced_accuracy", "f1"})
 _HYPERPARAMETERS = [
     H("num_round", "int", 1, required=True),
     H("max_depth", "int", 0),
@@ -29,9 +40,13 @@ _HYPERPARAMETERS = [
     H("num_parallel_tree", "int", 1, tunable=False),
     H("early_stopping_rounds", "int", 1, tunable=False),
     H("objective", "str", choices=("reg:squarederror", "reg:absoluteerror",
-                                   "reg:pseudohubererror", "reg:tweedie", "reg:gamma"),
+                                   "reg:pseudohubererror", "reg:tweedie", "reg:gamma",
+                                   "binary:logistic", "multi:softprob"),
       tunable=False),
-    H("eval_metric", "str", choices=("rmse", "mae", "mse"), tunable=False),
+    H("eval_metric", "str", choices=REGRESSION_METRICS + BINARY_METRICS + MULTICLASS_METRICS,
+      tunable=False),
+    H("num_class", "int", 2, tunable=False),  # required by multi:softprob, refused otherwise
+    H("scale_pos_weight", "float", 0, min_open=True, tunable=False),
     H("tree_method", "str", choices=("auto", "exact", "approx", "hist"), tunable=False),
     H("grow_policy", "str", choices=("depthwise", "lossguide"), tunable=False),
     H("booster", "str", choices=("gbtree", "dart", "gblinear"), tunable=False),
@@ -47,9 +62,9 @@ _HYPERPARAMETERS = [
 # but they are no tuning objective.
 _METRICS = tuple(
     MetricDefinition(f"{channel}:{metric}", rf".*\[[0-9]+\].*#011{channel}-{metric}:{NUMBER}.*",
-                     tunable=channel == "validation")
+                     minimize=metric not in MAXIMIZE, tunable=channel == "validation")
     for channel in ("validation", "train")
-    for metric in ("rmse", "mse", "mae")
+    for metric in REGRESSION_METRICS + BINARY_METRICS + MULTICLASS_METRICS
 )
 
 SPEC = AlgorithmSpec(

@@ -27,7 +27,9 @@ from smlp.manifest import (
     update_manifest,
     verify_stored,
 )
-from smlp.metrics import HIGHER_IS_BETTER, regression_metrics
+from smlp.metrics import HIGHER_IS_BETTER, regression_metrics, sort_key
+from smlp.stages.scores import classification_metrics, read_scores
+from smlp.stages.train import problem_of
 from smlp.stages.transform import batch_predict, check_servable, labelled_options
 from smlp.store import Store
 
@@ -69,10 +71,11 @@ class Comparison:
 
 def compare(config: Config, store: Store, backend: Backend, metric: str | None = None,
             events: EventSink = ignore) -> Comparison:
-    metric = metric or config.compare.metric
     split = config.compare.split
     manifest: Manifest = load_manifest(store)
     data = manifest.require_data()
+    problem = problem_of(store, data)
+    metric = _metric(metric or config.compare.metric, problem[0])
     candidates = manifest.require_candidates()
     fresh = _fresh(manifest)
     skipped = sorted(set(candidates) - set(fresh))
@@ -83,6 +86,9 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
     for candidate in fresh.values():  # every candidate, before the first job
         check_servable(candidate, backend.name)
     options = labelled_options(config.transform)
+    if problem[0] != "regression":  # probabilities need no join: labels come from the split
+        options = options.model_copy(update={"join_source": None, "output_filter": None})
+    score = regression_metrics if problem[0] == "regression" else classification_metrics
     split_uri = data.splits[split].uri
     verify_stored(store, data.splits[split], f"{split} split", data_command(manifest))
     scored: list[Scored] = []
@@ -95,22 +101,27 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
             result = batch_predict(store, backend, candidate, data, split_uri,
                                    store.uri(f"compare/{name}"), options, events=events)
             record.jobs.append(result.name)
-            labels, predictions = _read_labelled_output(store, result.outputs[0])
+            if problem[0] == "regression":
+                labels, predictions = _read_labelled_output(store, result.outputs[0])
+            else:
+                labels, predictions = read_scores(store, data.splits[split].uri,
+                                                  result.outputs[0], candidate, problem, split)
             outputs[name] = (labels, predictions)
             scored.append(Scored(
                 name=name, algo=candidate.algo, source=candidate.source,
                 job_name=candidate.job_name, hyperparameters=candidate.hyperparameters,
-                metrics=regression_metrics(labels, predictions), model_uri=candidate.model.uri,
+                metrics=score(labels, predictions), model_uri=candidate.model.uri,
                 training_metrics=candidate.training_metrics,
                 model_sha256=candidate.model.sha256,
             ))
-        reverse = metric in HIGHER_IS_BETTER
-        scored.sort(key=lambda s: s.metrics[metric], reverse=reverse)
+        rank = sort_key(metric)
+        scored.sort(key=lambda s: rank(s.metrics.get(metric)))
         comparison = Comparison(metric=metric, split=split, best=scored[0].name,
                                 rows=data.rows[split], candidates=scored, skipped=skipped,
                                 uri=store.uri(COMPARISON_KEY), created_at=now(),
-                                bootstrap=_uncertainty(scored, outputs, metric,
-                                                       regression_metrics))
+                                bootstrap=_uncertainty(
+                                    [s for s in scored if s.metrics.get(metric) is not None],
+                                    outputs, metric, _known(score)))
         body = json.dumps(comparison.to_json(), indent=2).encode()
         store.write_bytes(COMPARISON_KEY, body)
         artifact = artifact_for_bytes(store, COMPARISON_KEY, body)
@@ -148,6 +159,29 @@ def _uncertainty(scored: list[Scored], outputs: dict[str, tuple[Any, Any]], metr
         summary["runner_up"] = scored[1].name
         summary["p_best_better_than_runner_up"] = scored[1].vs_best["p_best_better"]
     return summary
+
+
+def _known(score: Any) -> Any:
+    """``score`` without the metrics a model cannot have (None: k-NN's log loss)."""
+
+    def known(labels: Any, predictions: Any) -> dict[str, float]:
+        return {k: v for k, v in score(labels, predictions).items() if v is not None}
+
+    return known
+
+
+def _metric(metric: str | None, problem_type: str) -> str:
+    """The asked metric if it fits the data's problem type, else the problem's default."""
+    from smlp.errors import ConfigError
+    from smlp.metrics import DEFAULT_METRIC, metrics_for
+
+    fitting = metrics_for(problem_type)
+    if metric is None:
+        return DEFAULT_METRIC[problem_type]
+    if metric not in fitting:
+        raise ConfigError(f"--metric {metric}: not a {problem_type} metric; use one of "
+                          + ", ".join(fitting))
+    return metric
 
 
 def check_candidates(store: Store, backend: Backend, replaced: Iterable[str] = ()) -> None:

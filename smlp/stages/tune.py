@@ -37,8 +37,12 @@ from smlp.manifest import (
 )
 from smlp.recovery import watch_work_dir
 from smlp.stages.train import (
+    REGRESSION,
+    Problem,
     build_job,
     hyperparameters_for,
+    objective_for,
+    problem_of,
     register_candidate,
     resolve_algorithms,
     verify_data,
@@ -106,10 +110,12 @@ def tune(config: Config, store: Store, backend: Backend, algorithms: list[str] |
         watch_work_dir(config.backend.work_dir)  # a crash marker names the job folders
     manifest = load_manifest(store)
     data = manifest.require_data()
-    parents = _parents(config, manifest, data, names, warm_start, resume)
+    problem = problem_of(store, data)
+    parents = _parents(config, manifest, data, names, warm_start, resume, problem)
     jobs: dict[str, TuningJobSpec] = {}
     for name in names:
-        job = _plan(config, store, manifest, data, name, parents.get(name, []), resume, events)
+        job = _plan(config, store, manifest, data, name, parents.get(name, []), resume, events,
+                    problem)
         if job is not None:
             jobs[name] = job
     preflight = getattr(backend, "preflight", None)  # a remote backend's rules, before any job
@@ -146,14 +152,16 @@ def tune(config: Config, store: Store, backend: Backend, algorithms: list[str] |
 
 # -- planning: every check before any trial -------------------------------------------------
 def _plan(config: Config, store: Store, manifest: Manifest, data: DataRecord, algo: str,
-          parents: list[TuningRecord], resume: bool, events: EventSink) -> TuningJobSpec | None:
+          parents: list[TuningRecord], resume: bool, events: EventSink,
+          problem: Problem = REGRESSION) -> TuningJobSpec | None:
     spec = get_algorithm(algo)
     settings = config.tuning
     try:
         tuning = check_algorithm(settings, algo)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    values: dict[str, Any] = dict(hyperparameters_for(config, algo, data))
+    objective, objective_type = _objective(algo, tuning, problem)
+    values: dict[str, Any] = dict(hyperparameters_for(config, algo, data, None, problem))
     values.update(tuning.static_hyperparameters)
     try:
         values = spec.validate(values)
@@ -185,8 +193,7 @@ def _plan(config: Config, store: Store, manifest: Manifest, data: DataRecord, al
     first = {k: as_string(untuned[k]) for k in tuning.ranges if k in untuned}
     return TuningJobSpec(
         name=name, training=build_job(config, store, algo, data, static, name),
-        ranges=dict(tuning.ranges), objective_metric=tuning.objective_metric
-        or spec.default_objective, objective_type=tuning.objective_type,
+        ranges=dict(tuning.ranges), objective_metric=objective, objective_type=objective_type,
         strategy=settings.strategy, max_jobs=settings.max_jobs,
         max_parallel_jobs=settings.max_parallel_jobs, random_seed=settings.random_seed,
         early_stopping=settings.early_stopping, timeout_seconds=settings.timeout_seconds,
@@ -195,6 +202,28 @@ def _plan(config: Config, store: Store, manifest: Manifest, data: DataRecord, al
         "IDENTICAL_DATA_AND_ALGORITHM", parent_trials=trials, resume=resuming,
         first_trial=first if len(first) == len(tuning.ranges) else None,
     )
+
+
+def _objective(algo: str, tuning: Any, problem: Problem) -> tuple[str, str]:
+    """The objective metric and its direction: configured, else the algorithm's own for the
+    problem type (XGBoost: logloss or mlogloss for classes; k-NN: accuracy, maximized)."""
+    from smlp.algorithms.problems import objective_fits
+
+    where = f"tuning.algorithms.{algo}"
+    spec = get_algorithm(algo)
+    if tuning.objective_metric is None:
+        metric = objective_for(algo, problem)
+        return metric, spec.metric(metric).direction
+    metric = tuning.objective_metric
+    if not objective_fits(algo, problem[0], metric):
+        raise ConfigError(f"{where}.objective_metric: {metric} does not fit {problem[0]} data; "
+                          f"the default is {objective_for(algo, problem)}")
+    direction = spec.metric(metric).direction
+    if tuning.objective_type != direction:
+        raise ConfigError(f"{where}.objective_type: {tuning.objective_type}, but {metric} is "
+                          f"better {'higher' if direction == 'Maximize' else 'lower'}; set "
+                          f"objective_type: {direction}")
+    return metric, direction
 
 
 def _check_against_data(algo: str, ranges: dict[str, Any], static: dict[str, Any],
@@ -227,7 +256,8 @@ def _latest(manifest: Manifest, algo: str, status: set[str] | None = None) -> Tu
 
 
 def _parents(config: Config, manifest: Manifest, data: DataRecord, names: list[str],
-             requested: list[str] | None, resume: bool) -> dict[str, list[TuningRecord]]:
+             requested: list[str] | None, resume: bool,
+             problem: Problem = REGRESSION) -> dict[str, list[TuningRecord]]:
     """Warm-start parents per algorithm, from ``--warm-start`` or ``tuning.warm_start``."""
     settings = config.tuning.warm_start
     wanted = list(requested or (settings.parents if settings else []))
@@ -258,7 +288,7 @@ def _parents(config: Config, manifest: Manifest, data: DataRecord, names: list[s
                     raise ConfigError(f"warm start: {record.name} was tuned on other data; use "
                                       "tuning.warm_start.type TRANSFER_LEARNING")
                 objective = (config.tuning.for_algorithm(record.algo).objective_metric
-                             or get_algorithm(record.algo).default_objective)
+                             or objective_for(record.algo, problem))
                 if record.objective_metric != objective:
                     raise ConfigError(f"warm start: {record.name} optimised "
                                       f"{record.objective_metric}, not {objective}; use "

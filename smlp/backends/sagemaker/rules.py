@@ -104,6 +104,47 @@ def check_training(job: TrainingJobSpec, spec: AlgorithmSpec, settings: JobSetti
     """Everything about one training job (or a tuning job's trials) SageMaker would refuse."""
     if spot_enabled(settings, spec.name):
         max_wait_seconds(spec, job.max_runtime_seconds, settings)
+    check_classification(job.hyperparameters, spec)
+
+
+# -- classification ---------------------------------------------------------------------------
+_MULTI = ("multi:softprob", "multi:softmax")
+
+
+def problem_type(hyperparameters: dict[str, str], spec: AlgorithmSpec) -> str:
+    """The problem a job's hyperparameters train for (XGBoost's objective, k-NN's
+    predictor_type, the scikit-learn script's problem_type)."""
+    if spec.name == "xgboost":
+        objective = hyperparameters.get("objective", "reg:squarederror")
+        return ("multiclass" if objective in _MULTI else
+                "binary" if objective.startswith("binary:") else "regression")
+    if spec.name == "knn":
+        classifier = hyperparameters.get("predictor_type") == "classifier"
+        return "multiclass" if classifier else "regression"
+    return hyperparameters.get("problem_type", "regression")
+
+
+def check_classification(hyperparameters: dict[str, str], spec: AlgorithmSpec) -> None:
+    """The XGBoost container's objective rules (algorithm_mode/hyperparameter_validation.py:
+    ``objective_validator`` for num_class, ``eval_metric_dep_validator`` for auc): a job that
+    breaks them fails at its start, after the instance was paid for."""
+    if spec.name != "xgboost":
+        return
+    where = "algorithms.xgboost.hyperparameters"
+    objective = hyperparameters.get("objective", "reg:squarederror")
+    if objective in _MULTI and "num_class" not in hyperparameters:
+        raise ConfigError(f"{where}.num_class: objective {objective} needs num_class (the "
+                          "container: \"Require input for parameter 'num_class' for "
+                          "multi-classification\")")
+    if objective not in _MULTI and "num_class" in hyperparameters:
+        raise ConfigError(f"{where}.num_class: only with multi:softprob (the container refuses "
+                          f"it for {objective})")
+    metrics = hyperparameters.get("eval_metric", "") + "," + hyperparameters.get(
+        "_tuning_objective_metric", "")
+    if "auc" in metrics and not objective.startswith(("binary:", "rank:")):
+        raise ConfigError(f"{where}.eval_metric: auc needs a binary objective, not {objective} "
+                          "(the container: \"Metric 'auc' can only be applied for "
+                          "classification and ranking problems.\")")
 
 
 # -- tuning -----------------------------------------------------------------------------------
@@ -123,6 +164,14 @@ def objective(tuning: TuningJobSpec, spec: AlgorithmSpec) -> MetricDefinition:
     if not spec.script_mode and tuning.objective_type != metric.direction:
         raise ConfigError(f"{where}.objective_type: {spec.name}'s {metric.name} is tuned with "
                           f"{metric.direction}, not {tuning.objective_type}")
+    from smlp.algorithms.problems import objective_fits
+
+    problem = problem_type(tuning.training.hyperparameters, spec)
+    if spec.name == "knn" and problem != "regression":
+        problem = "binary"  # k-NN's classifier metric is accuracy, whatever the class count
+    if not objective_fits(spec.name, problem, metric.name):
+        raise ConfigError(f"{where}.objective_metric: {metric.name} is not emitted (or means "
+                          f"nothing) when {spec.name} trains for {problem}")
     return metric
 
 
