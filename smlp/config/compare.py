@@ -8,11 +8,13 @@ from pydantic import Field
 
 from smlp.config.base import Strict
 
-Metric = Literal["rmse", "mse", "mae", "r2"]
+Metric = Literal["rmse", "mse", "mae", "r2", "accuracy", "balanced_accuracy", "f1_macro",
+                 "roc_auc", "log_loss"]
 
 
 class CompareConfig(Strict):
-    metric: Metric = "rmse"
+    metric: Metric | None = Field(
+        None, description="default: rmse for regression, accuracy for binary and multiclass")
     split: Literal["test", "validation"] = "test"
 
 

@@ -63,12 +63,39 @@ def parse_overrides(pairs: list[str], algorithms: list[str]) -> dict[str, dict[s
     return result
 
 
+Problem = tuple[str, int]  # (problem type, number of classes; 0 for regression)
+REGRESSION: Problem = ("regression", 0)
+
+
+def problem_of(store: Store, data: DataRecord) -> Problem:
+    """The recorded data's problem type and class count, from its (verified) schema."""
+    from smlp.stages.data import read_schema
+
+    schema = read_schema(store, data)
+    return schema.problem_type, len(schema.classes)
+
+
+def objective_for(algo: str, problem: Problem) -> str:
+    """The algorithm's own objective metric for this problem type (regression: its spec's)."""
+    from smlp.algorithms.problems import default_objective
+
+    return default_objective(algo, problem[0], get_algorithm(algo).default_objective)
+
+
 def hyperparameters_for(config: Config, algo: str, data: DataRecord,
-                        overrides: dict[str, str] | None = None) -> dict[str, HyperparameterValue]:
+                        overrides: dict[str, str] | None = None,
+                        problem: Problem = REGRESSION) -> dict[str, HyperparameterValue]:
     """Config values, then overrides, then values derived from the data; all validated."""
+    from smlp.algorithms.problems import adapt
+
     spec = get_algorithm(algo)
     values: dict[str, Any] = dict(config.algorithms.get(algo).hyperparameters)
     values.update(overrides or {})
+    if problem[0] != "regression" or algo == "xgboost":
+        try:
+            values = adapt(algo, values, problem[0], problem[1], spec.defaults)
+        except ValueError as exc:
+            raise ConfigError(f"algorithms.{algo}.hyperparameters: {exc.args[0]}") from None
     n_features = len(data.features)
     if "feature_dim" in spec.derived:
         given = values.get("feature_dim")
@@ -91,7 +118,7 @@ def hyperparameters_for(config: Config, algo: str, data: DataRecord,
         # The XGBoost container early-stops only on a named metric (eval_metric's last, or a
         # tuning job's objective) and otherwise silently trains every round
         # (sagemaker-xgboost-container, algorithm_mode/train.py train_job): name the default.
-        checked.setdefault("eval_metric", spec.default_objective.partition(":")[2])
+        checked.setdefault("eval_metric", objective_for(algo, problem).partition(":")[2])
     return checked
 
 
@@ -136,7 +163,9 @@ def train(config: Config, store: Store, backend: Backend, algorithms: list[str] 
     manifest: Manifest = load_manifest(store)
     data = manifest.require_data()
     overrides = parse_overrides(hp or [], names)
-    settings = {name: hyperparameters_for(config, name, data, overrides[name]) for name in names}
+    problem = problem_of(store, data)
+    settings = {name: hyperparameters_for(config, name, data, overrides[name], problem)
+                for name in names}
     verify_data(store, data)
     parameters = {"algorithms": names, "hp": hp or [], "backend": backend.name}
     command = "smlp train --algo " + ",".join(names)
