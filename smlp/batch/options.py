@@ -129,7 +129,7 @@ def merge_unseen(into: UnseenCounts, counts: UnseenCounts) -> None:
 
 def describe_unseen(counts: dict[str | None, int], limit: int = 5) -> str:
     """``'Paris' (2 rows), missing (1 row)``: the most frequent first, at most ``limit``."""
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, str(item[0])))
     shown = [f"{'missing' if value is None else repr(value)} ({rows:,} row"
              f"{'' if rows == 1 else 's'})" for value, rows in ranked[:limit]]
     if len(ranked) > limit:

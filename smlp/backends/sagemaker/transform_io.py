@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 # Algorithms whose serving container cannot answer in text/csv, and what to ask for instead.
 JSON_ONLY = {"knn": "application/jsonlines"}
+# What a model computes in, where that is not float64. XGBoost predicts float32 and its
+# container writes them widened (algorithm_mode/serve.py: "\n".join(map(str, preds.tolist()))),
+# so narrowing SageMaker's text back is exact and the replayed file is the local one, byte
+# for byte (the local backend writes the float32 values as they come).
+PREDICTION_DTYPES = {"xgboost": "float32"}
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -87,10 +92,11 @@ def parse_predictions(lines: Iterator[str]) -> list[float]:
 class Replay:
     """A "model" that hands out SageMaker's predictions in input order."""
 
-    def __init__(self, predictions: list[float], source: str) -> None:
+    def __init__(self, predictions: list[float], source: str, dtype: str = "float64") -> None:
         self.predictions = predictions
         self.position = 0
         self.source = source
+        self.dtype = dtype
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -99,7 +105,7 @@ class Replay:
         if end > len(self.predictions):
             raise DataError(f"{self.source}: SageMaker returned {len(self.predictions)} "
                             f"predictions, fewer than the input's rows")
-        chunk = np.asarray(self.predictions[self.position:end], dtype=np.float64)
+        chunk = np.asarray(self.predictions[self.position:end], dtype=self.dtype)
         self.position = end
         return chunk
 
@@ -115,7 +121,8 @@ def replay(input_file: Path, predictions_file: Path, out_dir: Path,
     from smlp.batch import run_batch
 
     with open(predictions_file, encoding="utf-8") as handle:
-        predict = Replay(parse_predictions(handle), str(predictions_file))
+        predict = Replay(parse_predictions(handle), str(predictions_file),
+                         PREDICTION_DTYPES.get(job.algorithm, "float64"))
     result = run_batch(input_file, out_dir, predict, job.n_features,
                        batch_options(job), encoder=job.schema)
     predict.check_consumed()
