@@ -63,6 +63,7 @@ class CleanReport:
     items: list[Item] = field(default_factory=list)
     kept_keys: int = 0  # store keys kept because the manifest references them
     recovered: list[str] = field(default_factory=list)  # stages found killed and recorded
+    no_manifest: bool = False  # the store has no manifest: its artifacts were left alone
 
     @property
     def total_bytes(self) -> int:
@@ -82,7 +83,7 @@ class CleanReport:
             "removed" if not self.dry_run else "would_remove": [
                 {"kind": i.kind, "location": i.location, "bytes": i.bytes} for i in self.items],
             "bytes": self.total_bytes, "kept_store_keys": self.kept_keys,
-            "recovered": self.recovered,
+            "recovered": self.recovered, "no_manifest": self.no_manifest,
         }
 
 
@@ -95,8 +96,11 @@ def clean(store: Store, scratch: Path, dry_run: bool = False) -> CleanReport:
     report = CleanReport(store=store.root, scratch=[], dry_run=dry_run)
     report.recovered = _refuse_if_running(store)
     raw = _raw_manifest(store)
-    store_items, report.kept_keys = unreferenced(store, raw)
-    report.items += store_items
+    if raw is not None:  # no manifest at all: nothing in the store can be judged
+        store_items, report.kept_keys = unreferenced(store, raw)
+        report.items += store_items
+    else:
+        report.no_manifest = True
     report.items += _partials(store)
     scratch = scratch.expanduser().resolve()
     models = scratch.parent / "models"
@@ -126,13 +130,14 @@ def _refuse_if_running(store: Store) -> list[str]:
     return [f"{m.stage} (pid {m.pid} on {m.host})" for m in found.interrupted]
 
 
-def _raw_manifest(store: Store) -> dict[str, Any]:
-    """The manifest as JSON, validated first: a manifest smlp cannot read cleans nothing."""
+def _raw_manifest(store: Store) -> dict[str, Any] | None:
+    """The manifest as JSON, validated first: a manifest smlp cannot read cleans nothing, and
+    a store without one (deleted? another tool's folder?) keeps every artifact."""
     from smlp.manifest import MANIFEST_KEY, load_manifest
 
-    load_manifest(store)  # IntegrityError for a broken or foreign manifest
     if not store.exists(MANIFEST_KEY):
-        return {}
+        return None
+    load_manifest(store)  # IntegrityError for a broken or foreign manifest
     return json.loads(store.read_bytes(MANIFEST_KEY))
 
 

@@ -34,6 +34,9 @@ def clean(
         return
     for stage in report.recovered:
         err_console.print(f"recorded as interrupted: {stage}")
+    if report.no_manifest:
+        err_console.print(f"{report.store} has no manifest.json: its files were left alone "
+                          "(only local scratch is cleaned)")
     verb = "would remove" if dry_run else "removed"
     if not report.items:
         console.print(f"nothing to clean in {report.store} or {report.scratch[0]} "

@@ -160,3 +160,16 @@ def test_clean_with_an_unreadable_manifest_removes_nothing(project: Path, broken
     before = sorted(p for p in (project / "smlp-artifacts").rglob("*"))
     assert_one_line_error(smlp("clean", ok=False), "manifest", 4)
     assert sorted(p for p in (project / "smlp-artifacts").rglob("*")) == before
+
+
+def test_clean_without_a_manifest_leaves_the_store_alone(project: Path) -> None:
+    write_small_config(project)
+    smlp("data", "generate")
+    store_dir = project / "smlp-artifacts"
+    (store_dir / "manifest.json").unlink()
+    before = sorted(store_dir.rglob("*"))
+    (project / ".smlp" / "jobs" / "old-job").mkdir(parents=True)
+    result = smlp("clean")
+    assert "has no manifest.json" in result.stderr
+    assert sorted(store_dir.rglob("*")) == before
+    assert not (project / ".smlp" / "jobs" / "old-job").exists()

@@ -51,6 +51,7 @@ def test_dry_run_tune_prints_no_best_trial(sagemaker_project: Path) -> None:
     plan = json.loads(result.stdout)
     assert [r["operation"] for r in plan["requests"]] == ["CreateHyperParameterTuningJob"]
     assert not any("best of" in line for line in result.stderr.splitlines())
+    assert "best trial" not in result.stderr  # the plan's note says none is best
     assert "tuning, 4 trials × 2 × ml.m5.xlarge" in result.stderr
     assert "Trials —" not in result.stdout + result.stderr  # no leaderboard of placeholders
 

@@ -38,8 +38,9 @@ def run(backend: Backend, job: TuningJobSpec, events: EventSink) -> TuningResult
     if not (job.resume and _exists(backend, name, events)):
         backend.send("CreateHyperParameterTuningJob", request)
     if backend.dry_run:
-        backend.plan.note("tuning results in a dry run are placeholders: the best trial is "
-                          "shown with the static hyperparameters")
+        backend.plan.note("tuning results in a dry run are placeholders: no trial runs, so "
+                          "none is best; the tuned candidate the plan records has the static "
+                          "hyperparameters")
         best = TrialResult(name=f"{name}-001-00000000", hyperparameters=dict(
             job.training.hyperparameters), status="Completed",
             model_uri=f"{output}/{name}-001-00000000/output/model.tar.gz")
