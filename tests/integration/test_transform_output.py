@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from smlp.cli.transform import RATE_MIN_ROWS
 from tests.data_paths import split_path
 from tests.integration.cli_helpers import assert_one_line_error, manifest, smlp
 
@@ -133,9 +134,9 @@ def test_throughput_line_has_a_rate_only_for_enough_rows(trained_with_id: Path) 
     write_new(trained_with_id / "small.csv", n=6)
     small = smlp("transform", "-i", "small.csv", "-o", "s", "--model", "xgboost").stdout
     assert "6 rows in " in small and "rows/s" not in small
-    write_new(trained_with_id / "big.csv", n=12_000, seed=3)
+    write_new(trained_with_id / "big.csv", n=RATE_MIN_ROWS, seed=3)
     big = smlp("transform", "-i", "big.csv", "-o", "b", "--model", "xgboost").stdout
-    assert "12,000 rows in " in big and " rows/s after " in big
+    assert f"{RATE_MIN_ROWS:,} rows in " in big and " rows/s after " in big
 
 
 def test_unseen_categories_warn_by_default_and_error_on_request(trained_with_id: Path) -> None:
