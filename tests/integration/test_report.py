@@ -116,3 +116,42 @@ def test_run_ends_with_the_report(project: Path) -> None:
     path = project / "smlp-artifacts" / "report" / "index.html"
     assert f"report: {path}" in result.output
     assert "xgboost-regression.png" in path.read_text()
+
+
+def test_tuning_section_from_the_manifest_and_the_study_journal(project: Path) -> None:
+    from tests.integration.cli_helpers import SMALL_YAML
+
+    (project / "smlp.yaml").write_text(SMALL_YAML + (
+        "tuning:\n  max_jobs: 5\n  max_parallel_jobs: 1\n  algorithms:\n    xgboost:\n"
+        "      ranges:\n        num_round: {type: integer, min_value: 10, max_value: 40}\n"))
+    smlp("data", "generate")
+    smlp("tune", "--algo", "xgboost")
+    smlp("compare")
+    smlp("report")
+    folder = project / "smlp-artifacts" / "report"
+    tuning = section((folder / "index.html").read_text(), "tuning")
+    job = re.search(r"<b>([^<]+)</b> \(xgboost\): (\d+) of 5 trials completed", tuning)
+    assert job and int(job.group(2)) >= 2, tuning[:500]
+    assert (folder / f"tuning-{job.group(1)}-trials.png").is_file()
+    assert (folder / f"tuning-{job.group(1)}-slices.png").is_file()
+    assert "optuna&#x27;s fANOVA importance" in tuning or "optuna's fANOVA" in tuning
+    ranked = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">", tuning)
+    assert "eta" in ranked and "num_round" in ranked  # searched hyperparameters, by importance
+
+
+def test_a_model_only_its_own_container_reads_is_reported_not_loaded(trained: Path) -> None:
+    """A k-NN model trained by SageMaker (the knn:1 container's format) cannot be loaded here:
+    the report says so and still shows its predictions from `smlp compare`."""
+    import json
+
+    smlp("train", "--algo", "knn")
+    smlp("compare")
+    path = trained / "smlp-artifacts" / "manifest.json"
+    recorded = json.loads(path.read_text())
+    recorded["candidates"]["knn"]["backend"] = "sagemaker"
+    recorded["candidates"]["knn"]["artifact_format"] = "sagemaker-knn-1"
+    path.write_text(json.dumps(recorded))
+    result = smlp("report")
+    assert "no permutation importance for knn: its model is sagemaker-knn-1" in result.output
+    page = (trained / "smlp-artifacts" / "report" / "index.html").read_text()
+    assert "knn-regression.png" in page and "xgboost-shap.png" in page
