@@ -41,6 +41,7 @@ from smlp.store import LocalStore, S3Store, Store
 CLEANABLE_PREFIXES = ("data", "training", "tuning", "compare", "transform", "code",
                       "checkpoints")
 PARTIAL_MIN_AGE_SECONDS = 60.0  # a partial younger than this may belong to a write in flight
+PLAN_ATTEMPTS = 3  # lists made before giving up on a project that keeps changing
 S3_DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys per request
 
 
@@ -91,23 +92,39 @@ def clean(store: Store, scratch: Path, dry_run: bool = False) -> CleanReport:
     """Find (and unless ``dry_run`` remove) what nothing needs; see the module docstring.
 
     ``scratch`` is the local job folder root (``backend.work_dir``, ``.smlp/jobs`` by default);
-    its sibling ``models/`` holds the unpacked models.
+    its sibling ``models/`` holds the unpacked models. Right before removing anything the
+    markers are checked again and the manifest read again: a stage that started, or recorded
+    new outputs, while the list was made means the list is made again.
     """
+    recovered: list[str] = []
+    for _ in range(PLAN_ATTEMPTS):
+        recovered += _refuse_if_running(store)
+        manifest = _manifest_bytes(store)
+        report = _plan(store, scratch, dry_run, manifest)
+        report.recovered = recovered
+        if dry_run:
+            return report
+        _refuse_if_running(store)
+        if _manifest_bytes(store) == manifest:
+            _remove(store, report.items)
+            return report
+    raise ManifestError(f"{store.uri('manifest.json')}: changed each time `smlp clean` listed "
+                        "what to remove; nothing was removed, run it again when the project "
+                        "is idle")
+
+
+def _plan(store: Store, scratch: Path, dry_run: bool, manifest: bytes | None) -> CleanReport:
     report = CleanReport(store=store.root, scratch=[], dry_run=dry_run)
-    report.recovered = _refuse_if_running(store)
-    raw = _raw_manifest(store)
-    if raw is not None:  # no manifest at all: nothing in the store can be judged
-        store_items, report.kept_keys = unreferenced(store, raw)
+    if manifest is not None:
+        store_items, report.kept_keys = unreferenced(store, json.loads(manifest))
         report.items += store_items
-    else:
+    else:  # no manifest at all: nothing in the store can be judged
         report.no_manifest = True
     report.items += _partials(store)
     scratch = scratch.expanduser().resolve()
     models = scratch.parent / "models"
     report.scratch = [str(scratch), str(models)]
     report.items += _scratch(scratch, models)
-    if not dry_run:
-        _remove(store, report.items)
     return report
 
 
@@ -130,15 +147,15 @@ def _refuse_if_running(store: Store) -> list[str]:
     return [f"{m.stage} (pid {m.pid} on {m.host})" for m in found.interrupted]
 
 
-def _raw_manifest(store: Store) -> dict[str, Any] | None:
-    """The manifest as JSON, validated first: a manifest smlp cannot read cleans nothing, and
-    a store without one (deleted? another tool's folder?) keeps every artifact."""
+def _manifest_bytes(store: Store) -> bytes | None:
+    """The manifest, validated first: a manifest smlp cannot read cleans nothing, and a store
+    without one (deleted? another tool's folder?) keeps every artifact (None)."""
     from smlp.manifest import MANIFEST_KEY, load_manifest
 
     if not store.exists(MANIFEST_KEY):
         return None
     load_manifest(store)  # IntegrityError for a broken or foreign manifest
-    return json.loads(store.read_bytes(MANIFEST_KEY))
+    return store.read_bytes(MANIFEST_KEY)
 
 
 # -- what the manifest references -------------------------------------------------------------
@@ -219,7 +236,8 @@ def unreferenced(store: Store, raw: dict[str, Any]) -> tuple[list[Item], int]:
 
 
 def _listing(store: Store) -> list[tuple[str, int]]:
-    """(key, bytes) of every object under smlp's prefixes, hidden partials excepted."""
+    """(key, bytes) of every object under smlp's prefixes, hidden partials and lock files
+    excepted."""
     found: list[tuple[str, int]] = []
     if isinstance(store, S3Store):
         try:
@@ -240,7 +258,10 @@ def _listing(store: Store) -> list[tuple[str, int]]:
             if _is_partial(key.rsplit("/", 1)[-1]) or key.endswith(".lock"):
                 continue
             local = store.local_path(key)
-            found.append((key, _size(local) if local is not None else 0))
+            try:
+                found.append((key, local.lstat().st_size if local is not None else 0))
+            except OSError:
+                continue  # removed meanwhile
     return sorted(found)
 
 
@@ -300,13 +321,6 @@ def _files(path: Path) -> list[tuple[tuple[int, int], int, int]]:
     except OSError:
         return []
     return [((st.st_dev, st.st_ino), st.st_size, st.st_nlink) for st in stats]
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.lstat().st_size
-    except OSError:
-        return 0
 
 
 # -- removal ----------------------------------------------------------------------------------

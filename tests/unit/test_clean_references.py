@@ -48,3 +48,36 @@ def test_absolute_uris_quoted_values_folders_and_trials_are_references(tmp_path:
     assert sorted(i.key for i in items) == ["code/old/sourcedir.tar.gz",
                                             "training/tune-0-001-eeee/output/m"]
     assert kept == 6  # job-a's sibling archive stays with its model
+
+
+class RecordingMeanwhile(LocalStore):
+    """A store where a stage records a new model while clean makes its first list."""
+
+    def __init__(self, root: Path, manifest: bytes) -> None:
+        super().__init__(root)
+        self.manifest = manifest
+        self.listed = 0
+
+    def list(self, prefix: str) -> list[str]:
+        self.listed += 1
+        if self.listed == 1:
+            self.write_bytes("manifest.json", self.manifest)
+        return super().list(prefix)
+
+
+def test_a_manifest_changed_while_listing_makes_clean_list_again(tmp_path: Path) -> None:
+    import json
+
+    from smlp.clean import clean
+
+    before = json.dumps({"schema_version": 1}).encode()
+    after = json.dumps({"schema_version": 1, "extra": {
+        "note": "training/new-job/output/model.tar.gz"}}).encode()
+    store = RecordingMeanwhile(tmp_path / "store", after)
+    store.write_bytes("manifest.json", before)
+    store.write_bytes("training/new-job/output/model.tar.gz", b"model")
+    store.write_bytes("training/old-job/output/model.tar.gz", b"old")
+    report = clean(store, tmp_path / ".smlp" / "jobs")
+    assert [i.key for i in report.items] == ["training/old-job/output/model.tar.gz"]
+    assert store.exists("training/new-job/output/model.tar.gz")
+    assert not store.exists("training/old-job/output/model.tar.gz")
