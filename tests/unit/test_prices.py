@@ -182,7 +182,7 @@ def test_update_maps_aws_errors_and_checks_its_input(user_table: Path, stubbed: 
                              "User is not authorized to perform: pricing:GetProducts")
     with pytest.raises(AwsError, match="AccessDeniedException.*pricing:GetProducts"):
         pricelist.update(["eu-west-1"], client=client)
-    with pytest.raises(ConfigError, match="--region eu_west_1"):
+    with pytest.raises(ConfigError, match="--region: 'eu_west_1' is not a region .*eu-west-1"):
         pricelist.update(["eu_west_1"], client=client)
     assert not user_table.exists()
 

@@ -17,7 +17,6 @@ The Price List API is served from us-east-1 (and ap-south-1) whatever region is 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -113,13 +112,14 @@ def update(regions: list[str] | None = None, client: Any | None = None,
            today: str | None = None) -> UpdateResult:
     """Fetch the rates of ``regions`` (default: the built-in table's) and write them,
     atomically, into the user-level table, keeping the other regions it holds."""
+    from smlp.aws import region_problem
     from smlp.backends.sagemaker.session import aws_errors
-    from smlp.config.backend import REGION_PATTERN
 
     wanted = list(dict.fromkeys(regions or default_regions()))
     for region in wanted:
-        if not re.fullmatch(REGION_PATTERN, region):
-            raise ConfigError(f"--region {region}: not an AWS region name (e.g. eu-west-1)")
+        problem = region_problem(region)  # offline: botocore's list of SageMaker regions
+        if problem:
+            raise ConfigError(f"--region: {problem}")
     if client is None:
         client = _client()
     with aws_errors("GetProducts"):
@@ -165,9 +165,9 @@ def _client() -> Any:
         from smlp.errors import MissingDependencyError
 
         raise MissingDependencyError("`smlp prices update`", "aws") from None
+    from smlp.aws import require_credentials
+
     session = boto3.Session()
-    if session.get_credentials() is None:
-        raise ConfigError("no AWS credentials found: `smlp prices update` asks the AWS Price "
-                          "List API (run `aws configure` or `aws sso login`, or set "
-                          "AWS_PROFILE); estimates keep using the built-in table")
+    require_credentials(session, "; `smlp prices update` asks the AWS Price List API (estimates "
+                        "keep using the built-in table meanwhile)")
     return session.client("pricing", region_name=PRICING_API_REGION)
