@@ -18,8 +18,10 @@ def clean(
     config: ConfigOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Remove job folders (.smlp/), unpacked models, partial files and store artifacts the
-    manifest no longer references; never anything it references.
+    """Remove local scratch (.smlp/) and store files the manifest no longer references.
+
+    Job folders, unpacked models, partial files, old data versions, replaced models and old
+    outputs go; nothing the manifest references does. Refused while a stage runs.
 
     Example: smlp clean --dry-run
     """
