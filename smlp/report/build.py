@@ -17,7 +17,7 @@ from smlp.manifest import artifact_for_bytes, now, record_stage
 from smlp.metrics import HIGHER_IS_BETTER
 from smlp.report import figures, importance, profile, tuning
 from smlp.report.html import Raw, Section, image, page, paragraph, table, text
-from smlp.report.inputs import ReportInputs, load_inputs, model_predictor
+from smlp.report.inputs import ReportInputs, load_inputs, model_predictor, problem_type
 from smlp.report.summary import summary_html
 from smlp.store import Store
 
@@ -113,27 +113,42 @@ def _leaderboard(inputs: ReportInputs, drawn: list[figures.Figure]) -> str:
 
 
 def _predictions(inputs: ReportInputs, drawn: list[figures.Figure], notes: list[str]) -> str:
-    problem = getattr(inputs.schema, "problem_type", "regression")
-    if problem != "regression":
-        note = (f"{problem} plots (confusion matrix, ROC, precision-recall, calibration) are not "
-                "drawn yet")
-        notes.append(note)
-        return paragraph(text(note) + ".", "note")
+    from smlp.report.classification import classification_panels
+
     parts = [paragraph("Each candidate's predictions on the test split, as "
                        "<code>smlp compare</code> scored them.", "note")]
+    regression = problem_type(inputs.schema) == "regression"
     for scored in inputs.comparison["candidates"]:
-        figure = figures.regression_panels(scored["name"], inputs.test.labels,
-                                           inputs.predictions[scored["name"]])
+        found = inputs.predictions[scored["name"]]
+        if regression:
+            figure = figures.regression_panels(scored["name"], inputs.test.labels, found)
+        else:
+            figure = classification_panels(scored["name"], inputs.test.labels, found,
+                                           list(inputs.schema.classes))
+            if found.ndim == 1:
+                note = (f"{scored['name']} predicts labels, not probabilities: no ROC, "
+                        "precision-recall or calibration")
+                notes.append(note)
+                parts.append(paragraph(text(note) + ".", "note"))
         drawn.append(figure)
         parts.append(image(figure))
     return "".join(parts)
 
 
-def _loss(metric: str) -> Any:
-    from smlp.metrics import regression_metrics
+def _loss(metric: str, problem: str) -> Any:
+    """The comparison's metric as a lower-is-better loss of (labels, predictions)."""
+    from smlp.metrics import classification_metrics, regression_metrics
 
+    score = regression_metrics if problem == "regression" else classification_metrics
     sign = -1.0 if metric in HIGHER_IS_BETTER else 1.0
-    return lambda y, p: sign * regression_metrics(y, p)[metric]
+    return lambda y, p: sign * score(y, p)[metric]
+
+
+def _importance_metric(metric: str, problem: str, scored: dict[str, Any]) -> str:
+    """The comparison's metric, or accuracy where it is undefined for this model (ROC AUC and
+    log loss need probabilities)."""
+    return metric if scored["metrics"].get(metric) is not None or problem == "regression" \
+        else "accuracy"
 
 
 def _importance(config: Config, store: Store, inputs: ReportInputs,
@@ -141,7 +156,9 @@ def _importance(config: Config, store: Store, inputs: ReportInputs,
     metric = inputs.comparison["metric"]
     groups = importance.column_groups(inputs.schema)
     columns = [name for name, _ in groups]
-    predictor = model_predictor(config, store)
+    predictor = model_predictor(config, store, inputs.schema)
+    problem = problem_type(inputs.schema)
+    used_metric: dict[str, str] = {}
     found: dict[str, importance.Importance] = {}
     contributions: dict[str, importance.Contributions] = {}
     skipped: list[str] = []
@@ -151,9 +168,10 @@ def _importance(config: Config, store: Store, inputs: ReportInputs,
             skipped.append(f"{scored['name']}: {model}")
             continue
         limit = importance.rows_for(scored["algo"], len(inputs.test.labels), len(groups))
+        used_metric[scored["name"]] = _importance_metric(metric, problem, scored)
         found[scored["name"]] = importance.permutation_importance(
-            model.predict, inputs.test.features, inputs.test.labels, groups, _loss(metric),
-            limit=limit)
+            model.predict, inputs.test.features, inputs.test.labels, groups,
+            _loss(used_metric[scored["name"]], problem), limit=limit)
         if scored["algo"] == "xgboost":
             contributions[scored["name"]] = importance.xgboost_contributions(
                 model.model, inputs.test.features, groups)
@@ -167,8 +185,15 @@ def _importance(config: Config, store: Store, inputs: ReportInputs,
             f"How much worse {text(metric)} gets on the test split when one column is shuffled "
             f"({importance.REPEATS} shuffles, mean ± sd); a categorical column's one-hot inputs "
             f"are shuffled together. Rows used (a fixed subsample of the "
-            f"{len(inputs.test.labels):,} when fewer): {text(used)}; k-NN, which searches its "
-            "training set for every prediction, gets fewer.", "note"))
+            f"{len(inputs.test.labels):,} when fewer): {text(used)}"
+            + ("; k-NN, which searches its training set for every prediction, gets fewer"
+               if any(s["algo"] in importance.PREDICTION_BUDGET
+                      for s in inputs.comparison["candidates"]) else "") + ".", "note"))
+        other = {n: m for n, m in used_metric.items() if m != metric}
+        if other:
+            parts.append(paragraph(
+                "Scored by accuracy instead (no probabilities, so no " + text(metric) + "): "
+                + text(", ".join(other)) + ".", "note"))
         figure = figures.importance_bars(
             metric, columns, {name: imp.columns for name, imp in found.items()})
         drawn.append(figure)
@@ -188,10 +213,13 @@ def _importance(config: Config, store: Store, inputs: ReportInputs,
         figure = figures.shap_summary(name, ranked, contribution.values[:, index],
                                       [values[i] for i in index])
         drawn.append(figure)
+        scale = {"regression": "the prediction",
+                 "binary": "the log-odds of the second class"}.get(
+            problem, "each class's margin (shown: |contribution| summed over the classes)")
         parts.append(paragraph(
             f"{text(name)}: SHAP values from xgboost's own <code>pred_contribs</code> (exact "
-            "TreeSHAP), summed over each column's one-hot inputs; they add up to the raw "
-            f"prediction minus the bias {contribution.bias:.4f}.", "note"))
+            "TreeSHAP), summed over each column's one-hot inputs; per row they add up to "
+            f"{text(scale)} minus the bias.", "note"))
         parts.append(image(figure))
         parts.append(table(["column", "mean |SHAP|"], [(c, mean_abs[c]) for c in ranked],
                            numeric=[1]))

@@ -66,7 +66,7 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[Any]],
         cells = []
         for index, cell in enumerate(row):
             shown = cell.html if isinstance(cell, Raw) else (
-                number(cell) if isinstance(cell, int | float) else text(cell))
+                number(cell) if cell is None or isinstance(cell, int | float) else text(cell))
             css = ' class="num"' if index in right else ""
             cells.append(f"<td{css}>{shown}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")

@@ -85,10 +85,35 @@ def load_inputs(store: Store) -> ReportInputs:
         splits[name] = Split(labels=matrix[:, 0], features=matrix[:, 1:])
     inputs = ReportInputs(manifest=manifest, comparison=comparison, schema=schema,
                           test=splits[split], train=splits["train"])
+    classes = len(getattr(schema, "classes", []) or [])
     for scored in comparison["candidates"]:
-        inputs.predictions[scored["name"]] = _predictions(store, scored["name"], split,
-                                                          inputs.test.labels)
+        if problem_type(schema) == "regression":
+            found = _predictions(store, scored["name"], split, inputs.test.labels)
+        else:
+            found = _scores(store, scored, split, len(inputs.test.labels), classes)
+        inputs.predictions[scored["name"]] = found
     return inputs
+
+
+def problem_type(schema: Any) -> str:
+    return getattr(schema, "problem_type", "regression")
+
+
+def _scores(store: Store, scored: dict[str, Any], split: str, rows: int, classes: int) -> Any:
+    """A classifier's compare output: rows x classes probabilities, or label codes for a model
+    without probabilities (k-NN), parsed as ``smlp compare`` parsed them."""
+    from smlp.stages.scores import parse_scores
+
+    key = f"compare/{scored['name']}/{split}.csv.out"
+    if not store.exists(key):
+        raise IntegrityError(f"{store.uri(key)}: {scored['name']}'s predictions from `smlp "
+                             "compare` are missing; re-run `smlp compare`")
+    lines = [line for line in store.read_bytes(key).decode("utf-8").splitlines()
+             if line.strip()]
+    if len(lines) != rows:
+        raise IntegrityError(f"{store.uri(key)}: {len(lines)} predictions for the {rows} rows "
+                             f"of the {split} split; re-run `smlp compare`")
+    return parse_scores(lines, scored["algo"], classes, store.uri(key))
 
 
 def _predictions(store: Store, name: str, split: str, labels: Any) -> Any:
@@ -108,7 +133,8 @@ def _predictions(store: Store, name: str, split: str, labels: Any) -> Any:
     return matrix[:, 1]
 
 
-def model_predictor(config: Any, store: Store) -> Callable[[dict[str, Any]], Any]:
+def model_predictor(config: Any, store: Store,
+                    schema: Any = None) -> Callable[[dict[str, Any]], Any]:
     """``predictor(scored)``: a function of a feature matrix for a compared candidate, from its
     verified model archive, or a string saying why it cannot run here."""
     from smlp.algorithms.entry_points import load_script
@@ -119,6 +145,7 @@ def model_predictor(config: Any, store: Store) -> Callable[[dict[str, Any]], Any
         update={"backend": LocalBackendConfig()})
     backend = LocalBackend(local, store)
     manifest = load_manifest(store)
+    classes = len(getattr(schema, "classes", []) or []) if schema is not None else 0
 
     def predictor(scored: dict[str, Any]) -> Any:
         algo = scored["algo"]
@@ -131,7 +158,7 @@ def model_predictor(config: Any, store: Store) -> Callable[[dict[str, Any]], Any
                                    algo)
         script = load_script(algo)
         model = script.model_fn(str(folder))
-        return Model(algo=algo, model=model, predict_fn=script.predict_fn)
+        return Model(algo=algo, model=model, predict_fn=script.predict_fn, classes=classes)
 
     return predictor
 
@@ -141,8 +168,22 @@ class Model:
     algo: str
     model: Any
     predict_fn: Callable[[Any, Any], Any]
+    classes: int = 0  # 0: regression
 
     def predict(self, features: Any) -> Any:
+        """Regression: one value per row. Classification: what compare scores, rows x classes
+        probabilities (or label codes from a model without them)."""
         import numpy as np
 
-        return np.asarray(self.predict_fn(features, self.model), dtype=np.float64).reshape(-1)
+        raw = np.asarray(self.predict_fn(features, self.model), dtype=np.float64)
+        if not self.classes:
+            return raw.reshape(-1)
+        from smlp.stages.scores import LABELS_ONLY
+
+        if self.algo in LABELS_ONLY:
+            return raw.reshape(-1)
+        if raw.ndim == 1 or raw.shape[1] == 1:  # P(class 1), as binary:logistic gives it
+            positive = raw.reshape(-1)
+            raw = np.column_stack([1.0 - positive, positive])
+        total = raw.sum(axis=1, keepdims=True)
+        return raw / np.where(total > 0, total, 1.0)

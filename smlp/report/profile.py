@@ -118,9 +118,12 @@ def distributions(schema: Any, train: Any, test: Any, split: str) -> Figure:
     train_columns, test_columns = decode(schema, train.features), decode(schema, test.features)
     panels = [(f.name, f.kind, train_columns[f.name], test_columns[f.name])
               for f in schema.features]
-    target_kind = "numeric" if getattr(schema, "problem_type", "regression") == "regression" \
-        else "categorical"
-    panels.append((f"target: {schema.target}", target_kind, train.labels, test.labels))
+    if getattr(schema, "problem_type", "regression") == "regression":
+        panels.append((f"target: {schema.target}", "numeric", train.labels, test.labels))
+    else:
+        names = np.array(list(schema.classes), dtype=object)
+        panels.append((f"target: {schema.target}", "categorical",
+                       names[train.labels.astype(np.int64)], names[test.labels.astype(np.int64)]))
     columns = 4
     rows = math.ceil(len(panels) / columns)
 

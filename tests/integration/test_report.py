@@ -155,3 +155,23 @@ def test_a_model_only_its_own_container_reads_is_reported_not_loaded(trained: Pa
     assert "no permutation importance for knn: its model is sagemaker-knn-1" in result.output
     page = (trained / "smlp-artifacts" / "report" / "index.html").read_text()
     assert "knn-regression.png" in page and "xgboost-shap.png" in page
+
+
+def test_classification_report(project: Path) -> None:
+    """Binary: confusion matrix, ROC, precision-recall and calibration for a model with
+    probabilities; a labels-only k-NN gets its confusion matrix and a note."""
+    write_small_config(project)
+    smlp("data", "generate", "--problem-type", "binary")
+    smlp("train", "--algo", "xgboost", "--algo", "knn")
+    smlp("compare")
+    result = smlp("report")
+    assert "knn predicts labels, not probabilities" in result.output
+    folder = project / "smlp-artifacts" / "report"
+    page = (folder / "index.html").read_text()
+    assert_self_contained(page)
+    predictions = section(page, "predictions")
+    assert "xgboost-classification.png" in predictions and "knn-classification.png" in predictions
+    assert "is better than the runner-up" in section(page, "leaderboard")
+    importance = section(page, "importance")
+    assert "xgboost-shap.png" in importance and "log-odds" in importance
+    assert sorted(inlined_images(page)) == sorted(p.read_bytes() for p in folder.glob("*.png"))
