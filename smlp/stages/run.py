@@ -10,7 +10,6 @@ from typing import Any
 from smlp.backends.base import Backend, TransformResult
 from smlp.config import Config
 from smlp.events import Event, EventSink, ignore
-from smlp.metrics import CLASSIFICATION_METRICS
 from smlp.stages import compare as compare_stage
 from smlp.stages import data as data_stage
 from smlp.stages import train as train_stage
@@ -65,10 +64,7 @@ def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Pat
         "compare", lambda: compare_stage.compare(config, store, backend, None, events))
     summary.transform = timed(
         "transform", lambda: transform_stage.transform(config, store, backend, events=events))
-    # A dry run has no results to report on; the report reads regression outputs only (a
-    # classification comparison, ranked by a classification metric, has no report yet).
-    regression = getattr(summary.comparison, "metric", None) not in CLASSIFICATION_METRICS
-    if not getattr(backend, "dry_run", False) and regression:
+    if not getattr(backend, "dry_run", False):  # a dry run has no results to report on
         from smlp.report.build import build_report
 
         events(Event("stage", "report"))  # timed by itself (ReportResult.seconds)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tests.integration.cli_helpers import smlp, write_small_config
 
@@ -108,14 +109,16 @@ def test_report_needs_a_comparison(trained: Path) -> None:
                           code=4)
 
 
-def test_run_ends_with_the_report(project: Path) -> None:
+@pytest.mark.parametrize("problem", ["regression", "binary"])
+def test_run_ends_with_the_report(project: Path, problem: str) -> None:
     (project / "smlp.yaml").write_text(
         "data: {rows: 1000}\nalgorithms:\n  xgboost:\n    hyperparameters: {num_round: 10}\n"
         "  knn: {enabled: false}\n  sklearn-gbm: {enabled: false}\n")
-    result = smlp("run")
+    result = smlp("run", "--problem-type", problem)
     path = project / "smlp-artifacts" / "report" / "index.html"
     assert f"report: {path}" in result.output
-    assert "xgboost-regression.png" in path.read_text()
+    figure = "regression" if problem == "regression" else "classification"
+    assert f"xgboost-{figure}.png" in path.read_text()
 
 
 def test_tuning_section_from_the_manifest_and_the_study_journal(project: Path) -> None:
