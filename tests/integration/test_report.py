@@ -84,7 +84,8 @@ def test_report_is_self_contained_deterministic_and_in_the_users_columns(project
     assert {p.name: p.read_bytes() for p in folder.glob("*.png")} == pngs
 
 
-def test_report_from_an_s3_store(project: Path, make_store: Any) -> None:
+def test_report_from_an_s3_store(project: Path, make_store: Any,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     store = make_store("s3")
     write_small_config(project)
     smlp("data", "generate", "--store", STORE)
@@ -99,6 +100,16 @@ def test_report_from_an_s3_store(project: Path, make_store: Any) -> None:
     assert store.read_bytes("report/importance.png") in inlined_images(page)
     assert "MedInc" in section(page, "importance")
     assert not (project / "smlp-artifacts").exists()  # nothing written to a local store
+
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    smlp("report", "--store", STORE, "--open")  # a browser reads files: a local copy opens
+    local = project / ".smlp" / "report" / "index.html"
+    assert opened == [local.as_uri()]
+    assert TIMESTAMP.sub("", local.read_text()) == TIMESTAMP.sub(
+        "", store.read_bytes("report/index.html").decode())
 
 
 def test_report_needs_a_comparison(trained: Path) -> None:
@@ -154,7 +165,9 @@ def test_a_model_only_its_own_container_reads_is_reported_not_loaded(trained: Pa
     recorded["candidates"]["knn"]["backend"] = "sagemaker"
     recorded["candidates"]["knn"]["artifact_format"] = "sagemaker-knn-1"
     path.write_text(json.dumps(recorded))
-    result = smlp("report")
+    (trained / "sagemaker.yaml").write_text(  # the models are read from the store all the same
+        (trained / "smlp.yaml").read_text() + "backend: {kind: sagemaker, region: us-east-1}\n")
+    result = smlp("report", "--config", "sagemaker.yaml")
     assert "no permutation importance for knn: its model is sagemaker-knn-1" in result.output
     page = (trained / "smlp-artifacts" / "report" / "index.html").read_text()
     assert "knn-regression.png" in page and "xgboost-shap.png" in page
