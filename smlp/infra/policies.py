@@ -247,3 +247,56 @@ def notebook_jobs(stack: cdk.Stack, execution_role: iam.IRole,
         sid="ReadJobLogs", actions=["logs:GetLogEvents"], resources=streams,
     ), "Log streams are named <job>/<host>; only streams of smlp's jobs.", streams)
     return out
+
+
+def notebook_endpoints(stack: cdk.Stack) -> Statements:
+    """What ``smlp deploy|invoke|endpoint`` call from a notebook instance, on smlp's endpoints.
+
+    The calls: smlp/backends/sagemaker/endpoints.py (CreateModel and DeleteModel are granted
+    with the jobs' models, ``notebook_jobs``). Service Authorization Reference, Amazon
+    SageMaker: CreateEndpointConfig and CreateEndpoint accept ``aws:RequestTag/${TagKey}``;
+    endpoint and endpoint-config resources accept ``aws:ResourceTag/${TagKey}``;
+    InvokeEndpoint authorizes the endpoint. The execution role needs nothing more for an
+    endpoint than for a transform job: the model from the prefix, the images, its
+    ``/aws/sagemaker/Endpoints/*`` log group and metrics, and data capture writing under the
+    prefix with the stack's key (``data_access``).
+    """
+    out = Statements()
+
+    def arns(resource: str) -> list[str]:
+        return [stack.format_arn(service="sagemaker", resource=resource,
+                                 resource_name=f"{SMLP_PREFIX}*")]
+
+    endpoints, configs = arns("endpoint"), arns("endpoint-config")
+    both = [*configs, *endpoints]
+    names = ("Endpoint names are chosen per deploy (smlp-<candidate> by default); the ARNs "
+             "are limited to the smlp- prefix")
+    tagged = {"StringEquals": {f"aws:RequestTag/{MANAGED_TAG}": "true"}}
+    out.add(iam.PolicyStatement(
+        sid="CreateSmlpEndpoints",
+        actions=["sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint"],
+        resources=both, conditions=tagged,
+    ), f"{names}; creation also requires the tag {MANAGED_TAG}=true.", both)
+    out.add(iam.PolicyStatement(
+        sid="TagEndpointsOnCreate",
+        actions=["sagemaker:AddTags"], resources=both,
+        conditions={"StringEquals": {
+            "sagemaker:TaggingAction": ["CreateEndpointConfig", "CreateEndpoint"],
+            f"aws:RequestTag/{MANAGED_TAG}": "true"}},
+    ), f"{names}; tags only as part of creating them.", both)
+    out.add(iam.PolicyStatement(
+        sid="WatchSmlpEndpoints",
+        actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"],
+        resources=both,
+    ), f"{names}; a name that is not there must answer not found.", both)
+    out.add(iam.PolicyStatement(
+        sid="InvokeSmlpEndpoints", actions=["sagemaker:InvokeEndpoint"], resources=endpoints,
+    ), f"{names}.", endpoints)
+    owned = {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "true"}}
+    out.add(iam.PolicyStatement(
+        sid="ChangeSmlpEndpoints",
+        actions=["sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:DeleteEndpoint",
+                 "sagemaker:DeleteEndpointConfig"],
+        resources=both, conditions=owned,
+    ), f"{names}; only resources tagged {MANAGED_TAG}=true.", both)
+    return out

@@ -231,6 +231,7 @@ class SmlpStack(cdk.Stack):
         ), "The notebook instance's own log group; SageMaker names its streams.", [groups])
         granted.extend(policies.notebook_jobs(self, self.role,
                                               (TRAINING_LOG_GROUP, TRANSFORM_LOG_GROUP)))
+        granted.extend(policies.notebook_endpoints(self))
         self.notebook_policy = iam.Policy(self, "NotebookPolicy",
                                           statements=granted.statements, roles=[role])
         self._suppress_wildcards(self.notebook_policy, granted)

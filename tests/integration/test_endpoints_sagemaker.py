@@ -105,7 +105,8 @@ def test_deploy_describe_weights_delete(small_config, trained, traffic):
     assert described.status == "InService"
     assert {v["name"]: v["instance_type"] for v in described.variants} == {
         "xgboost": "ml.m5.large", "sklearn-gbm": "ml.m5.large"}
-    assert [e.name for e in backend.list_endpoints()] == ["smlp-ab"]
+    assert [e.name for e in backend.list_endpoints()] == ["smlp-ab"]  # from the store's record
+    assert json.loads(trained.read_bytes("endpoints/smlp-ab.json"))["deleted"] is False
 
     backend.update_endpoint_weights("smlp-ab", {"xgboost": 0.5, "sklearn-gbm": 0.5})
     assert traffic.requests("UpdateEndpointWeightsAndCapacities") == [{
@@ -119,6 +120,7 @@ def test_deploy_describe_weights_delete(small_config, trained, traffic):
     left = [m["ModelName"] for m in backend.sagemaker.list_models()["Models"]]
     assert left == ["someone-elses"]
     assert backend.list_endpoints() == []
+    assert json.loads(trained.read_bytes("endpoints/smlp-ab.json"))["deleted"] is True
 
 
 def test_invoke_through_sagemaker_runtime(small_config, trained, traffic, project):
@@ -182,3 +184,46 @@ def test_dry_run_prints_requests_and_cost_per_hour(project, no_credentials):
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def test_infra_grants_endpoints_what_they_need_and_no_more(tmp_path):
+    """The notebook role (which runs smlp) may create, watch, invoke, re-weight and delete
+    smlp-* endpoints only, creation tagged; the execution role gains nothing: data capture
+    writes under the prefix with the stack's key, which it already may."""
+    pytest.importorskip("smlp.infra.stack", reason="needs the infra extra")
+    from smlp.config.infra import InfraConfig
+    from smlp.infra.stack import build_app
+
+    config = InfraConfig(stack_name="smlp-dev", account="123456789012", region="eu-west-1",
+                         notebook=True, notebook_subnet_id="subnet-0123456789abcdef0",
+                         notebook_security_group_ids=["sg-0123456789abcdef0"])
+    app, stack = build_app(config, tmp_path)
+    app.synth()
+    template = json.loads((tmp_path / "smlp-dev.template.json").read_text())
+
+    def statements(policy: Any) -> dict[str, Any]:
+        logical = stack.resolve(stack.get_logical_id(policy.node.default_child))
+        document = template["Resources"][logical]["Properties"]["PolicyDocument"]
+        return {s["Sid"]: s for s in document["Statement"]}
+
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:"
+    notebook = statements(stack.notebook_policy)
+    create = notebook["CreateSmlpEndpoints"]
+    assert sorted(create["Action"]) == ["sagemaker:CreateEndpoint",
+                                        "sagemaker:CreateEndpointConfig"]
+    assert sorted(create["Resource"]) == [f"{arn}endpoint-config/smlp-*",
+                                          f"{arn}endpoint/smlp-*"]
+    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/smlp:managed": "true"}}
+    change = notebook["ChangeSmlpEndpoints"]
+    assert change["Condition"] == {"StringEquals": {"aws:ResourceTag/smlp:managed": "true"}}
+    assert "sagemaker:UpdateEndpointWeightsAndCapacities" in change["Action"]
+    assert notebook["InvokeSmlpEndpoints"]["Resource"] == f"{arn}endpoint/smlp-*"
+    every = {a for s in notebook.values() for a in
+             (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert "sagemaker:ListEndpoints" not in every  # listed from the store's records instead
+    execution = statements(stack.policy)
+    assert not any("Endpoint" in a for s in execution.values() for a in
+                   (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+    write = execution["ReadWriteSmlpPrefix"]
+    assert "s3:PutObject" in write["Action"]  # <prefix>/datacapture/... is under <prefix>/*
+    assert "kms:GenerateDataKey" in execution["UseSmlpKey"]["Action"]

@@ -14,6 +14,7 @@ config and those models only.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from smlp.events import Event, EventSink, ignore
 from smlp.serving.payload import CONTENT_TYPES
 
 SETTLED = {"InService", "Failed", "OutOfService"}
+RECORDS = "endpoints"  # store prefix: one record per endpoint smlp deployed
 CSV_TYPES = ["text/csv"]
 JSON_TYPES = ["application/json", "application/jsonlines"]
 
@@ -99,6 +101,7 @@ def deploy(backend: Backend, spec: EndpointSpec, events: EventSink = ignore) -> 
             {"name": v.name, "model": v.candidate, "weight": v.weight,
              "instance_type": v.instance_type, "instance_count": v.instance_count}
             for v in spec.variants])
+    _write_record(backend, spec)
     described = wait_settled(backend, spec.name, events)
     return _info(backend, described)
 
@@ -207,14 +210,37 @@ def describe_endpoint(backend: Backend, name: str) -> EndpointInfo:
     return _info(backend, backend.call("DescribeEndpoint", EndpointName=name))
 
 
+def _record_key(name: str) -> str:
+    return f"{RECORDS}/{name}.json"
+
+
+def _write_record(backend: Backend, spec: EndpointSpec) -> None:
+    """smlp's endpoints are listed from the store, not ListEndpoints (which authorizes only
+    ``*``): each deploy leaves ``endpoints/<name>.json``; delete marks it deleted."""
+    body = {"name": spec.name, "region": backend.region, "deleted": False,
+            "variants": [{"name": v.name, "model": v.candidate, "weight": v.weight}
+                         for v in spec.variants]}
+    backend.store.write_bytes(_record_key(spec.name), json.dumps(body, indent=1).encode())
+
+
 def list_endpoints(backend: Backend) -> list[EndpointInfo]:
+    """The endpoints smlp deployed from this store (and not deleted), as DescribeEndpoint
+    sees them now."""
+    from smlp.errors import AwsError
+
     found = []
-    with aws_errors("ListEndpoints"):
-        pages = backend.sagemaker.get_paginator("list_endpoints").paginate()
-        for page in pages:
-            for item in page.get("Endpoints", []):
-                found.append(EndpointInfo(item["EndpointName"], item["EndpointStatus"],
-                                          "sagemaker", item.get("EndpointArn")))
+    for key in sorted(backend.store.list(f"{RECORDS}/")):
+        try:
+            record = json.loads(backend.store.read_bytes(key))
+        except ValueError:
+            continue
+        if record.get("deleted") or record.get("region", backend.region) != backend.region:
+            continue
+        try:
+            found.append(describe_endpoint(backend, record["name"]))
+        except AwsError as exc:  # removed outside smlp
+            found.append(EndpointInfo(record["name"], "NotFound", "sagemaker",
+                                      failure_reason=str(exc)))
     return found
 
 
@@ -237,6 +263,10 @@ def delete_endpoint(backend: Backend, name: str) -> list[str]:
               if v.get("ModelName", "").startswith(f"{name}-")]
     removed = []
     backend.call("DeleteEndpoint", EndpointName=name)
+    if backend.store.exists(_record_key(name)):
+        record = json.loads(backend.store.read_bytes(_record_key(name)))
+        backend.store.write_bytes(_record_key(name), json.dumps(
+            {**record, "deleted": True}, indent=1).encode())
     removed.append(f"endpoint {name}")
     backend.call("DeleteEndpointConfig", EndpointConfigName=config_name)
     removed.append(f"endpoint config {config_name}")
