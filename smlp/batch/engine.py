@@ -2,14 +2,17 @@
 
 Per file, a background thread reads and parses blocks (pyarrow releases the GIL) while the
 calling thread predicts (xgboost releases it too) and writes; a queue of two blocks bounds
-memory to a few blocks whatever the file size. Output goes to a temp file in the output
-folder, renamed to ``<name>.out`` only once complete.
+memory to a few blocks whatever the file size. A file that fits in one block is parsed in the
+calling thread: there is nothing to overlap, only a thread to wait for. Output goes to a temp
+file in the output folder, renamed to ``<name>.out`` only once complete.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from smlp.arrays import strings, text
 from smlp.batch.jsonpath import ColumnPath, parse_path
 from smlp.batch.options import BatchOptions, BatchResult, RowEncoder, UnseenCounts
 from smlp.batch.output import PREDICTION
@@ -55,6 +59,7 @@ def run_batch(
     ``max_payload_mb`` capped at an efficient default (the output does not depend on it).
     """
     started = time.perf_counter()
+    keep_pandas_out()
     input_filter = parse_path(options.input_filter, "transform.input_filter")
     output_filter = parse_path(options.output_filter, "transform.output_filter")
     files = input_files(Path(input_path))
@@ -105,6 +110,36 @@ def input_files(path: Path) -> list[Path]:
     return files
 
 
+class _RefusePandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("pandas is kept off the predict path", name=name)
+        return None
+
+
+_PANDAS_LOCK = threading.Lock()
+
+
+def keep_pandas_out() -> None:
+    """Stop pyarrow importing pandas (~1 s, a third of a small transform) on the predict path.
+
+    The first time pyarrow builds an array it imports pandas to ask whether the input is a
+    pandas object. Nothing here hands it one, so while pandas is not imported yet, let that
+    one probe find pandas absent: pyarrow then skips the check for this process, and whatever
+    truly needs pandas later (``to_pandas``, ``from_pandas``) still imports it, because
+    pyarrow tries the import again there (``pyarrow/pandas-shim.pxi``, ``_check_import``).
+    """
+    with _PANDAS_LOCK:
+        if "pandas" in sys.modules:
+            return
+        refuse = _RefusePandas()
+        sys.meta_path.insert(0, refuse)
+        try:
+            pa.lib._pandas_api.have_pandas  # noqa: B018  # the probe pyarrow remembers
+        finally:
+            sys.meta_path.remove(refuse)
+
+
 def _block_size(options: BatchOptions) -> int:
     if options.max_payload_mb == 0:
         return DEFAULT_BLOCK_SIZE
@@ -119,18 +154,28 @@ def _run_file(job: _Job, path: Path, src: BinaryIO, dst: BinaryIO) -> int:
     plan, carry, offset = planned
     if plan.output.header:
         dst.write(plan.output.header_line())
-    rows = 0
+    rest = max(path.stat().st_size - offset, 0)  # bytes from the first record on
+    # A small file is one block, read with a buffer its size (not block_size's) and parsed
+    # here: a thread would only add its start-up and hand-over to the first row's wait.
+    block_size = min(job.block_size, rest + 1)
     blocks = (
-        parse_block(plan, at, data) for at, data in read_blocks(src, job.block_size, carry, offset)
+        parse_block(plan, at, data) for at, data in read_blocks(src, block_size, carry, offset)
     )
+    if rest < job.block_size:
+        return _write_blocks(job, plan, blocks, dst)
     with _Background(blocks, QUEUE_DEPTH) as parsed:
-        for block in parsed:
-            if block.rows:
-                predictions = _predict(plan, job.predict, block)
-                for buffer in _format(plan, block, predictions):
-                    dst.write(buffer)
-                rows += block.rows
-            job.progress.advance(block.offset + block.nbytes)
+        return _write_blocks(job, plan, parsed, dst)
+
+
+def _write_blocks(job: _Job, plan: FilePlan, blocks: Iterator[Block], dst: BinaryIO) -> int:
+    rows = 0
+    for block in blocks:
+        if block.rows:
+            predictions = _predict(plan, job.predict, block)
+            for buffer in _format(plan, block, predictions):
+                dst.write(buffer)
+            rows += block.rows
+        job.progress.advance(block.offset + block.nbytes)
     return rows
 
 
@@ -154,9 +199,9 @@ def _format(plan: FilePlan, block: Block, values: dict[str, pa.Array]) -> Iterat
         for f in plan.output.fields
     ]
     if not fields:
-        fields = [pa.array([""] * block.rows)]
-    fields[-1] = pc.binary_join_element_wise(fields[-1], "", "\n")
-    lines = fields[0] if len(fields) == 1 else pc.binary_join_element_wise(*fields, ",")
+        fields = [strings([""] * block.rows)]
+    fields[-1] = pc.binary_join_element_wise(fields[-1], text(""), text("\n"))
+    lines = fields[0] if len(fields) == 1 else pc.binary_join_element_wise(*fields, text(","))
     chunks = lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]
     for chunk in chunks:
         yield _text_bytes(chunk)

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from smlp.arrays import strings, text, to_numpy
 from smlp.batch.jsonpath import ColumnPath
 from smlp.batch.options import (
     BatchOptions,
@@ -230,7 +231,7 @@ def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:
         try:
             column = column.cast(pa.float32())
         except pa.ArrowInvalid:
-            nulls = pc.is_in(column, value_set=pa.array(_NULLS))
+            nulls = pc.is_in(column, value_set=strings(_NULLS))
             try:
                 column = pc.if_else(nulls, None, column).cast(pa.float32())
             except pa.ArrowInvalid as exc:
@@ -241,8 +242,8 @@ def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:
                     f"expected a number, got {value!r}"
                 ) from exc
     if column.null_count:
-        column = column.fill_null(np.nan)
-    return column.to_numpy()
+        column = column.fill_null(pa.array(np.array([np.nan], np.float32))[0])
+    return to_numpy(column)
 
 
 def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
@@ -287,7 +288,8 @@ def _quote(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if not pc.any(needs).as_py():
         return column
     escaped = pc.replace_substring(column, '"', '""')
-    quoted = pc.binary_join_element_wise('"', escaped, '"', "")
+    quote, empty = text('"'), text("")
+    quoted = pc.binary_join_element_wise(quote, escaped, quote, empty)
     return pc.if_else(needs, quoted, column)
 
 

@@ -113,6 +113,8 @@ def _numeric(column: Any, feature: NumericFeature, source: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from smlp.arrays import to_numpy
+
     if not pa.types.is_floating(column.type) and not pa.types.is_integer(column.type):
         try:
             column = pc.cast(column, pa.float64())
@@ -121,7 +123,7 @@ def _numeric(column: Any, feature: NumericFeature, source: str) -> Any:
             raise SchemaMismatchError(
                 f"{source}: column {feature.name}: expected a number, got {bad!r}"
             ) from None
-    values = pc.fill_null(pc.cast(column, pa.float64()), feature.fill).to_numpy()
+    values = to_numpy(pc.cast(column, pa.float64()))
     if np.isinf(values).any():
         raise SchemaMismatchError(f"{source}: column {feature.name}: an infinite value; "
                                   "expected a number or an empty cell")
@@ -135,9 +137,11 @@ def _one_hot(column: Any, categories: list[str],
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pc.fill_null(pc.cast(column, pa.string()), MISSING)
-    index = pc.index_in(text, value_set=pa.array(categories, pa.string()))
-    positions = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
+    from smlp import arrays
+
+    text = pc.fill_null(pc.cast(column, pa.string()), arrays.text(MISSING))
+    index = pc.index_in(text, value_set=arrays.strings(categories))
+    positions = arrays.to_numpy(pc.fill_null(index, pa.array(np.array([-1], np.int32))[0]))
     encoded = np.zeros((len(positions), len(categories)), dtype=np.float32)
     known = positions >= 0
     encoded[np.nonzero(known)[0], positions[known]] = 1.0

@@ -1,0 +1,203 @@
+"""Scale: ``smlp data prepare`` time and peak memory, and ``smlp transform``'s fixed cost.
+
+Targets (issue 14), each against a floor measured in the same run:
+
+- prepare at 1 M and 3 M rows (8 numeric + 2 categorical columns, some cells missing): time
+  within 2x of pyarrow reading and writing the same CSV, peak RSS under 1 GiB;
+- ``smlp transform`` of a 10-row file: wall time within 2x of ``python -c "import xgboost"``
+  with scikit-learn kept out (the least a Python process that predicts with XGBoost costs).
+
+Every command runs in a child process; its peak RSS is read from ``/usr/bin/time -f %M`` when
+present, else from ``getrusage(RUSAGE_CHILDREN)`` (one child per measuring process, so the
+maximum is that child's). Timings are the best of ``--repeat`` runs: the machine is shared
+(and the first transform writes the bytecode cache). Set ``PYTHONPATH`` to another checkout to
+measure it with the same script (how the "before" numbers were taken).
+
+    python benchmarks/scale.py [--rows 1000000,3000000] [--repeat 2] [--skip-prepare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SMLP = str(BIN / "smlp")
+CHUNK_ROWS = 250_000
+MIB = 1 << 20
+TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+FLOOR_CODE = ("import sys; sys.modules['sklearn'] = None; import xgboost")
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_mib: float
+
+
+def write_raw(path: Path, rows: int, seed: int = 0) -> None:
+    """A deterministic raw table with a header: id, 8 numbers, 2 categories, target."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=8)
+    cities = np.array(["north", "south", "east", "west", "centre"], dtype=object)
+    kinds = np.array([f"k{i:02d}" for i in range(20)], dtype=object)
+    names = ["id", *[f"x{i}" for i in range(8)], "city", "kind", "y"]
+    schema = pa.schema([("id", pa.int64()), *[(f"x{i}", pa.float64()) for i in range(8)],
+                        ("city", pa.string()), ("kind", pa.string()), ("y", pa.float64())])
+    with pcsv.CSVWriter(path, schema) as writer:
+        for start in range(0, rows, CHUNK_ROWS):
+            n = min(CHUNK_ROWS, rows - start)
+            x = rng.normal(size=(n, 8)).round(4)
+            city = rng.integers(0, len(cities), n)
+            kind = rng.integers(0, len(kinds), n)
+            y = x @ weights + city * 0.5 - kind * 0.05 + rng.normal(scale=0.3, size=n)
+            columns = [pa.array(np.arange(start, start + n))]
+            for i in range(8):
+                missing = rng.random(n) < 0.02
+                columns.append(pa.array(x[:, i], mask=missing))
+            columns.append(pa.array(cities[city], pa.string(), mask=rng.random(n) < 0.02))
+            columns.append(pa.array(kinds[kind], pa.string(), mask=rng.random(n) < 0.01))
+            columns.append(pa.array(y.round(4)))
+            writer.write_table(pa.Table.from_arrays(columns, names=names))
+
+
+def child_env() -> dict[str, str]:
+    """Bytecode cached as an installed package has it (in a prefix of our own): with
+    ``PYTHONDONTWRITEBYTECODE`` every run would compile smlp's sources again, a cost no
+    installed copy pays and the floor (site-packages, cached) does not pay either."""
+    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "smlp-scale-pycache")
+    return env
+
+
+def run_child(command: list[str], cwd: Path | None = None) -> Measured:
+    """Wall time and peak RSS of one child process (and its own children)."""
+    env = child_env()
+    if TIME:
+        with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+            started = time.perf_counter()
+            subprocess.run([TIME, "-f", "%M", "-o", rss.name, *command], cwd=cwd, env=env,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seconds = time.perf_counter() - started
+            return Measured(seconds, int(rss.read().split()[-1]) / 1024)  # KiB
+    # Without /usr/bin/time: a fresh measuring interpreter per command, so RUSAGE_CHILDREN's
+    # maximum is this one command's.
+    probe = ("import json,resource,subprocess,sys,time\n"
+             "t=time.perf_counter()\n"
+             "subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL,"
+             "stderr=subprocess.DEVNULL)\n"
+             "s=time.perf_counter()-t\n"
+             "print(json.dumps([s,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))")
+    done = subprocess.run([sys.executable, "-c", probe, *command], cwd=cwd, env=env,
+                          check=True, capture_output=True, text=True)
+    seconds, kib = json.loads(done.stdout)
+    return Measured(seconds, kib / 1024)
+
+
+def best(command: list[str], repeat: int, cwd: Path | None = None,
+         before: list[str] | None = None) -> Measured:
+    """Best time and the largest peak RSS over ``repeat`` runs."""
+    runs = []
+    for _ in range(repeat):
+        if before:
+            subprocess.run(before, check=True, cwd=cwd, capture_output=True, env=child_env())
+        runs.append(run_child(command, cwd))
+    return Measured(min(r.seconds for r in runs), max(r.peak_mib for r in runs))
+
+
+ARROW_FLOOR = """
+import sys
+import pyarrow.csv as pcsv
+table = pcsv.read_csv(sys.argv[1])
+pcsv.write_csv(table, sys.argv[2])
+"""
+
+
+def bench_prepare(workdir: Path, rows: int, repeat: int) -> tuple[Measured, Measured]:
+    raw = workdir / f"raw-{rows}.csv"
+    write_raw(raw, rows)
+    size = raw.stat().st_size / MIB
+    project = workdir / f"project-{rows}"
+    project.mkdir(exist_ok=True)
+    floor = best([sys.executable, "-c", ARROW_FLOOR, str(raw), str(workdir / "copy.csv")],
+                 repeat)
+    ours = best([SMLP, "data", "prepare", "--input", str(raw), "--target", "y",
+                 "--id-column", "id", "--store", str(project / "store")], repeat, cwd=project)
+    print(f"prepare {rows:,} rows ({size:.0f} MiB CSV): smlp {ours.seconds:.2f} s, "
+          f"{ours.peak_mib:.0f} MiB peak; pyarrow read+write {floor.seconds:.2f} s, "
+          f"{floor.peak_mib:.0f} MiB peak; time ratio {ours.seconds / floor.seconds:.2f} "
+          f"(target <= 2) {'OK' if ours.seconds <= 2 * floor.seconds else 'MISSED'}; "
+          f"peak {ours.peak_mib:.0f} MiB (target < 1024) "
+          f"{'OK' if ours.peak_mib < 1024 else 'MISSED'}")
+    shutil.rmtree(project, ignore_errors=True)
+    raw.unlink()
+    return ours, floor
+
+
+def bench_transform(workdir: Path, repeat: int) -> tuple[Measured, Measured]:
+    project = workdir / "transform-project"
+    project.mkdir(exist_ok=True)
+    store = ["--store", str(project / "store")]
+    env = child_env()
+    for command in (["data", "generate", "--rows", "2000"],
+                    ["train", "--algo", "xgboost", "--hp", "num_round=50"],
+                    ["compare"]):
+        subprocess.run([SMLP, *command, *store], cwd=project, check=True, env=env,
+                       capture_output=True)
+    rows = project / "rows.csv"
+    header = "MedInc,HouseAge,AveRooms,AveBedrms,Population,AveOccup,Latitude,Longitude"
+    rows.write_text(header + "\n" + "".join(
+        f"{3 + i / 10},{20 + i},5.1,1.0,{1000 + i},2.5,{34 + i / 10},-118.2\n"
+        for i in range(10)))
+    out = project / "out"
+    floor = best([sys.executable, "-c", FLOOR_CODE], repeat + 2)
+    ours = best([SMLP, "transform", "--input", str(rows), "--output", str(out), *store],
+                repeat + 2, cwd=project)
+    ratio = ours.seconds / floor.seconds
+    print(f"transform 10 rows: smlp {ours.seconds:.3f} s, {ours.peak_mib:.0f} MiB peak; "
+          f"floor (python -c 'import xgboost', no sklearn) {floor.seconds:.3f} s; "
+          f"ratio {ratio:.2f} (target <= 2) {'OK' if ratio <= 2 else 'MISSED'}")
+    return ours, floor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1000000,3000000")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--skip-prepare", action="store_true")
+    parser.add_argument("--skip-transform", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this file")
+    args = parser.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="smlp-scale-") as tmp:
+        workdir = Path(tmp)
+        if not args.skip_transform:
+            ours, floor = bench_transform(workdir, args.repeat)
+            results["transform_10_rows"] = {"seconds": ours.seconds, "floor": floor.seconds,
+                                            "ratio": ours.seconds / floor.seconds}
+        if not args.skip_prepare:
+            for rows in (int(r) for r in args.rows.split(",")):
+                ours, floor = bench_prepare(workdir, rows, args.repeat)
+                results[f"prepare_{rows}"] = {
+                    "seconds": ours.seconds, "peak_mib": ours.peak_mib,
+                    "floor_seconds": floor.seconds, "floor_peak_mib": floor.peak_mib,
+                    "ratio": ours.seconds / floor.seconds}
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
