@@ -79,14 +79,12 @@ app = typer.Typer(
 
 
 def _version(value: bool) -> None:
-    """``--version``: the installed distribution's version, without importing the rest."""
+    """``--version`` after other options (``smlp --debug --version``); ``smlp --version``
+    alone is answered by smlp.cli.entry before this module loads."""
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from smlp import __version__
 
-        try:
-            typer.echo(f"smlp {version('smlp')}")
-        except PackageNotFoundError:
-            typer.echo("smlp (not installed as a package: version unknown)")
+        typer.echo(f"smlp {__version__}")
         raise typer.Exit()
 
 
@@ -117,17 +115,13 @@ def _register() -> None:
     app.command()(serve.deploy)
     app.command()(serve.invoke)
     app.add_typer(serve.app, name="endpoint")
-    from smlp.cli import serve
-
-    app.command()(serve.deploy)
-    app.command()(serve.invoke)
-    app.add_typer(serve.app, name="endpoint")
     from smlp.cli import clean
 
     app.command()(clean.clean)
     from smlp.cli import prices
 
     app.add_typer(prices.app, name="prices")
+
     from smlp.cli import report
 
     app.command()(report.report)

@@ -203,3 +203,16 @@ def test_defaults_stated_in_help_are_the_real_defaults() -> None:
 @pytest.mark.parametrize("command", ["train", "tune", "compare", "transform", "run"])
 def test_every_command_that_runs_jobs_takes_verbose(command: str) -> None:
     assert "--verbose" in smlp(command, "--help").output
+
+
+def test_version_is_answered_before_the_cli_loads() -> None:
+    """`smlp --version` must not pay for typer, rich and every command (most of a second)."""
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    code = ("import sys; sys.argv = ['smlp', '--version']; from smlp.cli.entry import run; "
+            "run(); print(sorted(m for m in ('typer', 'rich', 'pydantic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == [f"smlp {version('smlp')}", "[]"]
