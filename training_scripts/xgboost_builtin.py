@@ -129,6 +129,16 @@ def _check_objective(hps: dict[str, Any]) -> None:
                        "problems.")
 
 
+def _metrics_for(objective: str) -> tuple[str, ...]:
+    """The metrics this emulation computes for an objective's kind of labels (the container
+    itself refuses auc for other than binary and ranking objectives)."""
+    if objective in MULTI:
+        return ("mlogloss", "merror") + CUSTOM_CLASSIFICATION
+    if objective.startswith("binary:"):
+        return ("auc", "logloss", "error", "rmse", "mae", "mse")
+    return ("rmse", "mae", "mse")
+
+
 def _metric_plan(hps: dict[str, Any]) -> tuple[list[str], str | None]:
     """The metrics a job computes, and the one early stopping watches, as the container picks.
 
@@ -140,19 +150,20 @@ def _metric_plan(hps: dict[str, Any]) -> tuple[list[str], str | None]:
     """
     from _sm_io import JobError
 
+    allowed = _metrics_for(str(hps.get("objective", "reg:squarederror")))
     given = [m.strip() for m in str(hps.get("eval_metric", "")).split(",") if m.strip()]
     for name in given:
-        if name not in METRICS:
+        if name not in allowed:
             raise JobError(f"hyperparameter eval_metric: {name!r} is not one of "
-                           f"{', '.join(METRICS)}")
+                           f"{', '.join(allowed)}")
     objective = hps.get("_tuning_objective_metric")
     tuned: list[str] = []
     if objective:
         # The container accepts validation:<metric> only (algorithm_mode/metrics.py).
         channel, _, name = str(objective).partition(":")
-        if channel != "validation" or name not in METRICS:
+        if channel != "validation" or name not in allowed:
             raise JobError(f"hyperparameter _tuning_objective_metric: {objective!r} is not one "
-                           f"of {', '.join('validation:' + m for m in METRICS)}")
+                           f"of {', '.join('validation:' + m for m in allowed)}")
         tuned = [name]
     metrics = sorted(set(given) | set(tuned)) if given and tuned else tuned or given
     watched = None
