@@ -212,10 +212,14 @@ def test_knn_spot_tuning_follows_the_knn_limit() -> None:
 # -- tuning objectives ----------------------------------------------------------------------------
 def test_objectives_are_the_documented_tunable_metrics() -> None:
     xgb = get_algorithm("xgboost")
-    # "Tune an XGBoost Model", metric table: validation:* only, rmse/mse/mae minimised.
+    # "Tune an XGBoost Model", metric table: validation:* only, with its directions (the
+    # rows smlp's problem types use; map and ndcg are ranking metrics).
     assert {m.name: m.direction for m in xgb.tuning_metrics()} == {
         "validation:rmse": "Minimize", "validation:mse": "Minimize",
-        "validation:mae": "Minimize"}
+        "validation:mae": "Minimize", "validation:accuracy": "Maximize",
+        "validation:auc": "Maximize", "validation:error": "Minimize",
+        "validation:f1": "Maximize", "validation:logloss": "Minimize",
+        "validation:merror": "Minimize", "validation:mlogloss": "Minimize"}
     assert "train:rmse" in {m.name for m in xgb.metrics}  # still read from the log
     with pytest.raises(ConfigError, match="emits 'train:rmse' but SageMaker does not tune on"):
         rq.tuning_job_request(tuning_spec(objective_metric="train:rmse"), xgb, "img", ON_DEMAND)
