@@ -160,6 +160,9 @@ def test_update_writes_the_user_table_atomically_and_estimates_prefer_it(
     assert "2026-12-01" in estimator.estimate.price_source
     body = estimator.estimate.to_json()
     assert body["price_table_as_of"] == "2026-12-01" and body["price_table_verified"] is True
+    assert not any("None of these numbers" in a for a in body["assumptions"])
+    assert any("None of these numbers" in a
+               for a in Estimator("us-east-1", 60, 60).estimate.assumptions)
 
 
 def test_update_that_finds_nothing_writes_nothing(user_table: Path, stubbed: Any) -> None:

@@ -230,7 +230,9 @@ class Estimator:
             "(transform jobs have none)",
             "a tuning job runs MaxNumberOfTrainingJobs trials of that length",
             "not included: S3 storage and requests, CloudWatch Logs, data transfer, KMS",
-            *table["notes"],
+            # The built-in table's caveats, less "unverified" when the region's rates were
+            # fetched from the Price List API.
+            *[note for note in table["notes"] if not (rates.verified and "verified" in note)],
         ]
         if use_spot:
             self.estimate.assumptions.append(
