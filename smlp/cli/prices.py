@@ -20,8 +20,10 @@ RegionOption = Annotated[
 
 @app.command()
 def update(region: RegionOption = None) -> None:
-    """Fetch on-demand Training and Batch Transform rates from the AWS Price List API (needs
-    AWS credentials) into your user-level price table, which estimates then prefer.
+    """Fetch on-demand rates from the AWS Price List API into your user-level price table.
+
+    Training, Batch Transform and real-time Hosting rates per instance type; needs AWS
+    credentials. Estimates then prefer this table to the built-in one.
 
     Example: smlp prices update --region eu-west-1
     """
@@ -30,7 +32,8 @@ def update(region: RegionOption = None) -> None:
     result = run_update(region)
     for found in result.regions:
         err_console.print(f"{found.region}: {len(found.training)} training, "
-                          f"{len(found.transform)} batch transform rates")
+                          f"{len(found.transform)} batch transform, {len(found.hosting)} "
+                          "real-time hosting rates")
     console.print(f"wrote {result.path} (as of {result.as_of}, from the AWS Price List API)")
 
 

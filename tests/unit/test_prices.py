@@ -79,7 +79,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def stub_eu_west_1(stubber: Any) -> None:
-    """Training over two pages (NextToken), then Batch Transform."""
+    """Training over two pages (NextToken), then Batch Transform and Hosting."""
     stubber.add_response("get_products", {
         "FormatVersion": "aws_v1", "NextToken": "page-2", "PriceList": [
             product("ml.m5.xlarge", "Training", "0.2570000000"),
@@ -96,6 +96,10 @@ def stub_eu_west_1(stubber: Any) -> None:
         "FormatVersion": "aws_v1", "PriceList": [
             product("ml.m5.xlarge", "BatchTransform", "0.2690000000"),
         ]}, request("eu-west-1", "BatchTransform"))
+    stubber.add_response("get_products", {
+        "FormatVersion": "aws_v1", "PriceList": [
+            product("ml.m5.xlarge", "Hosting", "0.2590000000", prefix="EU"),
+        ]}, request("eu-west-1", "Hosting"))
 
 
 def test_builtin_table_covers_the_regions_people_use_and_says_it_is_unverified(
@@ -146,6 +150,7 @@ def test_update_writes_the_user_table_atomically_and_estimates_prefer_it(
     assert eu["training"] == {"ml.c5.xlarge": 0.228, "ml.m5.2xlarge": 0.514,
                               "ml.m5.xlarge": 0.257}
     assert eu["transform"] == {"ml.m5.xlarge": 0.269}
+    assert eu["hosting"] == {"ml.m5.xlarge": 0.259}
     assert eu["as_of"] == "2026-12-01" and eu["verified"] is True
     assert "Price List API" in eu["source"]
     assert written["regions"]["sa-east-1"]["training"] == {"ml.m5.xlarge": 0.37}  # kept
@@ -154,6 +159,7 @@ def test_update_writes_the_user_table_atomically_and_estimates_prefer_it(
     assert hourly_price("eu-west-1", "ml.m5.xlarge") == (0.257, "")
     assert hourly_price("eu-west-1", "ml.m5.xlarge", "transform") == (0.269, "")
     assert hourly_price("eu-west-1", "ml.c5.xlarge", "transform") == (0.228, "")
+    assert hourly_price("eu-west-1", "ml.m5.xlarge", "hosting") == (0.259, "")
     assert hourly_price("us-east-1", "ml.m5.xlarge") == (0.23, "")  # still the built-in
     estimator = Estimator("eu-west-1", 60, 60)
     assert estimator.estimate.price_verified is True
@@ -171,6 +177,8 @@ def test_update_that_finds_nothing_writes_nothing(user_table: Path, stubbed: Any
                          request("eu-west-1", "Training"))
     stubber.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": []},
                          request("eu-west-1", "BatchTransform"))
+    stubber.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": []},
+                         request("eu-west-1", "Hosting"))
     with pytest.raises(BackendError, match="no SageMaker Training rates for eu-west-1"):
         pricelist.update(["eu-west-1"], client=client)
     assert not user_table.exists()

@@ -24,7 +24,8 @@ def test_prices_update_and_show(user_table: Path, stubbed: Any,  # noqa: F811
     assert "unverified" in before and "0.2565" in before
     result = smlp("prices", "update", "--region", "eu-west-1")
     assert f"wrote {user_table}" in result.stdout.replace("\n", "")
-    assert "eu-west-1: 3 training, 1 batch transform rates" in result.stderr
+    assert "eu-west-1: 3 training, 1 batch transform, 1 real-time hosting rates" in (
+        result.stderr.replace("\n", " "))
     assert json.loads(user_table.read_text())["regions"]["eu-west-1"]["verified"] is True
     after = smlp("prices", "show", "--region", "eu-west-1").stdout
     assert "0.257 " in after and "Price List API" in after and "unverified" not in after

@@ -29,7 +29,7 @@ from smlp.fileio import atomic_write_bytes
 SERVICE_CODE = "AmazonSageMaker"
 PRICING_API_REGION = "us-east-1"
 USAGE_ATTRIBUTE = "platoinstancetype"
-USAGES = {"training": "Training", "transform": "BatchTransform"}
+USAGES = {"training": "Training", "transform": "BatchTransform", "hosting": "Hosting"}
 PRODUCT_FAMILY = "ML Instance"
 SOURCE = (f"AWS Price List API: GetProducts {SERVICE_CODE}, regionCode=<region>, "
           f"{USAGE_ATTRIBUTE}=" + "|".join(USAGES.values()) + ", on-demand USD per hour")
@@ -40,6 +40,7 @@ class RegionUpdate:
     region: str
     training: dict[str, float] = field(default_factory=dict)
     transform: dict[str, float] = field(default_factory=dict)
+    hosting: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,7 +91,8 @@ def parse_product(text: str) -> tuple[str, float] | None:
 
 
 def fetch_region(client: Any, region: str) -> RegionUpdate:
-    """Every on-demand Training and BatchTransform rate of ``region``."""
+    """Every on-demand Training, BatchTransform and Hosting (real-time endpoint) rate of
+    ``region``."""
     result = RegionUpdate(region)
     paginator = client.get_paginator("get_products")
     for kind, usage in USAGES.items():
@@ -135,8 +137,8 @@ def update(regions: list[str] | None = None, client: Any | None = None,
     for update_ in fetched:
         table["regions"][update_.region] = {
             "as_of": as_of, "source": SOURCE.replace("<region>", update_.region),
-            "verified": True, "training": dict(sorted(update_.training.items())),
-            "transform": dict(sorted(update_.transform.items())),
+            "verified": True,
+            **{kind: dict(sorted(getattr(update_, kind).items())) for kind in USAGES},
         }
     try:
         atomic_write_bytes(path, (json.dumps(table, indent=2) + "\n").encode())

@@ -23,7 +23,7 @@ from smlp.errors import ConfigError
 
 FALLBACK_REGION = "us-east-1"
 OVERRIDE_ENV = "SMLP_PRICES_FILE"  # a path that replaces the default user-level file
-KINDS = ("training", "transform")
+KINDS = ("training", "transform", "hosting")  # hosting: real-time endpoints
 
 
 @dataclass
@@ -142,6 +142,7 @@ class RegionRates:
     region: str
     training: dict[str, float]
     transform: dict[str, float]
+    hosting: dict[str, float]
     as_of: str
     source: str
     verified: bool
@@ -149,8 +150,10 @@ class RegionRates:
     origin: str = ""  # in a few words: "Price List API", "built-in table", "us-east-1 × 1.115"
 
     def price(self, instance_type: str, kind: str = "training") -> float | None:
-        table = self.transform if kind == "transform" and self.transform else self.training
-        value = table.get(instance_type, self.training.get(instance_type))
+        """The rate for ``kind`` (training, transform, hosting); the Training rate where the
+        table has none of its own for that kind (the built-in table has Training only)."""
+        own = {"transform": self.transform, "hosting": self.hosting}.get(kind) or {}
+        value = own.get(instance_type, self.training.get(instance_type))
         return None if value is None else float(value)
 
     def describe(self) -> str:
@@ -187,13 +190,13 @@ def _resolve(regions: dict[str, Any], region: str, depth: int) -> RegionRates:
         base = _resolve(regions, base_name, depth + 1)
         factor = float(entry.get("factor", 1.0))
         return RegionRates(
-            region, {k: round(v * factor, 4) for k, v in base.training.items()},
-            {k: round(v * factor, 4) for k, v in base.transform.items()},
+            region, *({k: round(v * factor, 4) for k, v in rates.items()}
+                      for rates in (base.training, base.transform, base.hosting)),
             base.as_of, entry.get("basis", f"derived from {base_name}"),
             bool(entry.get("verified", False)) and base.verified,
             origin=f"{base.origin}, {base_name} × {factor:g}")
     verified = bool(entry.get("verified", False))
-    return RegionRates(region, dict(entry.get("training", {})), dict(entry.get("transform", {})),
+    return RegionRates(region, *(dict(entry.get(kind, {})) for kind in KINDS),
                        str(entry.get("as_of", "")), str(entry.get("source", "")), verified,
                        origin="Price List API" if verified else "built-in table")
 
