@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Literal
 
 from pydantic import Field, field_validator
 
@@ -20,7 +20,10 @@ class AlgorithmConfig(Strict):
     hyperparameters: dict[str, HyperparameterValue] = {}
     container_version: str = ""
     instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    # Several instances shard the train channel by S3 key (XGBoost, k-NN); which input modes
+    # each algorithm accepts is SageMaker's rule: smlp.backends.sagemaker.rules.INPUT_MODES.
     instance_count: int = Field(1, ge=1, le=100)
+    input_mode: Literal["File", "FastFile", "Pipe"] = "File"
     volume_size_gb: int = Field(30, ge=1, le=16_384)
     # StoppingCondition.MaxRuntimeInSeconds: 1 s to 28 days (SageMaker API reference).
     max_runtime_seconds: int = Field(86_400, ge=1, le=2_419_200)

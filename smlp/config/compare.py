@@ -40,6 +40,9 @@ class TransformConfig(Strict):
     output_filter: str | None = None
     instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     instance_count: int = Field(1, ge=1, le=100)
+    # CreateTransformJob.MaxConcurrentTransforms: requests in flight per instance; 0 leaves it
+    # unset (SageMaker asks the container's execution-parameters, else sends one at a time).
+    max_concurrent_transforms: int = Field(0, ge=0, le=1000)
     raw: bool = Field(False, description="SageMaker's output shape for input with a header "
                       "too: no header, no ID column unless the filters select it")
     unseen_categories: Literal["warn", "error"] = Field(

@@ -123,7 +123,8 @@ class SageMakerBackend:
         if not self.dry_run:
             self.session.check_credentials()
         checkpoints = self.store.uri("checkpoints") if self.settings.use_spot else None
-        return rq.JobSettings.from_config(self.settings, self.region, role, checkpoints)
+        modes = {name: section.input_mode for name, section in self.config.algorithms.items()}
+        return rq.JobSettings.from_config(self.settings, self.region, role, checkpoints, modes)
 
     def preflight(self, jobs: Iterable[TrainingJobSpec | TuningJobSpec]) -> None:
         """Refuse what SageMaker would refuse in any of a command's jobs, before the first is
@@ -263,6 +264,7 @@ class SageMakerBackend:
         sourcedir = self.sourcedir() if spec.script_mode else None
         request = rq.training_job_request(job, spec, image, settings, sourcedir)
         self.validate(("CreateTrainingJob", request))
+        self._check_shards(job, request, events)
         if sourcedir is not None:
             self.upload_sourcedir()
         started = time.monotonic()
@@ -278,6 +280,25 @@ class SageMakerBackend:
             lambda: self.call("DescribeTrainingJob", TrainingJobName=job.name),
             events, on_log=collect)
         return self._training_result(described, spec, series, started, model_uri)
+
+    def _check_shards(self, job: TrainingJobSpec, request: dict[str, Any],
+                      events: EventSink) -> None:
+        """ShardedByS3Key hands out whole objects: a split with fewer files than instances
+        leaves some instances idle (the XGBoost container trains without them)."""
+        for channel in request["InputDataConfig"]:
+            source = channel["DataSource"]["S3DataSource"]
+            if source["S3DataDistributionType"] != "ShardedByS3Key":
+                continue
+            files = len(self.store.list(self.store.key(source["S3Uri"])))
+            if files >= job.instance_count:
+                continue
+            text = (f"warning: {job.name}: the {channel['ChannelName']} channel "
+                    f"{source['S3Uri']} holds {files} file(s) for {job.instance_count} "
+                    f"instances: ShardedByS3Key gives each instance whole files, so "
+                    f"{job.instance_count - files} would get none and sit idle (billed)")
+            events(Event("info", text))
+            if self.plan is not None:
+                self.plan.note(text.removeprefix("warning: "))
 
     def _training_result(self, described: dict[str, Any], spec: AlgorithmSpec,
                          series: dict[str, list[float]], started: float,

@@ -33,10 +33,12 @@ class JobSettings:
     volume_kms_key_id: str | None = None
     output_kms_key_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    input_modes: dict[str, str] = field(default_factory=dict)  # algorithm -> File|FastFile|Pipe
 
     @classmethod
     def from_config(cls, config: SageMakerBackendConfig, region: str, role_arn: str,
-                    checkpoint_base: str | None) -> JobSettings:
+                    checkpoint_base: str | None,
+                    input_modes: dict[str, str] | None = None) -> JobSettings:
         spot = config.use_spot
         return cls(
             region=region, role_arn=role_arn, use_spot=bool(spot),
@@ -46,6 +48,7 @@ class JobSettings:
             subnets=tuple(config.subnets), security_group_ids=tuple(config.security_group_ids),
             volume_kms_key_id=config.volume_kms_key_id,
             output_kms_key_id=config.output_kms_key_id, tags=dict(config.tags),
+            input_modes=dict(input_modes or {}),
         )
 
 

@@ -215,6 +215,21 @@ class DryRunStore:
 
 
 # -- the human summary --------------------------------------------------------------------------
+def _cluster_line(request: dict[str, Any]) -> str | None:
+    """How a multi-instance training job spreads its channels (None for one instance)."""
+    params = request.get("params", {})
+    definition = params.get("TrainingJobDefinition", params)
+    count = definition.get("ResourceConfig", {}).get("InstanceCount", 1)
+    if count <= 1:
+        return None
+    name = params.get("TrainingJobName") or params.get("HyperParameterTuningJobName", "?")
+    channels = ", ".join(
+        f"{c['ChannelName']} {c['DataSource']['S3DataSource']['S3DataDistributionType']}"
+        for c in definition.get("InputDataConfig", []))
+    mode = definition.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
+    return f"  {name}  {count} instances, {mode} mode: {channels}"
+
+
 def money(value: float | None) -> str:
     return "—" if value is None else f"${value:,.2f}"
 
@@ -244,6 +259,7 @@ def plan_summary(report: dict[str, Any]) -> list[str]:
                      f"({short}{hint})")
         assumed = [a for a in cost.get("assumptions", []) if "bills" in a]
         lines += [f"  assumed: {text}" for text in assumed[:1]]
+    lines += [line for r in requests if (line := _cluster_line(r))]
     writes = report.get("s3_writes") or []
     if writes:
         lines.append(f"would write {len(writes)} S3 object(s), "

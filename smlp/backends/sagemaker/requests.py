@@ -69,11 +69,12 @@ def training_hyperparameters(job: TrainingJobSpec, spec: AlgorithmSpec, region: 
     return values
 
 
-def algorithm_specification(spec: AlgorithmSpec, image: str) -> dict[str, Any]:
+def algorithm_specification(spec: AlgorithmSpec, image: str,
+                            input_mode: str = "File") -> dict[str, Any]:
     """Built-in algorithms bring their own metric definitions and reject overrides
     ("You can't override the metric definitions for Amazon SageMaker algorithms"), so only
     script mode sends the regexes, which then must match what the script prints."""
-    body: dict[str, Any] = {"TrainingImage": image, "TrainingInputMode": "File"}
+    body: dict[str, Any] = {"TrainingImage": image, "TrainingInputMode": input_mode}
     if spec.script_mode:
         body["MetricDefinitions"] = [{"Name": m.name, "Regex": m.regex} for m in spec.metrics]
     return body
@@ -84,7 +85,10 @@ def s3_prefix(uri: str) -> str:
     return uri if uri.endswith("/") else uri + "/"
 
 
-def input_data_config(job: TrainingJobSpec, spec: AlgorithmSpec) -> list[dict[str, Any]]:
+def input_data_config(job: TrainingJobSpec, spec: AlgorithmSpec,
+                      input_mode: str = "File") -> list[dict[str, Any]]:
+    """Channels as S3 prefixes; with several instances the algorithm's sharded channel (see
+    ``rules.SHARDED_CHANNEL``) gives each instance its own share of the split's files."""
     channels = []
     for name, uri in sorted(job.channels.items(), key=lambda item: _channel_order(spec, item)):
         if not uri.startswith("s3://"):
@@ -95,11 +99,11 @@ def input_data_config(job: TrainingJobSpec, spec: AlgorithmSpec) -> list[dict[st
             "DataSource": {"S3DataSource": {
                 "S3DataType": "S3Prefix",
                 "S3Uri": s3_prefix(uri),
-                "S3DataDistributionType": "FullyReplicated",
+                "S3DataDistributionType": rules.distribution(spec, name, job.instance_count),
             }},
             "ContentType": spec.content_type,
             "CompressionType": "None",
-            "InputMode": "File",
+            "InputMode": input_mode,
         })
     return channels
 
@@ -172,10 +176,11 @@ def _training_definition(job: TrainingJobSpec, spec: AlgorithmSpec, image: str,
                          settings: JobSettings, name: str, tuning: bool) -> dict[str, Any]:
     """What a training job and a tuning job's TrainingJobDefinition share."""
     rules.check_training(job, spec, settings)
+    mode = rules.input_mode(spec, settings)
     return {
-        "AlgorithmSpecification": algorithm_specification(spec, image),
+        "AlgorithmSpecification": algorithm_specification(spec, image, mode),
         "RoleArn": settings.role_arn,
-        "InputDataConfig": input_data_config(job, spec),
+        "InputDataConfig": input_data_config(job, spec, mode),
         "OutputDataConfig": output_data_config(job.output_uri, settings),
         "ResourceConfig": resource_config(job.instance_type, job.instance_count,
                                           job.volume_size_gb, settings),
@@ -364,6 +369,9 @@ def transform_job_request(job: TransformJobSpec, model_name: str, io: TransformI
                                "InstanceCount": options.instance_count},
         "Tags": tags(settings),
     }
+    concurrent = getattr(options, "max_concurrent_transforms", 0)
+    if concurrent:  # unset: SageMaker asks the container (execution-parameters), else 1
+        request["MaxConcurrentTransforms"] = concurrent
     if settings.output_kms_key_id:
         request["TransformOutput"]["KmsKeyId"] = settings.output_kms_key_id
     if settings.volume_kms_key_id:

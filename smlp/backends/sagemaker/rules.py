@@ -26,6 +26,26 @@ SPOT_WAIT_WITHOUT_CHECKPOINTS = 3600
 # "The maximum value is 20,000 epochs".
 HYPERBAND_MAX_RESOURCE = 20_000
 
+# -- clusters and input modes -------------------------------------------------------------------
+# TrainingInputMode each algorithm's container accepts. XGBoost and k-NN: "File or Pipe" in
+# "Parameters for Built-in Algorithms" (common-info-all-im-models); the XGBoost container's
+# algorithm_mode/channel_validation.py registers only File and Pipe (each with ShardedByS3Key
+# and FullyReplicated) and refuses any other channel configuration. scikit-learn (script mode):
+# the script reads files from its channel folders, which File and FastFile ("provides file
+# system access", API_AlgorithmSpecification) give it; Pipe gives it a FIFO it does not read.
+INPUT_MODES: dict[str, tuple[str, ...]] = {
+    "xgboost": ("File", "Pipe"),
+    "knn": ("File", "Pipe"),
+    "sklearn-gbm": ("File", "FastFile"),
+}
+# The channel split across instances by S3 key when instance_count > 1, per algorithm that
+# trains on several instances ("Parallelizable: Yes" in the same table). XGBoost: each host
+# trains on its own shard and rabit joins them (algorithm_mode/train.py, sagemaker_train:
+# a host with no train or validation data is left out), so validation stays FullyReplicated.
+# k-NN: each instance samples sample_size / instances points of its share of train
+# (kNN_how-it-works, "Step 1: Sample"); its test channel only scores, replicated.
+SHARDED_CHANNEL: dict[str, str] = {"xgboost": "train", "knn": "train"}
+
 
 # -- managed spot training --------------------------------------------------------------------
 def spot_enabled(settings: JobSettings, algorithm: str) -> bool:
@@ -100,8 +120,38 @@ def checkpoint_config(spec: AlgorithmSpec, settings: JobSettings, job_name: str,
             "LocalPath": CHECKPOINT_LOCAL_PATH}
 
 
+def input_mode(spec: AlgorithmSpec, settings: JobSettings) -> str:
+    """``algorithms.<name>.input_mode``, if the algorithm's container accepts it."""
+    mode = settings.input_modes.get(spec.name, "File")
+    accepted = INPUT_MODES.get(spec.name, ("File",))
+    if mode not in accepted:
+        raise ConfigError(f"algorithms.{spec.name}.input_mode: {mode}, but {spec.name} reads "
+                          f"its channels in {' or '.join(accepted)} mode only (SageMaker's "
+                          "algorithm table); use one of those")
+    return mode
+
+
+def distribution(spec: AlgorithmSpec, channel: str, instance_count: int) -> str:
+    """S3DataDistributionType of ``channel``: the sharded channel when there are several
+    instances, every other channel (and every single-instance job) fully replicated."""
+    if instance_count > 1 and SHARDED_CHANNEL.get(spec.name) == channel:
+        return "ShardedByS3Key"
+    return "FullyReplicated"
+
+
+def check_cluster(job: TrainingJobSpec, spec: AlgorithmSpec) -> None:
+    """Several instances only for algorithms that split their work across them."""
+    if job.instance_count > 1 and spec.name not in SHARDED_CHANNEL:
+        raise ConfigError(f"algorithms.{spec.name}.instance_count: {job.instance_count}, but "
+                          f"{spec.name} trains on one instance (every other instance would "
+                          "repeat the same work and be billed for it); set instance_count: 1 "
+                          "and a larger instance_type instead")
+
+
 def check_training(job: TrainingJobSpec, spec: AlgorithmSpec, settings: JobSettings) -> None:
     """Everything about one training job (or a tuning job's trials) SageMaker would refuse."""
+    input_mode(spec, settings)
+    check_cluster(job, spec)
     if spot_enabled(settings, spec.name):
         max_wait_seconds(spec, job.max_runtime_seconds, settings)
     check_classification(job.hyperparameters, spec)

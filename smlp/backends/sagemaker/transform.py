@@ -42,6 +42,7 @@ def run(backend: Backend, job: TransformJobSpec, events: EventSink) -> Transform
         unseen: dict[str, dict[str | None, int]] = {}  # counted while encoding raw input
         inputs = _stage_input(backend, job, work, uploads, unseen)  # name -> (S3 URI, local)
         input_s3 = _input_prefix(backend, job, inputs)
+        _check_spread(backend, job, len(inputs), events)
         mode = "none" if job.schema is not None else "input" if finish_locally else "full"
         io = rq.TransformIO(input_s3=input_s3,
                             output_s3=f"{output_s3}/{RAW_FOLDER}" if finish_locally
@@ -82,6 +83,21 @@ def run(backend: Backend, job: TransformJobSpec, events: EventSink) -> Transform
         outputs, rows = _collect(backend, job, inputs, output_s3, finish_locally, work, events)
     return TransformResult(job.name, "Completed", job.output_uri, outputs=outputs, rows=rows,
                            seconds=time.monotonic() - started, unseen_categories=unseen)
+
+
+def _check_spread(backend: Backend, job: TransformJobSpec, files: int,
+                  events: EventSink) -> None:
+    """Batch Transform gives each instance whole input files: more instances than files
+    leaves the rest idle while they are billed."""
+    count = job.options.instance_count
+    if count <= files:
+        return
+    text = (f"{job.name}: {files} input file(s) for transform.instance_count {count}: Batch "
+            f"Transform hands each instance whole files, so {count - files} would sit idle; "
+            "split the input into at least as many files as instances")
+    events(Event("info", f"warning: {text}"))
+    if backend.plan is not None:
+        backend.plan.note(text)
 
 
 def _model_data(backend: Backend, job: TransformJobSpec,
