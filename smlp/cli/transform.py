@@ -46,6 +46,9 @@ def transform(
     output_filter: Annotated[str | None, typer.Option(
         "--output-filter", help="JSONPath of the fields written, e.g. '$[0,-1]' "
         "(DataProcessing.OutputFilter).")] = None,
+    probabilities: Annotated[bool, typer.Option(
+        "--probabilities", help="Classification: one probability per class under a header "
+        "of the class names, instead of the predicted label.")] = False,
     config: ConfigOption = None,
     store: StoreOption = None,
     backend: BackendOption = None,
@@ -73,7 +76,8 @@ def transform(
     artifacts, runner = open_project(cfg, needs="best" if model in (None, "best") else
                                      "candidates")
     with EventRenderer(verbose=verbose) as events:
-        result = run_transform(cfg, artifacts, runner, input, output, model, events)
+        result = run_transform(cfg, artifacts, runner, input, output, model, events,
+                               probabilities=probabilities)
     if show_plan(runner):
         return
     console.print(throughput(result))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from smlp.backends.base import Backend, TransformJobSpec, TransformResult
+from smlp.batch.options import batch_options
 from smlp.config import Config, TransformConfig
 from smlp.data.schema import Schema
 from smlp.errors import (
@@ -136,7 +137,9 @@ def labelled_options(options: TransformConfig) -> TransformConfig:
 
 def transform(config: Config, store: Store, backend: Backend, input_path: str | None = None,
               output: str | None = None, model: str | None = None,
-              events: EventSink = ignore) -> TransformResult:
+              events: EventSink = ignore, probabilities: bool = False) -> TransformResult:
+    """A classifier's output is mapped back to the original labels (or, with
+    ``probabilities``, one probability per class under a header of class names)."""
     options = config.transform
     manifest = load_manifest(store)
     data = manifest.require_data()
@@ -161,6 +164,7 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
             schema = None
         else:
             _note_missing_id(local, schema, options, events)
+    classes = _classifier_output(store, data, candidate, options, probabilities)
     name = job_name(candidate.name, "transform")
     destination = output or options.output
     output_uri = str(Path(destination).resolve()) if destination else store.uri(
@@ -180,6 +184,11 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
         events(Event("info", f"batch transform with {candidate.name} as job {name}"))
         result = batch_predict(store, backend, candidate, data, input_uri, output_uri, options,
                                schema, events, name=name)
+        if classes is not None:
+            _relabel_outputs(store, result.outputs, classes, candidate.algo, probabilities,
+                             header=batch_options(options, schema).named_output,
+                             first_is_label=source is None and options.join_source == "Input"
+                             and options.output_filter == LABELLED_FILTERS["output_filter"])
         record.metrics["rows"] = result.rows
         record.metrics["seconds"] = round(result.seconds, 3)
         if result.unseen_categories:
@@ -190,6 +199,40 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
         for uri in result.outputs:
             record.outputs[Path(uri).name] = _output_artifact(store, uri)
     return result
+
+
+def _classifier_output(store: Store, data: DataRecord, candidate: Candidate,
+                       options: TransformConfig, probabilities: bool) -> Any:
+    """(classes, target) for classification data, checked before any job; None: regression."""
+    from smlp.stages.train import problem_of
+    from smlp.stages.transform_labels import check_filter, check_probabilities
+
+    problem = problem_of(store, data)
+    if probabilities:
+        check_probabilities(candidate.algo, problem[0])
+    if problem[0] == "regression":
+        return None
+    check_filter(options.output_filter)
+    schema = load_schema(store, data)
+    return schema.classes, schema.target
+
+
+def _relabel_outputs(store: Store, outputs: list[str], classes: Any, algo: str,
+                     probabilities: bool, header: bool, first_is_label: bool) -> None:
+    import tempfile
+
+    from smlp.stages.transform_labels import relabel
+
+    names, target = classes
+    for uri in outputs:
+        if not uri.startswith("s3://"):
+            relabel(Path(uri), names, algo, probabilities, header, first_is_label, target)
+            continue
+        with tempfile.TemporaryDirectory(prefix="smlp-labels-") as tmp:
+            local = Path(tmp) / Path(uri).name
+            local.write_bytes(store.read_bytes(store.key(uri)))
+            relabel(local, names, algo, probabilities, header, first_is_label, target)
+            store.write_bytes(store.key(uri), local.read_bytes())
 
 
 def _note_missing_id(path: Path, schema: Schema, options: TransformConfig,
