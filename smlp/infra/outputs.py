@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from smlp.errors import AwsError, SmlpError
+from smlp.errors import AwsError, BackendError, ConfigError, DataError
 
 # Output keys the stack declares (smlp.infra.stack) and this module reads.
 OUT_BUCKET = "BucketName"
@@ -34,12 +34,12 @@ def read_outputs_file(path: Path, stack_name: str) -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SmlpError(f"{path}: outputs file not found; `smlp infra deploy` writes it") from None
+        raise DataError(f"{path}: outputs file not found; `smlp infra deploy` writes it") from None
     except (OSError, ValueError) as exc:
-        raise SmlpError(f"{path}: not a readable cdk outputs JSON ({exc})") from None
+        raise DataError(f"{path}: not a readable cdk outputs JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get(stack_name), dict):
         found = ", ".join(sorted(data)) if isinstance(data, dict) and data else "none"
-        raise SmlpError(f"{path}: no outputs for stack {stack_name!r} (stacks in the file: "
+        raise DataError(f"{path}: no outputs for stack {stack_name!r} (stacks in the file: "
                         f"{found}); check infra.stack_name")
     return {str(key): str(value) for key, value in data[stack_name].items()}
 
@@ -54,17 +54,18 @@ def fetch_outputs(stack_name: str, region: str | None, client: Any = None) -> di
             client = boto3.client("cloudformation", region_name=region)
         stacks = client.describe_stacks(StackName=stack_name)["Stacks"]
     except NoRegionError:
-        raise SmlpError("no AWS region: set infra.region (or backend.region) in the config, "
-                        "or AWS_DEFAULT_REGION") from None
+        raise ConfigError("no AWS region: set infra.region (or backend.region) in the config, "
+                          "or AWS_DEFAULT_REGION") from None
     except NoCredentialsError:
-        raise SmlpError("no AWS credentials found: run `aws configure` or `aws sso login`, "
-                        "or pass --stack-outputs-file") from None
+        from smlp.aws import NO_CREDENTIALS
+
+        raise ConfigError(f"{NO_CREDENTIALS}, or pass --stack-outputs-file") from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise AwsError(error.get("Code", "Unknown"), error.get("Message", str(exc)),
                        "DescribeStacks") from None
     except BotoCoreError as exc:
-        raise SmlpError(f"cannot reach CloudFormation: {exc}") from None
+        raise BackendError(f"cannot reach CloudFormation: {exc}") from None
     outputs = stacks[0].get("Outputs", []) if stacks else []
     return {item["OutputKey"]: item["OutputValue"] for item in outputs}
 
@@ -73,7 +74,7 @@ def config_fragment(outputs: dict[str, str], source: str) -> dict[str, Any]:
     """The ``backend:`` and ``store:`` settings the SageMaker backend needs from the stack."""
     missing = [key for key in REQUIRED if not outputs.get(key)]
     if missing:
-        raise SmlpError(f"{source}: stack outputs lack {', '.join(missing)}; deploy the stack "
+        raise DataError(f"{source}: stack outputs lack {', '.join(missing)}; deploy the stack "
                         "with this version of smlp (`smlp infra deploy`)")
     backend: dict[str, Any] = {
         "kind": "sagemaker",
@@ -136,7 +137,7 @@ def read_template(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SmlpError(f"{path}: not a readable CloudFormation template ({exc})") from None
+        raise DataError(f"{path}: not a readable CloudFormation template ({exc})") from None
     return data if isinstance(data, dict) else {}
 
 

@@ -216,3 +216,16 @@ def test_version_is_answered_before_the_cli_loads() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out == [f"smlp {version('smlp')}", "[]"]
+
+
+def test_every_error_raised_has_a_documented_exit_code() -> None:
+    """SmlpError itself exits 1, which the README keeps for the unexpected: every deliberate
+    error is one of its documented subclasses."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "smlp"
+    offenders = [f"{path.relative_to(root)}:{number}"
+                 for path in root.rglob("*.py")
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if re.search(r"raise SmlpError\(", line)]
+    assert not offenders

@@ -562,7 +562,7 @@ def test_cli_outputs_error_names_the_stack(runner: CliRunner, tmp_path: Path) ->
     outputs_file = tmp_path / "outputs.json"
     outputs_file.write_text(json.dumps({"other": {}}), encoding="utf-8")
     result = runner.invoke(cli, ["infra", "outputs", "--stack-outputs-file", str(outputs_file)])
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # a bad input file: the README's exit codes
     assert "no outputs for stack 'smlp'" in result.output
 
 
@@ -584,7 +584,7 @@ def test_cli_reports_missing_node_or_cdk(runner: CliRunner, tmp_path: Path,
     monkeypatch.delenv("JSII_NODE", raising=False)
     result = runner.invoke(cli, ["infra", verb, "--yes"] if verb == "destroy"
                            else ["infra", verb])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # set-up
     assert message in result.output
 
 
@@ -593,7 +593,7 @@ def test_cli_synth_needs_node(runner: CliRunner, tmp_path: Path,
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JSII_NODE", raising=False)
     result = runner.invoke(cli, ["infra", "synth", "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # set-up, the README's exit codes
     assert "error: Node.js is not on PATH" in result.output
 
 
