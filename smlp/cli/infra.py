@@ -28,7 +28,10 @@ DEFAULT_OUT = Path("cdk.out")
 
 @app.command()
 def synth(config: ConfigOption = None, out: OutOption = DEFAULT_OUT) -> None:
-    """Write the CloudFormation template(s); offline, no AWS credentials needed."""
+    """Write the CloudFormation template(s); offline, no AWS credentials needed.
+
+    Example: `smlp infra synth --out cdk.out`
+    """
     from smlp.infra import toolkit
 
     result = toolkit.synth(load(config), out)
@@ -37,7 +40,10 @@ def synth(config: ConfigOption = None, out: OutOption = DEFAULT_OUT) -> None:
 
 @app.command()
 def diff(config: ConfigOption = None, out: OutOption = DEFAULT_OUT) -> None:
-    """Compare the stack with what is deployed (runs `cdk diff`)."""
+    """Compare the stack with what is deployed (runs `cdk diff`).
+
+    Example: `AWS_PROFILE=dev smlp infra diff`
+    """
     from smlp.infra import toolkit
 
     toolkit.diff(load(config), out)
@@ -50,7 +56,10 @@ def deploy(
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help="Do not ask to approve IAM and security changes.")] = False,
 ) -> None:
-    """Create or update the stack (runs `cdk deploy`), then show the config it implies."""
+    """Create or update the stack (runs `cdk deploy`), then show the config it implies.
+
+    Example: `smlp infra deploy --yes`
+    """
     from smlp.infra import outputs, toolkit
 
     cfg = load(config)
@@ -65,7 +74,10 @@ def deploy(
 @app.command()
 def destroy(config: ConfigOption = None, out: OutOption = DEFAULT_OUT,
             yes: YesOption = False) -> None:
-    """Delete the stack (runs `cdk destroy`); retained resources stay."""
+    """Delete the stack (runs `cdk destroy`); retained resources stay.
+
+    Example: `smlp infra destroy`
+    """
     from smlp.infra import toolkit
 
     cfg = load(config)
@@ -87,7 +99,10 @@ def outputs(
     write: Annotated[bool, typer.Option(
         "--write", help="Merge backend and store settings into the config file.")] = False,
 ) -> None:
-    """Print the stack's outputs as smlp config YAML, or write them into the config."""
+    """Print the stack's outputs as smlp config YAML, or write them into the config.
+
+    Example: `smlp infra outputs --write`
+    """
     from smlp.config import DEFAULT_FILE, resolve_path
     from smlp.infra import outputs as stack_outputs
     from smlp.infra.toolkit import infra_settings
