@@ -53,12 +53,11 @@ def parse_matrix(body: bytes) -> Any:
     """A headerless numeric CSV (SageMaker's format) as a float64 matrix."""
     import io
 
+    import numpy as np
     import pyarrow.csv as pacsv
 
     table = pacsv.read_csv(io.BytesIO(body),
                            read_options=pacsv.ReadOptions(autogenerate_column_names=True))
-    import numpy as np
-
     return np.column_stack([table.column(i).to_numpy().astype(np.float64)
                             for i in range(table.num_columns)])
 
