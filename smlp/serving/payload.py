@@ -40,6 +40,9 @@ JSONLINES = "application/jsonlines"
 CONTENT_TYPES = (CSV, JSON, JSONLINES)
 ACCEPTS = (CSV, JSON, JSONLINES)
 DEFAULT_ACCEPT = CSV
+# Below this a request is parsed on its own thread: handing a small body to Arrow's thread
+# pool costs more than parsing it (and requests already run side by side).
+THREADED_PARSE_BYTES = 1 << 20
 BODY = "request body"  # how errors name the payload
 # pyarrow's CSV messages, as smlp.batch.reader reads them
 _BAD_VALUE = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'$", re.DOTALL)
@@ -124,7 +127,8 @@ class Decoder:
         names = [f"c{i}" for i in range(self.n_features)]
         try:
             table = pcsv.read_csv(
-                pa.py_buffer(body), read_options=pcsv.ReadOptions(column_names=names),
+                pa.py_buffer(body), read_options=pcsv.ReadOptions(
+                    column_names=names, use_threads=len(body) > THREADED_PARSE_BYTES),
                 convert_options=pcsv.ConvertOptions(
                     column_types={name: pa.float32() for name in names},
                     strings_can_be_null=False))
@@ -145,7 +149,8 @@ class Decoder:
 
         assert self.schema is not None
         try:
-            table = pcsv.read_csv(pa.py_buffer(body), convert_options=pcsv.ConvertOptions(
+            table = pcsv.read_csv(pa.py_buffer(body), read_options=pcsv.ReadOptions(
+                use_threads=len(body) > THREADED_PARSE_BYTES), convert_options=pcsv.ConvertOptions(
                 column_types=self.schema.column_types(), strings_can_be_null=True))
         except pa.ArrowInvalid as exc:
             raise PayloadError(400, self._csv_error(body, str(exc), table_names=True)) from None

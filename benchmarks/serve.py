@@ -1,0 +1,295 @@
+"""How fast the local endpoint answers, against a bare ASGI app around the same model.
+
+Both servers run the same way (uvicorn, one process, 127.0.0.1) in a child process, one at a
+time; the load comes from this process over raw keep-alive HTTP/1.1 connections (one
+outstanding request per connection), so the client costs the same for both.
+
+- single-row requests at concurrency 1 and 8: p50/p99 latency and requests/s, smlp's
+  endpoint (``smlp.serving``: starlette, variant routing, payload checks, the same
+  ``predict_fn`` as transform) vs the reference: a bare ASGI callable that splits the CSV
+  line, calls ``Booster.inplace_predict`` and writes the number.
+  Goals: throughput >= 0.8x the reference's; p99 < 20 ms at concurrency 1.
+- 1,000-row requests: the endpoint's cost per row vs ``smlp transform``'s on a file of the
+  same rows. Goal: within 1.5x.
+
+    python benchmarks/serve.py [--rows 20000] [--requests 3000] [--big-requests 100] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# -- the project: data and a real XGBoost candidate ----------------------------------------------
+def make_project(folder: Path, rows: int) -> None:
+    from smlp.backends import get_backend
+    from smlp.config import load_config
+    from smlp.stages.data import generate
+    from smlp.stages.train import train
+    from smlp.store import open_store
+
+    os.chdir(folder)
+    config = load_config(None, {"data.rows": rows})
+    store = open_store(config.store)
+    backend = get_backend(config, store)
+    generate(config, store)
+    train(config, store, backend, ["xgboost"])
+
+
+def feature_rows(folder: Path) -> list[bytes]:
+    """The test split's rows without the label (SageMaker CSV), as request lines."""
+    from smlp.manifest import load_manifest
+    from smlp.store import LocalStore
+
+    store = LocalStore(folder / "smlp-artifacts")
+    test = load_manifest(store).require_data().splits["test"]
+    return [line.split(b",", 1)[1] + b"\n" for line in Path(test.uri).read_bytes().splitlines()]
+
+
+# -- the servers (child process) -------------------------------------------------------------
+def smlp_app(folder: Path) -> Any:
+    from smlp.backends import get_backend
+    from smlp.config import load_config
+    from smlp.serving.app import build_app
+    from smlp.serving.deploy import endpoint_spec
+    from smlp.serving.local import load_endpoint
+    from smlp.store import open_store
+
+    os.chdir(folder)
+    config = load_config(None)
+    store = open_store(config.store)
+    backend = get_backend(config, store)
+    spec = endpoint_spec(config, store, backend.name, "xgboost", port=0)
+    return build_app(load_endpoint(backend, spec))
+
+
+def bare_app(folder: Path) -> Any:
+    """The reference: the least an ASGI app can do to answer one CSV row with the model."""
+    import numpy as np
+    import xgboost
+
+    from smlp.backends import get_backend
+    from smlp.config import load_config
+    from smlp.manifest import load_manifest
+    from smlp.store import open_store
+
+    os.chdir(folder)
+    config = load_config(None)
+    store = open_store(config.store)
+    backend = get_backend(config, store)
+    candidate = load_manifest(store).require_candidates()["xgboost"]
+    model_dir = backend.model_dir(candidate.model.uri, candidate.model.sha256, "xgboost")
+    booster = xgboost.Booster()
+    booster.load_model(bytearray((model_dir / "xgboost-model").read_bytes()))
+    booster.set_param({"nthread": 1})  # as the endpoint does: requests run side by side
+    width = booster.num_features()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"] == "/ping":
+            answer = b""
+        else:
+            text = body.strip().replace(b"\n", b",").decode()
+            features = np.fromstring(text, sep=",", dtype=np.float32).reshape(-1, width)
+            predictions = booster.inplace_predict(features)
+            answer = "".join(f"{float(v)}\n" for v in predictions).encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/csv"),
+                                (b"content-length", str(len(answer)).encode())]})
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
+def serve(kind: str, folder: Path, port: int) -> None:
+    import uvicorn
+
+    app = smlp_app(folder) if kind == "smlp" else bare_app(folder)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+class Server:
+    def __init__(self, kind: str, folder: Path) -> None:
+        from smlp.serving.server import free_port
+
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, "--project", str(folder),
+             "--port", str(self.port)], cwd=ROOT)
+        deadline = time.monotonic() + 300
+        import socket
+
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{kind} server did not start")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+# -- the load (this process): raw keep-alive HTTP/1.1 ---------------------------------------
+def request_bytes(body: bytes) -> bytes:
+    return (b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
+            b"Accept: text/csv\r\nContent-Length: " + str(len(body)).encode()
+            + b"\r\n\r\n" + body)
+
+
+async def _connection(port: int, bodies: list[bytes], latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for body in bodies:
+            started = time.perf_counter()
+            writer.write(request_bytes(body))
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            if status != 200:
+                raise RuntimeError(f"HTTP {status}")
+            latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+def load(port: int, bodies: list[bytes], concurrency: int) -> dict[str, float]:
+    per = [bodies[i::concurrency] for i in range(concurrency)]
+    latencies: list[float] = []
+
+    async def run() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(_connection(port, part, latencies) for part in per))
+        return time.perf_counter() - started
+
+    asyncio.run(_warm(port, bodies[:50]))
+    seconds = asyncio.run(run())
+    ordered = sorted(latencies)
+    return {"rps": len(bodies) / seconds, "p50_ms": 1000 * statistics.median(ordered),
+            "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+            "seconds": seconds, "requests": len(bodies)}
+
+
+async def _warm(port: int, bodies: list[bytes]) -> None:
+    await _connection(port, bodies, [])
+
+
+def transform_cost_per_row(folder: Path, rows: list[bytes], repeat: int) -> float:
+    """Seconds per row of ``smlp transform`` (the stage, in this process) on a file."""
+    from smlp.backends import get_backend
+    from smlp.config import load_config
+    from smlp.stages.transform import transform
+    from smlp.store import open_store
+
+    source = folder / "transform-input.csv"
+    source.write_bytes(b"".join(rows))
+    os.chdir(folder)
+    config = load_config(None)
+    store = open_store(config.store)
+    backend = get_backend(config, store)
+    best = float("inf")
+    for attempt in range(repeat):
+        started = time.perf_counter()
+        transform(config, store, backend, str(source), str(folder / f"t{attempt}"), "xgboost")
+        best = min(best, time.perf_counter() - started)
+    return best / len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=20_000, help="synthetic data rows")
+    parser.add_argument("--requests", type=int, default=3_000, help="single-row requests")
+    parser.add_argument("--big-requests", type=int, default=100, help="1,000-row requests")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; the best is kept")
+    parser.add_argument("--serve", choices=["smlp", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.project, args.port)
+        return
+    with tempfile.TemporaryDirectory(prefix="smlp-serve-bench-") as tmp:
+        folder = Path(tmp)
+        make_project(folder, args.rows)
+        rows = feature_rows(folder)
+        singles = [rows[i % len(rows)] for i in range(args.requests)]
+        big = [b"".join(rows[(i * 1000 + k) % len(rows)] for k in range(1000))
+               for i in range(args.big_requests)]
+        results: dict[str, dict[str, Any]] = {}
+        for _ in range(args.repeat):  # interleaved, best of each: the machine is shared
+            for kind in ("bare", "smlp"):
+                server = Server(kind, folder)
+                try:
+                    for concurrency in (1, 8):
+                        keep(results, f"{kind}-c{concurrency}",
+                             load(server.port, singles, concurrency))
+                    if kind == "smlp":
+                        keep(results, "smlp-1000", load(server.port, big, 1))
+                finally:
+                    server.close()
+        per_row_transform = transform_cost_per_row(folder, b_lines(big), 3)
+    print(f"single-row requests, {args.requests:,} each, model: xgboost on {args.rows:,} rows")
+    for concurrency in (1, 8):
+        ours, ref = results[f"smlp-c{concurrency}"], results[f"bare-c{concurrency}"]
+        ratio = ours["rps"] / ref["rps"]
+        print(f"  concurrency {concurrency}: smlp {ours['rps']:,.0f} req/s, p50 "
+              f"{ours['p50_ms']:.2f} ms, p99 {ours['p99_ms']:.2f} ms | bare ASGI "
+              f"{ref['rps']:,.0f} req/s, p50 {ref['p50_ms']:.2f} ms, p99 {ref['p99_ms']:.2f} ms"
+              f" | throughput ratio {ratio:.2f} (goal >= 0.80) {verdict(ratio >= 0.8)}")
+    p99 = results["smlp-c1"]["p99_ms"]
+    print(f"  p99 at concurrency 1: {p99:.2f} ms (goal < 20 ms) {verdict(p99 < 20)}")
+    big_run = results["smlp-1000"]
+    per_row = big_run["seconds"] / (big_run["requests"] * 1000)
+    ratio = per_row / per_row_transform
+    print(f"1,000-row requests: {big_run['rps']:,.1f} req/s, {1e6 * per_row:.2f} us/row, p50 "
+          f"{big_run['p50_ms']:.1f} ms | smlp transform on the same {len(big) * 1000:,} rows: "
+          f"{1e6 * per_row_transform:.2f} us/row | ratio {ratio:.2f} (goal <= 1.5) "
+          f"{verdict(ratio <= 1.5)}")
+
+
+def keep(results: dict[str, dict[str, Any]], key: str, run: dict[str, Any]) -> None:
+    if key not in results or run["rps"] > results[key]["rps"]:
+        results[key] = run
+
+
+def b_lines(bodies: list[bytes]) -> list[bytes]:
+    return [line + b"\n" for body in bodies for line in body.splitlines()]
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
+
+
+if __name__ == "__main__":
+    main()
