@@ -141,6 +141,8 @@ def build_app(endpoint: Endpoint) -> Starlette:
         return JSONResponse(endpoint.describe())
 
     async def weights(request: Request) -> Response:
+        if not _local_client(request):
+            return _text(403, "weights can only be changed from this machine")
         try:
             wanted = json.loads(await request.body())
             if not isinstance(wanted, dict) or not all(
@@ -153,6 +155,8 @@ def build_app(endpoint: Endpoint) -> Starlette:
         return JSONResponse(endpoint.describe())
 
     async def stop(request: Request) -> Response:
+        if not _local_client(request):
+            return _text(403, "the endpoint can only be stopped from this machine")
         if endpoint.stop is None:
             return _text(409, "this endpoint was not started by `smlp deploy`")
         endpoint.stop()
@@ -176,6 +180,12 @@ def build_app(endpoint: Endpoint) -> Starlette:
         Route("/smlp/stop", stop, methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _local_client(request: Request) -> bool:
+    """Control requests (weights, stop) only from loopback, even when serving on 0.0.0.0."""
+    client = request.client
+    return client is not None and client.host in ("127.0.0.1", "::1", "localhost")
 
 
 def _close_capture(endpoint: Endpoint) -> None:

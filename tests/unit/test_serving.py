@@ -195,3 +195,49 @@ def test_capture_samples_and_writes_hourly_jsonl(tmp_path) -> None:
     assert len(lines) == kept
     off = DataCapture(store, "ep", CaptureSettings(sampling_percentage=0))
     assert not off.offer("v1", b"1\n", "text/csv", b"2\n", "text/csv")
+
+
+def test_control_routes_answer_loopback_only() -> None:
+    """/smlp/weights and /smlp/stop refuse a client that is not this machine, even though
+    /invocations answers it (the app called in-process, as from 10.0.0.5 or 127.0.0.1)."""
+    import asyncio
+
+    import httpx
+
+    from smlp.serving.app import Endpoint, build_app
+
+    endpoint = Endpoint("ep", Router([Variant("v", 1, lambda x: np.zeros(len(x)), "m")]),
+                        Decoder(2))
+    app = build_app(endpoint)
+
+    async def calls(host: str) -> list[int]:
+        transport = httpx.ASGITransport(app=app, client=(host, 4321))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ep") as client:
+            answer = await client.post("/invocations", content=b"1,2\n",
+                                       headers={"Content-Type": "text/csv"})
+            assert answer.text == "0\n"  # Arrow's text for 0.0, as transform writes it
+            weights = await client.post("/smlp/weights", json={"v": 2})
+            stop = await client.post("/smlp/stop")
+            return [weights.status_code, stop.status_code]
+
+    assert asyncio.run(calls("10.0.0.5")) == [403, 403]
+    assert endpoint.router.variants["v"].weight == 1
+    assert asyncio.run(calls("127.0.0.1")) == [200, 409]  # 409: not started by smlp deploy
+    assert endpoint.router.variants["v"].weight == 2
+
+
+def test_invoke_cuts_requests_at_the_limit_and_repeats_the_header(tmp_path) -> None:
+    from smlp.serving.deploy import request_bodies
+
+    raw = tmp_path / "raw.csv"
+    raw.write_text("a,c\n" + "".join(f"{i},x\n" for i in range(100)))
+    pieces = list(request_bodies(raw, 64))
+    assert all(len(body) <= 64 and body.startswith(b"a,c\n") for body, _ in pieces)
+    assert sum(rows for _, rows in pieces) == 100
+    assert b"".join(body[4:] for body, _ in pieces).decode() == \
+        "".join(f"{i},x\n" for i in range(100))
+    plain = tmp_path / "plain.csv"
+    plain.write_text("1,2\n3,4")  # no final newline
+    assert list(request_bodies(plain, 1000)) == [(b"1,2\n3,4\n", 2)]
+    with pytest.raises(PayloadError):
+        list(request_bodies(plain, 3))  # one row longer than a request may be
