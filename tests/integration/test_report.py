@@ -77,6 +77,10 @@ def test_report_is_self_contained_deterministic_and_in_the_users_columns(project
     assert shap_rows == ["city", "x1", "x2"]
     profile = section(page, "data")
     assert "missing share of each column in" in profile and "4 values" in profile
+    summary = section(page, "summary")
+    # the config's changes from the defaults, default beside value
+    assert "<tr><td>data.rows</td><td>20,640</td><td>1,500</td></tr>" in summary
+    assert "smlp-xgboost-" in summary and "smlp-knn-" in summary  # the training jobs
 
     smlp("report")  # the same run again: the same page but for its time, the same PNG bytes
     again = (folder / "index.html").read_text()
@@ -151,6 +155,12 @@ def test_tuning_section_from_the_manifest_and_the_study_journal(project: Path) -
     assert "optuna&#x27;s fANOVA importance" in tuning or "optuna's fANOVA" in tuning
     ranked = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">", tuning)
     assert "eta" in ranked and "num_round" in ranked  # searched hyperparameters, by importance
+
+    journal = project / "smlp-artifacts" / "tuning" / job.group(1) / "study.journal"
+    journal.unlink()  # as after a SageMaker tuning job: the records alone
+    smlp("report")
+    tuning = section((folder / "index.html").read_text(), "tuning")
+    assert "no study journal in the store" in tuning and "trials.png" in tuning
 
 
 def test_a_model_only_its_own_container_reads_is_reported_not_loaded(trained: Path) -> None:
