@@ -100,7 +100,12 @@ def deploy(config: Any, store: Store, backend: Any, model: str | None = None,
     spec = endpoint_spec(config, store, backend.name, model, variants, name, port)
     shown = ", ".join(f"{v.name} ({v.candidate}, weight {v.weight:g})" for v in spec.variants)
     events(Event("info", f"endpoint {spec.name}: {shown}"))
-    return backend.deploy(spec, events)
+    info = backend.deploy(spec, events)
+    if info.status in ("Failed", "OutOfService"):
+        from smlp.errors import JobFailedError
+
+        raise JobFailedError(spec.name, info.failure_reason or info.status)
+    return info
 
 
 # -- smlp invoke -------------------------------------------------------------------------------

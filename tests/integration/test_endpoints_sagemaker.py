@@ -227,3 +227,26 @@ def test_infra_grants_endpoints_what_they_need_and_no_more(tmp_path):
     write = execution["ReadWriteSmlpPrefix"]
     assert "s3:PutObject" in write["Action"]  # <prefix>/datacapture/... is under <prefix>/*
     assert "kms:GenerateDataKey" in execution["UseSmlpKey"]["Action"]
+
+
+def test_a_failed_endpoint_is_an_error_with_sagemakers_reason(small_config, trained, traffic,
+                                                             monkeypatch):
+    from smlp.errors import JobFailedError
+    from smlp.serving.deploy import deploy
+
+    config = endpoint_config(small_config)
+    backend = sm_backend(config, trained)
+    calls = backend.call
+    states = iter(["Creating", "Failed"])
+
+    def call(operation: str, **params: Any) -> dict[str, Any]:
+        answer = calls(operation, **params)
+        if operation == "DescribeEndpoint":  # SageMaker's side: the container never pinged
+            answer = {**answer, "EndpointStatus": next(states),
+                      "FailureReason": "The primary container for production variant xgboost "
+                                       "did not pass the ping health check."}
+        return answer
+
+    monkeypatch.setattr(backend, "call", call)
+    with pytest.raises(JobFailedError, match="did not pass the ping health check"):
+        deploy(config, trained, backend, model="xgboost", name="smlp-bad")
