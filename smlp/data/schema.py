@@ -54,10 +54,15 @@ class Schema(BaseModel):
     # regression schema's JSON, whose bytes (and so its data version) stay as they were.
     problem_type: Literal["regression", "binary", "multiclass"] = "regression"
     classes: list[str] = []
+    # How numeric fill values were computed: "median" (exact, over every training value), or
+    # what a streamed prepare used instead (smlp.data.stream.sampled_median). Left out of the
+    # JSON when exact, so schemas (and data versions) written before it stay byte-identical.
+    fill_method: str = "median"
 
     def to_json(self) -> str:
         classification = {"problem_type", "classes"} if self.problem_type == "regression" else set()
-        return self.model_dump_json(indent=2, exclude=classification)
+        exact = {"fill_method"} if self.fill_method == "median" else set()
+        return self.model_dump_json(indent=2, exclude=classification | exact)
 
     @property
     def encoded_names(self) -> list[str]:

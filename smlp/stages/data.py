@@ -74,6 +74,12 @@ def prepare(config: Config, store: Store, input_path: Path, target: str,
                   "standardize": data.standardize, "problem_type": data.problem_type}
     command = f"smlp data prepare --input {input_path} --target {target}"
     with record_stage(store, "data", command, parameters) as record:
+        from smlp.data import stream
+
+        if input_path.is_file() and stream.is_large(input_path):
+            record.inputs["source"] = _source_artifact(input_path)
+            return _prepare_streaming(config, store, input_path, target, id_column, record,
+                                      events)
         table = read_table(input_path)
         record.inputs["source"] = _source_artifact(input_path)
         prepared = prepare_table(table, target, id_column, data.splits, data.seed,
@@ -85,7 +91,25 @@ def prepare(config: Config, store: Store, input_path: Path, target: str,
         return _publish(store, prepared, record, events)
 
 
-def _say_problem(prepared: PreparedData, events: EventSink) -> None:
+def _prepare_streaming(config: Config, store: Store, input_path: Path, target: str,
+                       id_column: str | None, record: Any, events: EventSink) -> DataRecord:
+    """A CSV too large to hold whole: prepared in blocks (smlp.data.stream), same splits."""
+    from smlp.data.stream import prepare_csv
+
+    data = config.data
+    with tempfile.TemporaryDirectory(prefix="smlp-data-") as tmp:
+        streamed = prepare_csv(input_path, target, id_column, data.splits, data.seed,
+                               data.standardize, data.problem_type, Path(tmp))
+        if streamed.dropped_rows:
+            events(Event("info", f"dropped {streamed.dropped_rows:,} rows with no {target}"))
+        if streamed.schema.fill_method != "median":
+            events(Event("info", f"fill values: {streamed.schema.fill_method}"))
+        _say_problem(streamed, events)
+        return _publish_files(store, streamed.schema, streamed.paths, streamed.rows, record,
+                              events)
+
+
+def _say_problem(prepared: Any, events: EventSink) -> None:
     schema = prepared.schema
     if schema.problem_type == "regression":
         events(Event("info", f"problem type: regression (target {schema.target!r} is numeric)"))
@@ -122,27 +146,34 @@ def _publish(store: Store, prepared: PreparedData, record: Any,
              events: EventSink) -> DataRecord:
     """Write a new data version beside the recorded one, then switch the manifest to it: a
     failure at any step leaves the recorded data and the candidates trained on it intact."""
-    from smlp.fileio import sha256_bytes, sha256_file
-
-    schema_bytes = prepared.schema.to_json().encode()
     with tempfile.TemporaryDirectory(prefix="smlp-data-") as tmp:
         paths = {split: Path(tmp) / f"{split}.csv" for split in SPLITS}
         for split in SPLITS:
             write_split(prepared.splits[split], paths[split])
-        hashes = {split: sha256_file(paths[split]) for split in SPLITS}
-        version = sha256_bytes("\n".join(
-            [f"{split} {hashes[split]}" for split in SPLITS] + [sha256_bytes(schema_bytes)]
-        ).encode())[:VERSION_CHARS]
-        splits = {split: artifact_for_file(store, split_key(split, version), paths[split])
-                  for split in SPLITS}
-        for split in SPLITS:
-            store.upload(paths[split], split_key(split, version), hashes[split])
+        rows = {split: int(prepared.splits[split].shape[0]) for split in SPLITS}
+        return _publish_files(store, prepared.schema, paths, rows, record, events)
+
+
+def _publish_files(store: Store, schema: Any, paths: dict[str, Path], rows: dict[str, int],
+                   record: Any, events: EventSink) -> DataRecord:
+    """Upload split files written locally as a new version, then switch the manifest."""
+    from smlp.fileio import sha256_bytes, sha256_file
+
+    schema_bytes = schema.to_json().encode()
+    hashes = {split: sha256_file(paths[split]) for split in SPLITS}
+    version = sha256_bytes("\n".join(
+        [f"{split} {hashes[split]}" for split in SPLITS] + [sha256_bytes(schema_bytes)]
+    ).encode())[:VERSION_CHARS]
+    splits = {split: artifact_for_file(store, split_key(split, version), paths[split])
+              for split in SPLITS}
+    for split in SPLITS:
+        store.upload(paths[split], split_key(split, version), hashes[split])
     store.write_bytes(schema_key(version), schema_bytes)
     data_record = DataRecord(
         splits=splits,
         schema=artifact_for_bytes(store, schema_key(version), schema_bytes),
-        features=prepared.schema.encoded_names,
-        rows={split: int(prepared.splits[split].shape[0]) for split in SPLITS},
+        features=schema.encoded_names,
+        rows=rows,
     )
     record.outputs.update(splits)
     record.outputs["schema"] = data_record.schema_

@@ -1,0 +1,561 @@
+"""``data prepare`` for CSV files larger than memory should hold: three passes in blocks.
+
+1. Types and targets: every column read as text; a column is numeric when every value parses
+   as a number (what ``pyarrow.csv.read_csv`` infers over the whole file, where its streaming
+   reader would decide from the first block only). Keeps the target column, counts missing
+   cells, finds the first infinite value.
+2. Statistics over the training rows only: count, mean and variance merged block by block
+   (Chan et al.'s parallel update), category counts, and for the fill value the median of a
+   sample (see ``MEDIAN_SAMPLE``; the schema's ``fill_method`` records it).
+3. Encoding and writing, block by block, each row to its split's file.
+
+Rows go to the same split as the in-memory path puts them (the same seeded permutation, or
+the same stratified split, over the rows that have a target); within a split they keep the
+input's order. Memory is a few blocks, the target column, 9 bytes per row (split and label)
+and the samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from smlp.config.data import SplitFractions
+from smlp.data.prepare import MIN_ROWS, SPLITS, _check_unique_names, _not_utf8
+from smlp.data.schema import (
+    MAX_CATEGORIES,
+    MISSING,
+    CategoricalFeature,
+    NumericFeature,
+    Schema,
+)
+from smlp.errors import DataError, SchemaMismatchError
+
+MIB = 1 << 20
+STREAM_BYTES = 64 * MIB  # CSV inputs above this size are prepared by streaming
+BLOCK_BYTES = 16 * MIB
+# Fill values are medians of a uniform sample of at most this many training values per column
+# (reservoir sampling, Vitter's algorithm R, seeded by data.seed): exact when the training
+# split has no more values than this; otherwise the sample's median is within ~0.1 % of the
+# rank of the true median, which a fill value does not need to be closer than.
+MEDIAN_SAMPLE = 1_000_000
+
+
+def sampled_median() -> str:
+    """What a schema's ``fill_method`` says when a column's median came from its sample."""
+    return (f"median of a seeded uniform sample of at most {MEDIAN_SAMPLE:,} training values "
+            "per column (exact below that)")
+
+
+@dataclass
+class StreamedData:
+    """What the streaming prepare wrote: one CSV per split, label first, no header."""
+
+    schema: Schema
+    paths: dict[str, Path]
+    rows: dict[str, int]
+    dropped_rows: int
+
+
+@dataclass
+class _Column:
+    name: str
+    numeric: bool = True
+    nulls: int = 0
+    first_inf: int | None = None  # 0-based data row
+    integer: bool = True  # for the target: every value an integer
+
+
+@dataclass
+class _Moments:
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    seen: int = 0  # values offered to the sample
+    sample: list[np.ndarray] = field(default_factory=list)
+    reservoir: np.ndarray | None = None
+
+    def add(self, values: np.ndarray, rng: np.random.Generator) -> None:
+        if not values.size:
+            return
+        n, mean = values.size, float(values.mean())
+        m2 = float(((values - mean) ** 2).sum())
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.count * n / total
+        self.count = total
+        self._sample(values, rng)
+
+    def _sample(self, values: np.ndarray, rng: np.random.Generator) -> None:
+        if self.reservoir is None:
+            room = MEDIAN_SAMPLE - self.seen
+            head, values = values[:room], values[room:]
+            if head.size:
+                self.sample.append(head.copy())
+                self.seen += head.size
+            if not values.size:
+                return
+            self.reservoir = np.concatenate(self.sample)
+            self.sample = []
+        # Algorithm R: item t (0-based) replaces slot j ~ U[0, t] when j < the sample size;
+        # numpy keeps the last of repeated slots, as the sequential algorithm would.
+        index = np.arange(self.seen, self.seen + values.size)
+        slots = rng.integers(0, index + 1)
+        chosen = slots < MEDIAN_SAMPLE
+        self.reservoir[slots[chosen]] = values[chosen]
+        self.seen += values.size
+
+    def median(self) -> float:
+        values = self.reservoir if self.reservoir is not None else np.concatenate(
+            self.sample or [np.empty(0)])
+        return float(np.median(values))
+
+    @property
+    def exact(self) -> bool:
+        return self.reservoir is None
+
+
+def is_large(path: Path) -> bool:
+    """Stream CSV inputs above ``STREAM_BYTES``; Parquet is read whole (columnar, compact)."""
+    return path.suffix.lower() not in {".parquet", ".pq"} and path.stat().st_size > STREAM_BYTES
+
+
+def _text_batches(path: Path, names: list[str] | None = None,
+                  types: dict[str, Any] | None = None) -> Iterator[pa.RecordBatch]:
+    """The file's record batches; every column as text unless ``types`` says otherwise."""
+    try:
+        reader = pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+            convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=True,
+                column_types=types if types is not None else dict.fromkeys(names or [],
+                                                                           pa.string()),
+                include_columns=list(types) if types is not None else None))
+        yield from reader
+    except (pa.ArrowInvalid, OSError) as exc:
+        message = str(exc).splitlines()[0]
+        if "UTF8" in message or "utf-8" in message.lower():
+            raise _not_utf8(path) from None
+        raise DataError(f"{path}: not a readable CSV file ({message})") from None
+
+
+def _header(path: Path) -> list[str]:
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
+    except (pa.ArrowInvalid, OSError) as exc:
+        message = str(exc).splitlines()[0]
+        if "UTF8" in message or "utf-8" in message.lower():
+            raise _not_utf8(path) from None
+        raise DataError(f"{path}: not a readable CSV file ({message})") from None
+    return list(reader.schema.names)
+
+
+def _is_integer(column: pa.Array) -> bool:
+    """Whether ``read_csv`` would read the column as int64 (no decimal point anywhere)."""
+    try:
+        pc.cast(column, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def _as_float(column: pa.Array) -> np.ndarray | None:
+    """The column as float64 (nulls NaN), or None when some value is not a number."""
+    try:
+        values = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _scan(path: Path, target: str, id_column: str | None, source: str,
+          spill: Path) -> tuple[list[str], dict[str, _Column], pa.ChunkedArray, int]:
+    """Pass 1: names, per-column type and counts, the typed target column, the row count.
+
+    First with the types pyarrow infers from the first block, keeping the parsed blocks in
+    ``spill`` (Arrow IPC: the later passes read them back instead of parsing the CSV again);
+    when a later block does not fit those types (a column empty at first, integers then
+    decimals), again with every column as text, each numeric if all its values parse as
+    numbers, and no spill.
+    """
+    names = _header(path)
+    _check_unique_names(names, source)
+    if target not in names:
+        raise DataError(f"{source}: target column {target!r} not found; columns are "
+                        + ", ".join(names))
+    if id_column is not None and id_column not in names:
+        raise DataError(f"{source}: id column {id_column!r} not found; columns are "
+                        + ", ".join(names))
+    try:
+        return (names, *_scan_typed(path, names, target, spill))
+    except _TypesChanged:
+        spill.unlink(missing_ok=True)
+    columns = {name: _Column(name) for name in names}
+    targets: list[pa.Array] = []
+    rows = 0
+    for batch in _text_batches(path, names):
+        for name, info in columns.items():
+            array = batch.column(name)
+            info.nulls += array.null_count
+            if not info.numeric:
+                continue
+            values = _as_float(array)
+            if values is None:
+                info.numeric = info.integer = False
+                continue
+            if name == target and info.integer:
+                info.integer = _is_integer(array)
+            if info.first_inf is None:
+                infinite = np.flatnonzero(np.isinf(values))
+                if infinite.size:
+                    info.first_inf = rows + int(infinite[0])
+        targets.append(batch.column(target))
+        rows += batch.num_rows
+    if rows == 0:
+        raise DataError(f"{path}: input file has a header but no rows")
+    text = pa.chunked_array(targets, pa.string())
+    info = columns[target]
+    if info.numeric and text.null_count < len(text):  # as read_csv types it
+        text = pc.cast(text, pa.int64() if info.integer else pa.float64())
+    return names, columns, text, rows
+
+
+class _TypesChanged(Exception):
+    """A block did not fit the types inferred from the first one."""
+
+
+def _scan_typed(path: Path, names: list[str], target: str,
+                spill: Path) -> tuple[dict[str, _Column], pa.ChunkedArray, int]:
+    reader = _typed_reader(path)
+    with pa.OSFile(str(spill), "wb") as sink, pa.ipc.new_stream(sink, reader.schema) as out:
+        return _scan_batches(path, reader, names, target, out)
+
+
+def _scan_batches(path: Path, reader: Any, names: list[str], target: str,
+                  out: Any) -> tuple[dict[str, _Column], pa.ChunkedArray, int]:
+    columns = {name: _Column(name) for name in names}
+    targets: list[pa.Array] = []
+    rows = 0
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as exc:
+            if "conversion error" in str(exc):
+                raise _TypesChanged from None
+            raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})"
+                            ) from None
+        for name, info in columns.items():
+            array = batch.column(name)
+            info.nulls += array.null_count
+            kind = array.type
+            info.numeric = info.numeric and (pa.types.is_integer(kind)
+                                             or pa.types.is_floating(kind)
+                                             or pa.types.is_null(kind))
+            info.integer = info.integer and pa.types.is_integer(kind)
+            if pa.types.is_floating(kind) and info.first_inf is None:
+                infinite = np.flatnonzero(
+                    pc.fill_null(pc.is_inf(array), False).to_numpy(zero_copy_only=False))
+                if infinite.size:
+                    info.first_inf = rows + int(infinite[0])
+        targets.append(batch.column(target))
+        rows += batch.num_rows
+        out.write_batch(batch)
+    if rows == 0:
+        raise DataError(f"{path}: input file has a header but no rows")
+    return columns, pa.chunked_array(targets), rows
+
+
+def _typed_reader(path: Path) -> Any:
+    try:
+        return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    except (pa.ArrowInvalid, OSError) as exc:
+        message = str(exc).splitlines()[0]
+        if "conversion error" in message:
+            raise _TypesChanged from None
+        if "UTF8" in message or "utf-8" in message.lower():
+            raise _not_utf8(path) from None
+        raise DataError(f"{path}: not a readable CSV file ({message})") from None
+
+
+def _split_labels(target: pa.ChunkedArray, target_name: str, problem_type: str,
+                  splits: SplitFractions, seed: int,
+                  source: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(problem type, keep mask over all rows, split per kept row, label value per kept row,
+    classes): the same rows per split as ``prepare.prepare_table``."""
+    from smlp.data import labels as label_rules
+
+    decided = label_rules.decide(target, target_name, problem_type, source)
+    if decided == "regression":
+        try:
+            values = pc.cast(target, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise label_rules.not_numeric(target, target_name, source) from None
+        numbers = values.to_numpy(zero_copy_only=False)
+        keep = ~np.isnan(numbers)
+    else:
+        keep = pc.is_valid(target).to_numpy(zero_copy_only=False)
+        if pa.types.is_floating(target.type):
+            keep &= ~np.isnan(pc.fill_null(target, 0.0).to_numpy(zero_copy_only=False))
+    kept = int(keep.sum())
+    if kept < MIN_ROWS:
+        raise DataError(f"{source}: {kept} rows with a target; need at least {MIN_ROWS}")
+    labels = np.empty(kept, dtype=np.uint8)
+    rng = np.random.default_rng(seed)
+    classes: list[str] = []
+    if decided == "regression":
+        values_kept = numbers[keep]
+        low, high = float(values_kept.min()), float(values_kept.max())
+        if low == high:
+            raise DataError(f"{source}: target column {target_name!r} has the same value "
+                            f"({low:g}) in every row; there is nothing to learn")
+        order = rng.permutation(kept)
+        n_train = max(1, int(round(splits.train * kept)))
+        n_validation = max(1, int(round(splits.validation * kept)))
+        if n_train + n_validation >= kept:
+            raise DataError(f"{source}: too few rows for a test split")
+        labels[order[:n_train]] = 0
+        labels[order[n_train:n_train + n_validation]] = 1
+        labels[order[n_train + n_validation:]] = 2
+        return decided, keep, labels, values_kept, classes
+    kept_target = target.filter(pa.array(keep))
+    classes, codes = label_rules.encode_labels(kept_target, target_name, decided, source)
+    parts = label_rules.stratified_split(codes, classes, splits, rng, target_name, source)
+    for position, split in enumerate(SPLITS):
+        labels[parts[split]] = position
+    return decided, keep, labels, codes.astype(np.float64), classes
+
+
+def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFractions,
+                seed: int, standardize: bool, problem_type: str, folder: Path) -> StreamedData:
+    """Prepare ``path`` into ``folder/<split>.csv`` in bounded memory (see the module doc)."""
+    source = str(path)
+    spill = folder / "input.arrows"
+    names, columns, target_text, total = _scan(path, target, id_column, source, spill)
+    if spill.exists():
+        path = spill  # the parsed blocks, read back by the next two passes
+    for name in names:
+        info = columns[name]
+        if info.nulls == total:
+            raise DataError(f"{source}: column {name!r} is all missing; drop it or fill it in")
+        if info.numeric and info.first_inf is not None:
+            raise DataError(f"{source}: column {name!r} has an infinite value in data row "
+                            f"{info.first_inf + 1}; replace it with a number or leave the cell "
+                            "empty (missing)")
+    decided, keep, labels, values, classes = _split_labels(target_text, target, problem_type,
+                                                           splits, seed, source)
+    del target_text
+    features = [n for n in names if n not in {target, id_column}]
+    if not features:
+        raise SchemaMismatchError(f"{source}: no feature columns besides the target and ID")
+    types = {n: pa.float64() if columns[n].numeric else pa.string() for n in features}
+    schema = _fit(path, types, keep, labels, target, id_column, standardize, seed, source)
+    if decided != "regression":
+        schema = schema.model_copy(update={"problem_type": decided, "classes": classes})
+    rows = _write(path, types, keep, labels, values, schema, folder, source)
+    return StreamedData(schema=schema, paths={s: folder / f"{s}.csv" for s in SPLITS},
+                        rows=rows, dropped_rows=int(total - keep.sum()))
+
+
+def _blocks(path: Path, types: dict[str, Any], keep: np.ndarray,
+            labels: np.ndarray) -> Iterator[tuple[pa.RecordBatch, np.ndarray, slice]]:
+    """(feature batch of the kept rows, their split labels, their slice of the kept rows)."""
+    start = kept = 0
+    names = list(types)
+    for batch in _prefetch(_typed_batches(path, types)):
+        mask = keep[start:start + batch.num_rows]
+        start += batch.num_rows
+        count = int(mask.sum())
+        if not count:
+            continue
+        selected = pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=names)
+        if count < batch.num_rows:
+            selected = selected.filter(pa.array(mask))
+        yield selected, labels[kept:kept + count], slice(kept, kept + count)
+        kept += count
+
+
+def _typed_batches(path: Path, types: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+    """The feature columns of each block, typed: from the spill of pass 1, else the CSV."""
+    if path.suffix != ".arrows":
+        yield from _text_batches(path, types=types)
+        return
+    with pa.memory_map(str(path)) as source:
+        for batch in pa.ipc.open_stream(source):
+            yield pa.RecordBatch.from_arrays(
+                [_as_type(batch.column(name), kind) for name, kind in types.items()],
+                names=list(types))
+
+
+def _as_type(column: pa.Array, kind: Any) -> pa.Array:
+    """A spilled column as the pass reads it: numbers as float64, anything else as text (as
+    the in-memory path casts a bool or timestamp column to make categories of it)."""
+    return column if column.type == kind else pc.cast(column, kind)
+
+
+def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Parse the next blocks in a thread while this one is used: pyarrow's parsing and
+    compute release the GIL, so the two passes over a block overlap on two cores."""
+    import queue
+    import threading
+
+    done = object()
+    slots: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            put((None, exc))
+
+    thread = threading.Thread(target=work, name="smlp-prepare-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _fit(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
+         target: str, id_column: str | None, standardize: bool, seed: int,
+         source: str) -> Schema:
+    """Pass 2: fill values, scaling and categories from the training rows only."""
+    rng = np.random.default_rng(seed)
+    moments = {n: _Moments() for n, t in types.items() if t == pa.float64()}
+    counts: dict[str, dict[str, int]] = {n: {} for n, t in types.items() if t != pa.float64()}
+    for batch, split, _ in _blocks(path, types, keep, labels):
+        train = pa.array(split == 0)
+        if not pc.any(train).as_py():
+            continue
+        part = batch.filter(train)
+        for name, moment in moments.items():
+            values = part.column(name).to_numpy(zero_copy_only=False)
+            moment.add(values[~np.isnan(values)], rng)
+        for name, seen in counts.items():
+            text = pc.fill_null(part.column(name), MISSING)
+            for item in pc.value_counts(text).to_pylist():
+                seen[item["values"]] = seen.get(item["values"], 0) + item["counts"]
+    result: list[NumericFeature | CategoricalFeature] = []
+    sampled = False
+    for name in types:
+        if name in moments:
+            moment = moments[name]
+            if moment.count == 0:
+                raise DataError(f"{source}: column {name!r} is all missing; drop it or fill it "
+                                "in")
+            sampled |= not moment.exact
+            std = (moment.m2 / moment.count) ** 0.5 if standardize else 1.0
+            result.append(NumericFeature(
+                name=name, fill=moment.median(), mean=moment.mean if standardize else 0.0,
+                scale=std if std > 0 else 1.0))
+        else:
+            ranked = sorted(counts[name].items(), key=lambda item: (-item[1], item[0]))
+            result.append(CategoricalFeature(
+                name=name, categories=[value for value, _ in ranked[:MAX_CATEGORIES]]))
+    return Schema(target=target, id_column=id_column, standardize=standardize, features=result,
+                  fill_method=sampled_median() if sampled else "median")
+
+
+def _one_hot_text(column: pa.Array, categories: list[str]) -> pa.Array:
+    """A categorical column's one-hot fields as one text column ("0,1,0"): the bytes the CSV
+    writer gives float32 0/1 fields, without formatting each field."""
+    width = len(categories)
+    patterns = [",".join("1" if j == i else "0" for j in range(width)) for i in range(width)]
+    patterns.append(",".join(["0"] * width))  # unseen here, or beyond the top categories
+    text = pc.fill_null(pc.cast(column, pa.string()), MISSING)
+    index = pc.fill_null(pc.index_in(text, value_set=pa.array(categories, pa.string())), width)
+    return pc.take(pa.array(patterns, pa.string()), index)
+
+
+def _lines(schema: Schema, batch: pa.RecordBatch, label: np.ndarray,
+           source: str) -> pa.Array:
+    """The block's output lines, label first: each field cast to text as the CSV writer
+    casts it (float64 label, float32 features), one-hot groups as ready-made text."""
+    from smlp.data.schema import _numeric
+
+    fields = [pc.cast(pa.array(label, pa.float64()), pa.string())]
+    for feature in schema.features:
+        column = batch.column(feature.name)
+        if isinstance(feature, NumericFeature):
+            numbers = pa.array(_numeric(column, feature, source).astype(np.float32))
+            fields.append(pc.cast(numbers, pa.string()))
+        else:
+            fields.append(_one_hot_text(column, feature.categories))
+    fields[-1] = pc.binary_join_element_wise(fields[-1], "", "\n")
+    return pc.binary_join_element_wise(*fields, ",")
+
+
+def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
+           values: np.ndarray, schema: Schema, folder: Path, source: str) -> dict[str, int]:
+    """Pass 3: encode each block and append its rows to their split's file (the bytes
+    ``prepare.write_split`` writes for the same rows, in input order)."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    rows = dict.fromkeys(SPLITS, 0)
+    handles = {s: open(folder / f"{s}.csv", "wb") for s in SPLITS}
+
+    def flush(job: tuple[Future[pa.Array], np.ndarray]) -> None:
+        lines, split = job[0].result(), job[1]
+        for position, name in enumerate(SPLITS):
+            chosen = split == position
+            if chosen.any():
+                handles[name].write(_text_bytes(lines.filter(pa.array(chosen))))
+                rows[name] += int(chosen.sum())
+
+    # Formatting numbers as text is the costliest step: two blocks at a time (pyarrow's
+    # compute releases the GIL), written in input order.
+    pending: deque[tuple[Future[pa.Array], np.ndarray]] = deque()
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="smlp-prepare") as pool:
+            for batch, split, where in _blocks(path, types, keep, labels):
+                pending.append((pool.submit(_lines, schema, batch, values[where], source),
+                                split))
+                if len(pending) > 2:
+                    flush(pending.popleft())
+            while pending:
+                flush(pending.popleft())
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return rows
+
+
+def _text_bytes(array: pa.Array) -> pa.Buffer:
+    """The concatenated bytes of a string array's values, without a copy."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    _, offsets, data = array.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32, count=len(array) + 1,
+                           offset=array.offset * 4)
+    return data[int(bounds[0]):int(bounds[-1])]
