@@ -278,25 +278,40 @@ def _one_line(message: str) -> str:
 
 # -- responses -------------------------------------------------------------------------------
 def prediction_text(predictions: Any) -> list[str]:
-    """Each prediction as ``smlp transform`` writes it (Arrow's shortest round-trip text)."""
+    """Each record's prediction as ``smlp transform`` writes a value (Arrow's shortest
+    round-trip text); a row of class scores becomes its values joined by commas, as the
+    containers' CSV encoders write a 2-D answer."""
     import numpy as np
     import pyarrow as pa
 
     values = np.asarray(predictions)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
+    if values.ndim == 2:
+        flat = pa.array(values.reshape(-1)).cast(pa.string()).to_pylist()
+        width = values.shape[1]
+        return [",".join(flat[i:i + width]) for i in range(0, len(flat), width)]
     return pa.array(values).cast(pa.string()).to_pylist()
 
 
 def encode(predictions: Any, accept: str) -> bytes:
-    """The response body for ``accept``; numbers keep transform's text in every format."""
+    """The response body for ``accept``; numbers keep transform's text in every format.
+    Class scores (2-D) are a list under ``score`` in JSON, as XGBoost's
+    ``encode_predictions_as_json`` writes them."""
     texts = prediction_text(predictions)
     if accept == CSV:
         return "".join(f"{text}\n" for text in texts).encode()
+    scores = [_json_score(text) for text in texts]
     if accept == JSONLINES:
-        return "".join(f'{{"score": {_json_number(t)}}}\n' for t in texts).encode()
-    return ('{"predictions": [' + ", ".join(f'{{"score": {_json_number(t)}}}' for t in texts)
+        return "".join(f'{{"score": {score}}}\n' for score in scores).encode()
+    return ('{"predictions": [' + ", ".join(f'{{"score": {score}}}' for score in scores)
             + "]}").encode()
+
+
+def _json_score(text: str) -> str:
+    if "," in text:
+        return "[" + ", ".join(_json_number(part) for part in text.split(",")) + "]"
+    return _json_number(text)
 
 
 def _json_number(text: str) -> str:

@@ -241,3 +241,15 @@ def test_invoke_cuts_requests_at_the_limit_and_repeats_the_header(tmp_path) -> N
     assert list(request_bodies(plain, 1000)) == [(b"1,2\n3,4\n", 2)]
     with pytest.raises(PayloadError):
         list(request_bodies(plain, 3))  # one row longer than a request may be
+
+
+def test_class_scores_are_one_record_each() -> None:
+    """multi:softprob answers a row of class probabilities per record: one CSV line of
+    values (the containers' CSV encoders), a list under "score" in JSON (XGBoost's
+    encode_predictions_as_json)."""
+    scores = np.array([[0.25, 0.75], [0.5, 0.5]], dtype=np.float32)
+    assert encode(scores, "text/csv") == b"0.25,0.75\n0.5,0.5\n"
+    assert json.loads(encode(scores, "application/json")) == {
+        "predictions": [{"score": [0.25, 0.75]}, {"score": [0.5, 0.5]}]}
+    assert [json.loads(x) for x in encode(scores, "application/jsonlines").splitlines()] == [
+        {"score": [0.25, 0.75]}, {"score": [0.5, 0.5]}]
