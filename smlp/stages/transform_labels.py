@@ -102,27 +102,72 @@ def _quote(name: str) -> str:
 def _convert(lines: Any, classes: list[str], algo: str, probabilities: bool,
              first_is_label: bool, source: str) -> tuple[Any, int]:
     """(the new lines, each ending in a newline; the number of fields before the scores)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    k = len(classes)
+    single = algo == "xgboost" and k == 2 or algo in LABELS_ONLY
+    if single and not first_is_label and "," not in str(lines[0]):
+        # The prediction alone, one number a line (the common case): no splitting at all.
+        try:
+            scores = _floats(pc.cast(lines, pa.float64())).reshape(-1, 1)
+        except (pa.ArrowInvalid, ValueError):
+            raise DataError(f"{source}: not the scores of a {k}-class {algo} model (already "
+                            "labelled?)") from None
+        prediction = _prediction(scores, classes, algo, probabilities, source)
+        return pc.binary_join_element_wise(prediction, pa.scalar(""), "\n"), 0
+    if algo == "xgboost" and k > 2:  # "...,[p0, p1, p2]": split at the last "["
+        parts = pc.split_pattern(lines, "[", max_splits=1, reverse=True)
+        separator, tail = ", ", 1
+    else:  # the last field (xgboost binary, k-NN) or the last k (scikit-learn's row)
+        tail = 1 if (algo == "xgboost" or algo in LABELS_ONLY) else k
+        parts = pc.split_pattern(lines, ",", max_splits=tail, reverse=True)
+        separator = ","
+    sizes = pc.list_value_length(parts)
+    low, high = (pc.min_max(sizes).values())
+    if low.as_py() != high.as_py() or low.as_py() not in (tail, tail + 1):
+        raise DataError(f"{source}: not the predictions of a {k}-class {algo} model (lines "
+                        "of different shapes)")
+    with_head = low.as_py() == tail + 1
+    if with_head:
+        head = pc.list_element(parts, 0)
+        if separator == ", ":  # "...,[" split: the head keeps its comma
+            text = pc.list_element(parts, 1)
+        else:
+            head = pc.binary_join_element_wise(head, pa.scalar(""), ",")
+    else:
+        head = pa.array([""] * len(lines), pa.string()) if len(lines) else pa.array([], pa.string())
+        text = pc.list_element(parts, 0) if separator == ", " else None
+    if separator == ", ":
+        text = pc.replace_substring(pc.replace_substring(text, "]", ""), "[", "")
+        flat = pc.list_flatten(pc.split_pattern(text, separator))
+    else:
+        flat = pc.list_flatten(pc.list_slice(parts, 1 if with_head else 0))
+    try:
+        scores = _floats(pc.cast(flat, pa.float64())).reshape(len(lines), -1)
+    except (pa.ArrowInvalid, ValueError):
+        raise DataError(f"{source}: not the scores of a {k}-class {algo} model (already "
+                        "labelled?)") from None
+    names = pa.array(classes, pa.string())
+    prediction = _prediction(scores, classes, algo, probabilities, source)
+    if first_is_label:  # the prepared split's label code, in column 0
+        first = pc.split_pattern(head, ",", max_splits=1)
+        code = pc.cast(pc.cast(pc.list_element(first, 0), pa.float64()), pa.int64())
+        head = pc.binary_join_element_wise(pc.take(names, code), pc.list_element(first, 1),
+                                           ",")
+    joined = pc.binary_join_element_wise(head, prediction, "")
+    before = int(pc.max(pc.count_substring(head, ",")).as_py() or 0)
+    return pc.binary_join_element_wise(joined, pa.scalar(""), "\n"), before
+
+
+def _prediction(scores: Any, classes: list[str], algo: str, probabilities: bool,
+                source: str) -> Any:
+    """The label (or the probability fields) per row, as text."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     k = len(classes)
-    if algo == "xgboost" and k > 2:
-        pattern = r"^(?P<head>(?:.*,)?)\[(?P<scores>[^\]]*)\]$"
-        separator = ", "
-    else:
-        trailing = 1 if (algo == "xgboost" or algo in LABELS_ONLY) else k
-        pattern = r"^(?P<head>(?:.*,)?)(?P<scores>[^,]*" + ",[^,]*" * (trailing - 1) + r")$"
-        separator = ","
-    parts = pc.extract_regex(lines, pattern)
-    if parts.null_count:
-        row = int(np.flatnonzero(parts.is_null().to_numpy(zero_copy_only=False))[0])
-        raise DataError(f"{source} row {row + 1}: not a prediction of a {k}-class model "
-                        f"({str(lines[row])[:60]!r})")
-    head = pc.struct_field(parts, "head")
-    text = pc.struct_field(parts, "scores")
-    flat = pc.list_flatten(pc.split_pattern(text, separator))
-    scores = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False).reshape(len(lines), -1)
     names = pa.array(classes, pa.string())
     if algo in LABELS_ONLY:
         codes = scores[:, 0].astype(np.int64)
@@ -138,14 +183,19 @@ def _convert(lines: Any, classes: list[str], algo: str, probabilities: bool,
         if codes.size and (codes.min() < 0 or codes.max() >= k):
             raise DataError(f"{source}: a predicted class code outside 0..{k - 1}")
         prediction = pc.take(names, pa.array(codes))
-    if first_is_label:  # the prepared split's label code, in column 0
-        first = pc.extract_regex(head, r"^(?P<code>[^,]*),(?P<rest>.*)$")
-        code = pc.cast(pc.cast(pc.struct_field(first, "code"), pa.float64()), pa.int64())
-        head = pc.binary_join_element_wise(pc.take(names, code),
-                                           pc.struct_field(first, "rest"), ",")
-    joined = pc.binary_join_element_wise(head, prediction, "")
-    before = int(pc.max(pc.count_substring(head, ",")).as_py() or 0)
-    return pc.binary_join_element_wise(joined, pa.scalar(""), "\n"), before
+    return prediction
+
+
+def _floats(array: Any) -> Any:
+    """A float64 Arrow array (no nulls) as numpy, from its buffer: ``to_numpy`` would import
+    pandas (seconds on a loaded machine) to ask whether it is there."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    data = array.buffers()[1]
+    return np.frombuffer(data, dtype=np.float64, count=array.offset + len(array))[array.offset:]
 
 
 def _text_bytes(array: Any) -> bytes:
