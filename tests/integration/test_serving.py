@@ -289,3 +289,39 @@ def test_answers_match_the_containers_serving_code(project_dir: Path, served: tu
     np.testing.assert_array_equal(values(ours["sklearn-gbm"], np.float64),
                                   values(theirs_sk, np.float64))
     assert len(values(theirs_sk, np.float64)) == 50
+
+
+def test_a_binary_classifier_answers_the_containers_probability(project: Path) -> None:
+    """For a classifier the endpoint answers what SageMaker's XGBoost endpoint answers, P(class
+    1) per record; ``smlp transform`` writes the label that probability gives (P > 0.5)."""
+    import numpy as np
+
+    from smlp.manifest import load_manifest
+    from tests.integration.cli_helpers import smlp, write_small_config
+    from tests.reference.xgboost_container import XGBoostServing
+
+    write_small_config(project)
+    smlp("data", "generate", "--problem-type", "binary")
+    smlp("train", "--algo", "xgboost")
+    rows = features_file(project, 40)
+    labels = transform_output(project, "xgboost", rows).decode().split()
+    server, _, store = start(project, model="xgboost")
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            answer = post(client, rows.read_bytes())
+            as_json = post(client, rows.read_bytes(), Accept="application/json").json()
+    finally:
+        server.stop()
+    assert answer.status_code == 200, answer.text
+    probabilities = np.array([float(v) for v in answer.text.split()], dtype=np.float32)
+    assert [p["score"] for p in as_json["predictions"]] == [float(v) for v in answer.text.split()]
+    _, _, backend = open_project(project)
+    candidate = load_manifest(store).require_candidates()["xgboost"]
+    model_dir = backend.model_dir(candidate.model.uri, candidate.model.sha256, "xgboost")
+    theirs = XGBoostServing(model_dir).invoke(rows.read_bytes(), "text/csv", "text/csv")
+    np.testing.assert_array_equal(
+        probabilities, np.array([float(v) for v in theirs.split()], dtype=np.float32))
+    classes = load_manifest(store).require_data()
+    schema = json.loads(Path(classes.schema_.uri).read_text())
+    assert labels == [schema["classes"][int(p > 0.5)] for p in probabilities]
+    assert len(set(labels)) == 2
