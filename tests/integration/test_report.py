@@ -122,6 +122,10 @@ def test_report_needs_a_comparison(trained: Path) -> None:
     result = smlp("report", ok=False)
     assert_one_line_error(result, "a comparison is not in the manifest yet; run `smlp compare`",
                           code=4)
+    smlp("compare")
+    smlp("train", "--algo", "xgboost", "--hp", "max_depth=3")  # the compared model replaced
+    result = smlp("report", ok=False)
+    assert_one_line_error(result, "the comparison is stale: xgboost was retrained", code=4)
 
 
 @pytest.mark.parametrize("problem", ["regression", "binary"])
