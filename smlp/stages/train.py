@@ -91,11 +91,10 @@ def hyperparameters_for(config: Config, algo: str, data: DataRecord,
     spec = get_algorithm(algo)
     values: dict[str, Any] = dict(config.algorithms.get(algo).hyperparameters)
     values.update(overrides or {})
-    if problem[0] != "regression" or algo == "xgboost":
-        try:
-            values = adapt(algo, values, problem[0], problem[1], spec.defaults)
-        except ValueError as exc:
-            raise ConfigError(f"algorithms.{algo}.hyperparameters: {exc.args[0]}") from None
+    try:  # regression values stay as they are; what contradicts the data is refused
+        values = adapt(algo, values, problem[0], problem[1], spec.defaults)
+    except ValueError as exc:
+        raise ConfigError(f"algorithms.{algo}.hyperparameters: {exc.args[0]}") from None
     n_features = len(data.features)
     if "feature_dim" in spec.derived:
         given = values.get("feature_dim")
