@@ -17,7 +17,6 @@ from smlp.config.base import Strict
 from smlp.config.compare import CompareConfig, Metric, TransformConfig
 from smlp.config.data import DataConfig
 from smlp.config.endpoint import EndpointConfig
-from smlp.config.endpoint import EndpointConfig
 from smlp.config.infra import InfraConfig
 from smlp.config.tuning import TuningConfig
 from smlp.errors import ConfigError
@@ -35,7 +34,6 @@ class Config(Strict):
     backend: BackendConfig = Field(default_factory=LocalBackendConfig)
     store: str = Field(DEFAULT_STORE, description="local folder or s3://bucket/prefix")
     infra: InfraConfig = InfraConfig()
-    endpoint: EndpointConfig = EndpointConfig()
     endpoint: EndpointConfig = EndpointConfig()
 
     @field_validator("store")

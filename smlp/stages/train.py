@@ -48,17 +48,24 @@ def parse_overrides(pairs: list[str], algorithms: list[str]) -> dict[str, dict[s
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--hp {pair!r}: expected name=value")
+            raise ConfigError(f"--hp {pair}: expected name=value")
         algo, dot, name = key.rpartition(".")
         targets = [algo] if dot else [a for a in algorithms
                                       if name in ALGORITHMS[a].hyperparameters]
         if dot and algo not in algorithms:
-            raise ConfigError(f"--hp {pair!r}: {algo!r} is not among the algorithms being "
+            raise ConfigError(f"--hp {pair}: {algo!r} is not among the algorithms being "
                               f"trained ({', '.join(algorithms)})")
         if not targets:
-            raise ConfigError(f"--hp {pair!r}: no selected algorithm has a hyperparameter "
-                              f"{name!r}")
+            from smlp.suggest import did_you_mean
+
+            known = [h for a in algorithms for h in ALGORITHMS[a].hyperparameters]
+            raise ConfigError(f"--hp {pair}: no selected algorithm has a hyperparameter "
+                              f"{name!r}{did_you_mean(name, known)}")
         for target in targets:
+            try:  # checked here, so the error names the flag, not the config section
+                ALGORITHMS[target].hyperparameters[name].coerce(value)
+            except ValueError as exc:
+                raise ConfigError(f"--hp {pair}: {exc}") from None
             result[target][name] = value
     return result
 
