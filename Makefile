@@ -30,6 +30,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 test: install-dev lint
+	scripts/ensure-chromium
 	$(BIN)/pytest
 
 bench: install-dev

@@ -16,7 +16,12 @@ def report(
     config: ConfigOption = None,
     store: StoreOption = None,
 ) -> None:
-    """Write report/index.html: leaderboard with uncertainty, plots, importance, tuning, data."""
+    """Write report/index.html: leaderboard with uncertainty, plots, importance, tuning, data.
+
+    One self-contained file (opens offline) with each figure as a PNG beside it.
+
+    Example: `smlp report --open`
+    """
     from smlp.report.build import build_report
     from smlp.store import open_store
 
