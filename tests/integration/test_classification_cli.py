@@ -47,3 +47,34 @@ def test_bad_targets_are_one_line(project: Path, content: str, flag: str, expect
 def test_unknown_problem_type_is_a_config_error(project: Path) -> None:
     result = smlp("data", "generate", "--problem-type", "ordinal", ok=False)
     assert_one_line_error(result, "multiclass", code=2)  # names the choices
+
+
+def test_sagemaker_requests_for_multiclass(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--dry-run`: the tuning requests SageMaker would get for multiclass data (rehearsed
+    from the config, offline): softprob with num_class, mlogloss minimized, k-NN classifier
+    on accuracy maximized; each checked against SageMaker's API model."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    for key in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(key, str(project / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    (project / "sm.yaml").write_text(
+        "data: {rows: 1500, problem_type: multiclass}\n"
+        "backend: {kind: sagemaker, region: us-east-1, "
+        "role_arn: 'arn:aws:iam::123456789012:role/smlp-sagemaker'}\n"
+        "store: s3://smlp-parity/demo\n")
+    result = smlp("tune", "--algo", "xgboost", "--algo", "knn", "--dry-run", "--config",
+                  str(project / "sm.yaml"))
+    requests = [r["params"] for r in json.loads(result.stdout)["requests"]]
+    tuning = {r["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"]
+              .split("/")[-1].split(":")[0]: r for r in requests}
+    xgb = tuning["sagemaker-xgboost"]
+    static = xgb["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert (static["objective"], static["num_class"]) == ("multi:softprob", "4")
+    assert xgb["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == {
+        "Type": "Minimize", "MetricName": "validation:mlogloss"}
+    knn = tuning["knn"]
+    assert knn["TrainingJobDefinition"]["StaticHyperParameters"]["predictor_type"] == "classifier"
+    assert knn["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == {
+        "Type": "Maximize", "MetricName": "test:accuracy"}
