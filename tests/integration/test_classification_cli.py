@@ -78,3 +78,18 @@ def test_sagemaker_requests_for_multiclass(project: Path, monkeypatch: pytest.Mo
     assert knn["TrainingJobDefinition"]["StaticHyperParameters"]["predictor_type"] == "classifier"
     assert knn["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"] == {
         "Type": "Maximize", "MetricName": "test:accuracy"}
+
+
+def test_a_class_the_models_never_saw_stops_compare(project: Path) -> None:
+    """New data with a class the candidates were not trained on: compare scores none of them
+    (their label codes would mean other classes) and says what to run."""
+    rows = "".join(f"{i},{i % 7},{'ab'[i % 2]}\n" for i in range(60))
+    (project / "in.csv").write_text("x,z,y\n" + rows)
+    smlp("data", "prepare", "--input", "in.csv", "--target", "y")
+    smlp("train", "--algo", "knn", "--hp", "k=3")
+    (project / "in.csv").write_text("x,z,y\n" + rows + "".join(f"{i},1,c\n" for i in range(9)))
+    smlp("data", "prepare", "--input", "in.csv", "--target", "y")
+    result = smlp("compare", ok=False)
+    assert "skipping knn: trained on other data" in result.output
+    assert_one_line_error(result, "a model trained on the current data is not in the manifest "
+                          "yet; run `smlp train` first", code=4)
