@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +101,15 @@ class LocalBackend:
         self.store = store
 
     # -- training ---------------------------------------------------------------------------
+    def preflight(self, jobs: Iterable[TrainingJobSpec | TuningJobSpec]) -> None:
+        """Refuse, before the first job starts, data this machine's memory cannot train on
+        (``capacity``), naming the size it would need and the SageMaker command instead."""
+        from smlp.backends.local.capacity import check
+
+        for job in jobs:
+            training = job.training if isinstance(job, TuningJobSpec) else job
+            check(training.algorithm, training.channels)
+
     def train(self, job: TrainingJobSpec, events: EventSink = ignore) -> TrainingResult:
         spec = get_algorithm(job.algorithm)
         job_dir = self.work_dir / job.name
