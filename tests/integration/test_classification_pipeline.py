@@ -142,3 +142,31 @@ def test_tuning_objectives_follow_the_problem_type(binary: Path) -> None:
     bad = smlp("tune", "--algo", "xgboost", ok=False)
     assert_one_line_error(bad, "objective_type: Minimize, but validation:auc is better higher",
                           code=2)
+
+
+def test_sklearn_classifier_serves_through_the_container_contract(multiclass: Path,
+                                                                  tmp_path: Path) -> None:
+    """The scikit-learn classifier `smlp train` made, served by the container's real
+    sagemaker-inference transformer, answers each record with the probabilities that smlp's
+    compare read: one CSV row of class probabilities per record."""
+    from smlp.backends.sagemaker.sourcedir import training_scripts
+    from tests.reference.sklearn_container import SklearnServing, unpack
+
+    smlp("train", "--algo", "sklearn-gbm", "--hp", "n_estimators=15")
+    smlp("compare")
+    store = multiclass / "smlp-artifacts"
+    ours = (store / "compare" / "sklearn-gbm" / "test.csv.out").read_text().splitlines()
+    archive = tmp_path / "sourcedir.tar.gz"
+    archive.write_bytes(training_scripts().data)
+    code = unpack(archive, tmp_path / "code")
+    model_dir = model_folder(multiclass, "sklearn-gbm", tmp_path / "model")
+    lines = split_path(store, "test").read_text().splitlines()
+    features = "\n".join(line.split(",", 1)[1] for line in lines).encode()
+    with SklearnServing(code, model_dir, "sklearn_gbm.py") as container:
+        theirs = container.invoke(features, "text/csv", "text/csv")
+    theirs_rows = (theirs.decode() if isinstance(theirs, bytes) else theirs).splitlines()
+    assert len(theirs_rows) == len(ours) == len(lines)
+    np.testing.assert_allclose(np.array([[float(v) for v in r.split(",")] for r in ours]),
+                               np.array([[float(v) for v in r.split(",")] for r in theirs_rows]),
+                               rtol=1e-12)
+    assert ours[0].count(",") == 3  # four classes
