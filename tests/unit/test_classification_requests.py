@@ -78,3 +78,17 @@ def test_knn_classifier_tunes_on_accuracy_only() -> None:
     with pytest.raises(ConfigError, match="test:mse is not emitted"):
         rq.tuning_job_request(tuning_spec(training=training, ranges=ranges,
                                           objective_metric="test:mse"), spec, "img", SETTINGS)
+
+
+def test_replayed_sagemaker_scores_stay_one_record_each() -> None:
+    """Raw input on SageMaker: the container's per-record answer is replayed through the local
+    engine; softprob's list of class scores is one record, not one per class."""
+    import numpy as np
+
+    from smlp.backends.sagemaker.transform_io import Replay, parse_predictions
+
+    softprob = parse_predictions(iter(["[0.1, 0.2, 0.7]\n", "[0.6, 0.3, 0.1]\n"]))
+    assert softprob == ["[0.1, 0.2, 0.7]", "[0.6, 0.3, 0.1]"]
+    assert parse_predictions(iter(["0.83\n", '{"predicted_label": 2.0}\n'])) == [0.83, 2.0]
+    chunk = Replay(softprob, "out")(np.zeros((2, 3)))
+    assert chunk.tolist() == softprob

@@ -70,10 +70,12 @@ def encode_file(raw: Path, target: Path, job: TransformJobSpec) -> Any:
     return result
 
 
-def parse_predictions(lines: Iterator[str]) -> list[float]:
+def parse_predictions(lines: Iterator[str]) -> list[float | str]:
     """One value per record from CSV (``1.5``) or JSON Lines (``{"predicted_label": 1.5}``,
-    or a ``{"predictions": [...]}`` object per mini-batch)."""
-    values: list[float] = []
+    or a ``{"predictions": [...]}`` object per mini-batch). XGBoost softprob's class scores per
+    record (``[0.1, 0.2, 0.7]``, serve.py's ``str`` of the list) stay one text value, as the
+    container wrote them."""
+    values: list[float | str] = []
     for line in lines:
         text = line.strip()
         if not text:
@@ -82,6 +84,9 @@ def parse_predictions(lines: Iterator[str]) -> list[float]:
             values.append(float(text.split(",")[0]))
             continue
         item = json.loads(text)
+        if isinstance(item, list) and all(isinstance(v, int | float) for v in item):
+            values.append(text)
+            continue
         records = item.get("predictions", [item]) if isinstance(item, dict) else item
         for record in records:
             values.append(float(record["predicted_label"] if isinstance(record, dict)
@@ -92,7 +97,8 @@ def parse_predictions(lines: Iterator[str]) -> list[float]:
 class Replay:
     """A "model" that hands out SageMaker's predictions in input order."""
 
-    def __init__(self, predictions: list[float], source: str, dtype: str = "float64") -> None:
+    def __init__(self, predictions: list[float | str], source: str,
+                 dtype: str = "float64") -> None:
         self.predictions = predictions
         self.position = 0
         self.source = source
@@ -105,7 +111,9 @@ class Replay:
         if end > len(self.predictions):
             raise DataError(f"{self.source}: SageMaker returned {len(self.predictions)} "
                             f"predictions, fewer than the input's rows")
-        chunk = np.asarray(self.predictions[self.position:end], dtype=self.dtype)
+        values = self.predictions[self.position:end]
+        text = bool(values) and isinstance(values[0], str)
+        chunk = np.array(values, dtype=object) if text else np.asarray(values, dtype=self.dtype)
         self.position = end
         return chunk
 
