@@ -62,6 +62,7 @@ class StreamedData:
     paths: dict[str, Path]
     rows: dict[str, int]
     dropped_rows: int
+    sha256: dict[str, str]  # of each split file, computed while writing it
 
 
 @dataclass
@@ -362,9 +363,9 @@ def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFra
     schema = _fit(path, types, keep, labels, target, id_column, standardize, seed, source)
     if decided != "regression":
         schema = schema.model_copy(update={"problem_type": decided, "classes": classes})
-    rows = _write(path, types, keep, labels, values, schema, folder, source)
+    rows, hashes = _write(path, types, keep, labels, values, schema, folder, source)
     return StreamedData(schema=schema, paths={s: folder / f"{s}.csv" for s in SPLITS},
-                        rows=rows, dropped_rows=int(total - keep.sum()))
+                        rows=rows, dropped_rows=int(total - keep.sum()), sha256=hashes)
 
 
 def _blocks(path: Path, types: dict[str, Any], keep: np.ndarray,
@@ -390,7 +391,9 @@ def _typed_batches(path: Path, types: dict[str, Any]) -> Iterator[pa.RecordBatch
     if path.suffix != ".arrows":
         yield from _text_batches(path, types=types)
         return
-    with pa.memory_map(str(path)) as source:
+    # Read, not memory-mapped: mapped pages would count towards (and stay in) the process's
+    # resident memory until the pass ends, growing with the input.
+    with pa.OSFile(str(path), "rb") as source:
         for batch in pa.ipc.open_stream(source):
             yield pa.RecordBatch.from_arrays(
                 [_as_type(batch.column(name), kind) for name, kind in types.items()],
@@ -516,21 +519,26 @@ def _lines(schema: Schema, batch: pa.RecordBatch, label: np.ndarray,
 
 
 def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
-           values: np.ndarray, schema: Schema, folder: Path, source: str) -> dict[str, int]:
+           values: np.ndarray, schema: Schema, folder: Path,
+           source: str) -> tuple[dict[str, int], dict[str, str]]:
     """Pass 3: encode each block and append its rows to their split's file (the bytes
     ``prepare.write_split`` writes for the same rows, in input order)."""
+    import hashlib
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
     rows = dict.fromkeys(SPLITS, 0)
     handles = {s: open(folder / f"{s}.csv", "wb") for s in SPLITS}
+    digests = {s: hashlib.sha256() for s in SPLITS}
 
     def flush(job: tuple[Future[pa.Array], np.ndarray]) -> None:
         lines, split = job[0].result(), job[1]
         for position, name in enumerate(SPLITS):
             chosen = split == position
             if chosen.any():
-                handles[name].write(_text_bytes(lines.filter(pa.array(chosen))))
+                data = _text_bytes(lines.filter(pa.array(chosen)))
+                handles[name].write(data)
+                digests[name].update(data)
                 rows[name] += int(chosen.sum())
 
     # Formatting numbers as text is the costliest step: two blocks at a time (pyarrow's
@@ -548,7 +556,7 @@ def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarr
     finally:
         for handle in handles.values():
             handle.close()
-    return rows
+    return rows, {s: digest.hexdigest() for s, digest in digests.items()}
 
 
 def _text_bytes(array: pa.Array) -> pa.Buffer:

@@ -17,7 +17,6 @@ from smlp.events import Event, EventSink, ignore
 from smlp.manifest import (
     DataRecord,
     artifact_for_bytes,
-    artifact_for_file,
     load_manifest,
     record_stage,
     update_manifest,
@@ -106,7 +105,7 @@ def _prepare_streaming(config: Config, store: Store, input_path: Path, target: s
             events(Event("info", f"fill values: {streamed.schema.fill_method}"))
         _say_problem(streamed, events)
         return _publish_files(store, streamed.schema, streamed.paths, streamed.rows, record,
-                              events)
+                              events, streamed.sha256)
 
 
 def _say_problem(prepared: Any, events: EventSink) -> None:
@@ -155,17 +154,20 @@ def _publish(store: Store, prepared: PreparedData, record: Any,
 
 
 def _publish_files(store: Store, schema: Any, paths: dict[str, Path], rows: dict[str, int],
-                   record: Any, events: EventSink) -> DataRecord:
-    """Upload split files written locally as a new version, then switch the manifest."""
+                   record: Any, events: EventSink,
+                   hashes: dict[str, str] | None = None) -> DataRecord:
+    """Upload split files written locally as a new version, then switch the manifest
+    (``hashes``: the files' sha256 when the writer computed them on the way)."""
     from smlp.fileio import sha256_bytes, sha256_file
+    from smlp.manifest import Artifact
 
     schema_bytes = schema.to_json().encode()
-    hashes = {split: sha256_file(paths[split]) for split in SPLITS}
+    hashes = hashes or {split: sha256_file(paths[split]) for split in SPLITS}
     version = sha256_bytes("\n".join(
         [f"{split} {hashes[split]}" for split in SPLITS] + [sha256_bytes(schema_bytes)]
     ).encode())[:VERSION_CHARS]
-    splits = {split: artifact_for_file(store, split_key(split, version), paths[split])
-              for split in SPLITS}
+    splits = {split: Artifact(uri=store.uri(split_key(split, version)), sha256=hashes[split],
+                              size=paths[split].stat().st_size) for split in SPLITS}
     for split in SPLITS:
         store.upload(paths[split], split_key(split, version), hashes[split])
     store.write_bytes(schema_key(version), schema_bytes)

@@ -13,6 +13,7 @@ from smlp.config.data import SplitFractions
 from smlp.data import stream
 from smlp.data.prepare import SPLITS, prepare_table, read_table, write_split
 from smlp.errors import DataError
+from smlp.fileio import sha256_file
 
 
 def write_raw(path: Path, rows: int, empty_first: int = 0, target: str = "number") -> Path:
@@ -68,6 +69,7 @@ def test_streamed_splits_hold_the_in_memory_rows(tmp_path: Path, monkeypatch: py
     for split in SPLITS:
         assert streamed.rows[split] == prepared.splits[split].shape[0]
         assert sorted_lines(streamed.paths[split]) == sorted_lines(files[split])
+        assert streamed.sha256[split] == sha256_file(streamed.paths[split])
     assert not (out / "input.arrows").exists() or empty_first == 0
 
 
