@@ -48,3 +48,30 @@ def test_labels_only_have_no_probability_metrics_and_rank_last() -> None:
     assert sorted([0.7, None, 0.9], key=sort_key("roc_auc")) == [0.9, 0.7, None]
     assert DEFAULT_METRIC == {"regression": "rmse", "binary": "accuracy",
                               "multiclass": "accuracy"}
+
+
+def test_scores_read_back_and_labels_the_model_never_saw(tmp_path) -> None:
+    """compare's reading of a classifier's output: each container's record format, and a label
+    code outside the model's classes is one clear error."""
+    from smlp.errors import DataError
+    from smlp.manifest import Artifact, Candidate
+    from smlp.stages.scores import parse_scores, read_scores
+    from smlp.store import LocalStore
+
+    assert parse_scores(["0.75", "0.25"], "xgboost", 2, "o").tolist() == [[0.25, 0.75],
+                                                                          [0.75, 0.25]]
+    assert parse_scores(["[0.5, 0.25, 0.25]"], "xgboost", 3, "o").shape == (1, 3)
+    assert parse_scores(["0.5,0.5"], "sklearn-gbm", 2, "o").shape == (1, 2)
+    assert parse_scores(["2.0"], "knn", 3, "o").tolist() == [2.0]
+    with pytest.raises(DataError, match="2 class probabilities per row, but the data has 3"):
+        parse_scores(["0.5,0.5"], "sklearn-gbm", 3, "o")
+
+    store = LocalStore(tmp_path)
+    (tmp_path / "test.csv").write_text("0,1.5\n3,2.5\n")
+    (tmp_path / "test.csv.out").write_text("[0.2, 0.3, 0.5]\n[0.6, 0.2, 0.2]\n")
+    candidate = Candidate(name="xgboost", algo="xgboost", job_name="j", hyperparameters={},
+                          model=Artifact(uri="m", sha256=""))
+    with pytest.raises(DataError, match="test split row 2: label code 3 is not one of the 3 "
+                                        "classes xgboost was trained on"):
+        read_scores(store, str(tmp_path / "test.csv"), str(tmp_path / "test.csv.out"),
+                    candidate, ("multiclass", 3), "test")
