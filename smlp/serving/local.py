@@ -23,6 +23,7 @@ from smlp.serving.payload import Decoder
 from smlp.serving.variants import Router, Variant, check_variant_name
 
 CONTROL_TIMEOUT = 10.0  # seconds for a control request to a local endpoint
+MANY_ROWS = 256  # from this many rows a request predicts with the model's threads
 
 
 def load_endpoint(backend: Any, spec: EndpointSpec) -> Endpoint:
@@ -48,26 +49,24 @@ def load_endpoint(backend: Any, spec: EndpointSpec) -> Endpoint:
 
 
 def serving_predictor(algorithm: str, model_dir: Path) -> Any:
-    """``model_fn`` once, then ``predict_fn`` per request, the model set to one thread.
+    """``model_fn`` once, then ``predict_fn`` per request, small requests on one thread.
 
     An endpoint answers many small requests side by side: OpenMP threads per request only
     contend (one row with XGBoost's threads on a loaded 2-core machine: 26 ms; with one:
-    2.4 ms). The predictions do not depend on the thread count.
+    2.4 ms). Requests of ``MANY_ROWS`` or more go to a second handle on the same model that
+    keeps its threads. The predictions do not depend on the thread count.
     """
     from smlp.algorithms.entry_points import load_script
 
     module = load_script(algorithm)
     model = module.model_fn(str(model_dir))
-    set_param = getattr(model, "set_param", None)  # an xgboost Booster
-    if callable(set_param):
-        set_param({"nthread": 1})
-    if algorithm == "knn":
-        import faiss  # process-wide; this process only serves
-
-        faiss.omp_set_num_threads(1)
+    many = model
+    if callable(getattr(model, "set_param", None)):  # an xgboost Booster
+        many = module.model_fn(str(model_dir))
+        model.set_param({"nthread": 1})
 
     def predict(features: Any) -> Any:
-        return module.predict_fn(features, model)
+        return module.predict_fn(features, many if len(features) >= MANY_ROWS else model)
 
     return predict
 
@@ -80,10 +79,16 @@ def serve(backend: Any, spec: EndpointSpec, events: EventSink = ignore) -> Endpo
     """Serve ``spec`` in the foreground until Ctrl-C (or ``smlp endpoint delete``)."""
     from smlp.serving.server import check_port, run_foreground
 
+    record = registry_dir(backend) / f"{spec.name}.json"
+    if record.exists():
+        running = _info(_record(backend, spec.name))
+        if running.status == "InService":
+            raise ConfigError(f"endpoint {spec.name} is already serving at {running.url}; "
+                              "stop it (`smlp endpoint delete " + spec.name + "`) or pick "
+                              "another --name")
     if spec.port:
         check_port(spec.host, spec.port)
     endpoint = load_endpoint(backend, spec)
-    record = registry_dir(backend) / f"{spec.name}.json"
     urls: list[str] = []
 
     def ready(port: int) -> None:

@@ -298,14 +298,32 @@ def encode(predictions: Any, accept: str) -> bytes:
     """The response body for ``accept``; numbers keep transform's text in every format.
     Class scores (2-D) are a list under ``score`` in JSON, as XGBoost's
     ``encode_predictions_as_json`` writes them."""
-    texts = prediction_text(predictions)
     if accept == CSV:
-        return "".join(f"{text}\n" for text in texts).encode()
+        return _csv_lines(predictions)
+    texts = prediction_text(predictions)
     scores = [_json_score(text) for text in texts]
     if accept == JSONLINES:
         return "".join(f'{{"score": {score}}}\n' for score in scores).encode()
     return ('{"predictions": [' + ", ".join(f'{{"score": {score}}}' for score in scores)
             + "]}").encode()
+
+
+def _csv_lines(predictions: Any) -> bytes:
+    """One line per record, built in Arrow (no Python string per row)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.asarray(predictions)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1 or values.size == 0:
+        return "".join(f"{text}\n" for text in prediction_text(values)).encode()
+    lines = pc.binary_join_element_wise(pa.array(values).cast(pa.string()), "", "\n")
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32, count=len(lines) + 1,
+                           offset=lines.offset * 4)
+    return data[int(bounds[0]):int(bounds[-1])].to_pybytes()
 
 
 def _json_score(text: str) -> str:

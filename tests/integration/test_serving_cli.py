@@ -72,6 +72,8 @@ def test_deploy_invoke_describe_weights_and_ctrl_c(trained: Path) -> None:
                               "'nope' is not on this endpoint")
         assert_one_line_error(smlp("endpoint", "describe", "other", ok=False),
                               "no local endpoint named 'other'; running: demo", 2)
+        assert_one_line_error(smlp("deploy", "--model", "xgboost", "--name", "demo", "--port",
+                                   "0", ok=False), "endpoint demo is already serving at", 2)
         busy = port_of(endpoint.url)
         assert_one_line_error(smlp("deploy", "--model", "xgboost", "--port", str(busy),
                                    ok=False), f"cannot listen on 127.0.0.1:{busy}", 6)
