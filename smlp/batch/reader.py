@@ -214,15 +214,39 @@ def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
     else:
         features = _encode(plan, table)
         if plan.text_convert is not None:
-            strings = pcsv.read_csv(
-                pa.py_buffer(data),
-                read_options=plan.read_options,
-                convert_options=plan.text_convert,
-            )
-            text = {name: strings.column(name) for name in strings.column_names}
+            text = _as_written(plan, table, data)
     if b'"' in data:
         text = {name: _quote(col) for name, col in text.items()}
     return Block(offset, len(data), table.num_rows, features, text)
+
+
+def _as_written(plan: FilePlan, table: pa.Table, data: bytes | bytearray
+                ) -> dict[str, pa.ChunkedArray]:
+    """The columns the output copies, as the text written in the file.
+
+    A text column the first parse read without a null already is that text (an ID, mostly),
+    so only numbers and columns with cells read as null (empty, ``NA``, ...) take the second,
+    all-text parse of the block.
+    """
+    text: dict[str, pa.ChunkedArray] = {}
+    rest: list[str] = []
+    for name in plan.output.input_columns:
+        column = table.column(name)
+        if pa.types.is_string(column.type) and column.null_count == 0:
+            text[name] = column
+        else:
+            rest.append(name)
+    if rest:
+        assert plan.text_convert is not None
+        convert = pcsv.ConvertOptions(
+            column_types={name: pa.string() for name in rest},
+            include_columns=[name for name in plan.text_convert.include_columns if name in rest],
+            strings_can_be_null=False,
+        )
+        strings = pcsv.read_csv(pa.py_buffer(data), read_options=plan.read_options,
+                                convert_options=convert)
+        text.update((name, strings.column(name)) for name in strings.column_names)
+    return text
 
 
 def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:

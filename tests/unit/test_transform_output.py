@@ -90,6 +90,15 @@ def test_raw_input_with_header_gives_id_and_prediction_with_a_header(tmp_path: P
     assert text == 'id,prediction\na7,101\n"b,8",2\n'
 
 
+def test_ids_go_out_as_written_whatever_pyarrow_reads_as_null(tmp_path: Path) -> None:
+    ids = ["a7", "NA", "", "null", '"b,8"', "007", " c ", "N/A"] * 3
+    rows = "".join(f"{i},Lima,{k}\n" for k, i in enumerate(ids))
+    for block_size in (None, 24):  # one block; blocks with and without such IDs
+        text, _ = run(tmp_path, "id,city,size\n" + rows, NAMED, block_size=block_size)
+        assert text.splitlines() == ["id,prediction"] + [
+            f"{i},{k}" for k, i in enumerate(ids)]
+
+
 def test_sagemaker_shape_stays_available(tmp_path: Path) -> None:
     text, _ = run(tmp_path, "id,city,size\na7,Oslo,1\nb8,Lima,2\n", BatchOptions())
     assert text == "101\n2\n"
