@@ -50,6 +50,10 @@ def relabel(path: Path, classes: list[str], algo: str, probabilities: bool, head
         return
     with open(path, "rb") as handle:
         first = handle.readline() if header else b""
+        sample = handle.readline()
+    # One number a line (the prediction alone, binary or k-NN): parsed as numbers in C.
+    numbers = ((algo == "xgboost" and len(classes) == 2 or algo in LABELS_ONLY)
+               and not first_is_label and b"," not in sample and b"[" not in sample)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
@@ -62,13 +66,24 @@ def relabel(path: Path, classes: list[str], algo: str, probabilities: bool, head
                                                skip_rows=1 if header else 0),
                 parse_options=pacsv.ParseOptions(delimiter=_NEVER, quote_char=False,
                                                  escape_char=False),
-                convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()},
-                                                     strings_can_be_null=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={"line": pa.float64() if numbers else pa.string()},
+                    strings_can_be_null=False),
             )
             wrote_header = header
             for batch in reader:
                 lines = batch.column(0)
                 if not len(lines):
+                    continue
+                if numbers:
+                    if lines.null_count:
+                        raise DataError(f"{path}: an empty prediction")
+                    scores = _floats(lines).reshape(-1, 1)
+                    prediction = _prediction(scores, classes, algo, probabilities, str(path))
+                    if probabilities and not wrote_header:
+                        out.write((",".join(_quote(c) for c in classes) + "\n").encode())
+                        wrote_header = True
+                    out.write(_text_bytes(_lines(prediction)))
                     continue
                 fields, before = _convert(lines, classes, algo, probabilities, first_is_label,
                                           str(path))
@@ -82,6 +97,13 @@ def relabel(path: Path, classes: list[str], algo: str, probabilities: bool, head
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _lines(values: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(values, pa.scalar(""), "\n")
 
 
 def _header(line: str, classes: list[str], probabilities: bool) -> bytes:
