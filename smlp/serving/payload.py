@@ -43,6 +43,8 @@ DEFAULT_ACCEPT = CSV
 # Below this a request is parsed on its own thread: handing a small body to Arrow's thread
 # pool costs more than parsing it (and requests already run side by side).
 THREADED_PARSE_BYTES = 1 << 20
+QUICK_PARSE_BYTES = 4096  # up to this, plain numeric rows skip Arrow's setup
+_PLAIN_NUMBER = re.compile(rb"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 BODY = "request body"  # how errors name the payload
 # pyarrow's CSV messages, as smlp.batch.reader reads them
 _BAD_VALUE = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'$", re.DOTALL)
@@ -124,6 +126,9 @@ class Decoder:
             return np.empty((0, self.n_features), dtype=np.float32)
         if self.schema is not None and _has_header(body, self.schema):
             return self._raw_csv(body)
+        quick = _few_plain_rows(body, self.n_features)
+        if quick is not None:
+            return quick
         names = [f"c{i}" for i in range(self.n_features)]
         try:
             table = pcsv.read_csv(
@@ -258,6 +263,41 @@ class Decoder:
         except DataError as exc:
             raise PayloadError(400, _one_line(str(exc))) from None
         return features
+
+
+def _few_plain_rows(body: bytes, width: int) -> np.ndarray | None:
+    """A few rows of plain decimals parsed without Arrow's per-call setup (~1 ms), to the
+    same float32 values Arrow gives; None (use Arrow) for anything else.
+
+    Python's float() rounds the decimal to float64, then to float32: that double rounding
+    can only go wrong when the float64 lands exactly on a float32 midpoint it was rounded
+    onto (a midpoint is a float64, so rounding cannot cross it), which is checked; Arrow
+    handles those rows.
+    """
+    import numpy as np
+
+    if len(body) > QUICK_PARSE_BYTES:
+        return None
+    lines = body.split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
+    fields = [field for line in lines for field in line.rstrip(b"\r").split(b",")]
+    if not lines or len(fields) != width * len(lines) or not all(
+            _PLAIN_NUMBER.match(field) for field in fields):
+        return None
+    wide = np.array([float(field) for field in fields], dtype=np.float64)
+    with np.errstate(over="ignore"):
+        narrow = wide.astype(np.float32)
+    if not np.isfinite(narrow).all():
+        return None
+    toward = np.nextafter(narrow, np.where(wide > narrow, np.inf, -np.inf).astype(np.float32))
+    midpoints = (narrow.astype(np.float64) + toward.astype(np.float64)) / 2
+    for at in np.flatnonzero(wide == midpoints):  # rare: is the decimal that midpoint itself?
+        from decimal import Decimal
+
+        if Decimal(fields[at].decode()) != Decimal(float(wide[at])):
+            return None  # it was rounded onto the midpoint: Arrow rounds it correctly
+    return narrow.reshape(len(lines), width)
 
 
 def _has_header(body: bytes, schema: Schema) -> bool:

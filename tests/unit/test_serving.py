@@ -253,3 +253,36 @@ def test_class_scores_are_one_record_each() -> None:
         "predictions": [{"score": [0.25, 0.75]}, {"score": [0.5, 0.5]}]}
     assert [json.loads(x) for x in encode(scores, "application/jsonlines").splitlines()] == [
         {"score": [0.25, 0.75]}, {"score": [0.5, 0.5]}]
+
+
+def test_few_rows_parse_to_arrows_float32_exactly() -> None:
+    """The quick path for small plain-number payloads gives the float32 Arrow's CSV parse
+    (transform's) gives, including a decimal whose float64 is a float32 midpoint (handed to
+    Arrow), and leaves anything that is not a plain decimal to Arrow."""
+    import pyarrow.csv as pcsv
+
+    from smlp.serving.payload import _few_plain_rows
+
+    def arrow(body: bytes, width: int) -> np.ndarray:
+        names = [f"c{i}" for i in range(width)]
+        table = pcsv.read_csv(pa.py_buffer(body), read_options=pcsv.ReadOptions(
+            column_names=names), convert_options=pcsv.ConvertOptions(
+            column_types={n: pa.float32() for n in names}))
+        return np.column_stack([c.to_numpy() for c in table.columns])
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=4000) * 10.0 ** rng.integers(-30, 30, 4000)
+    digits = rng.integers(1, 20, 4000)
+    rows = [b",".join(b"%.*g" % (int(k), v) for v, k in zip(values[i:i + 8], digits[i:i + 8],
+                                                             strict=True))
+            for i in range(0, 4000, 8)]
+    for row in rows:
+        quick = _few_plain_rows(row + b"\n", 8)
+        assert quick is not None
+        np.testing.assert_array_equal(quick, arrow(row + b"\n", 8))
+    midpoint = b"1.00000005960464477539062500000000000001\n"  # float64: 1 + 2**-24 exactly
+    assert _few_plain_rows(midpoint, 1) is None
+    assert Decoder(1).decode(midpoint, "text/csv")[0, 0] == np.nextafter(
+        np.float32(1), np.float32(2))
+    for other in (b"nan\n", b"1_0\n", b'"1"\n', b"1,\n", b"1e40\n", b" 1\n"):
+        assert _few_plain_rows(other, 1) is None, other
