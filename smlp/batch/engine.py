@@ -9,10 +9,8 @@ file in the output folder, renamed to ``<name>.out`` only once complete.
 
 from __future__ import annotations
 
-import importlib.abc
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from smlp.arrays import strings, text
+from smlp.arrays import keep_pandas_out, strings, text
 from smlp.batch.jsonpath import ColumnPath, parse_path
 from smlp.batch.options import BatchOptions, BatchResult, RowEncoder, UnseenCounts
 from smlp.batch.output import PREDICTION
@@ -108,36 +106,6 @@ def input_files(path: Path) -> list[Path]:
     if not files:
         raise DataError(f"{path}: no input files")
     return files
-
-
-class _RefusePandas(importlib.abc.MetaPathFinder):
-    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError("pandas is kept off the predict path", name=name)
-        return None
-
-
-_PANDAS_LOCK = threading.Lock()
-
-
-def keep_pandas_out() -> None:
-    """Stop pyarrow importing pandas (~1 s, a third of a small transform) on the predict path.
-
-    The first time pyarrow builds an array it imports pandas to ask whether the input is a
-    pandas object. Nothing here hands it one, so while pandas is not imported yet, let that
-    one probe find pandas absent: pyarrow then skips the check for this process, and whatever
-    truly needs pandas later (``to_pandas``, ``from_pandas``) still imports it, because
-    pyarrow tries the import again there (``pyarrow/pandas-shim.pxi``, ``_check_import``).
-    """
-    with _PANDAS_LOCK:
-        if "pandas" in sys.modules:
-            return
-        refuse = _RefusePandas()
-        sys.meta_path.insert(0, refuse)
-        try:
-            pa.lib._pandas_api.have_pandas  # noqa: B018  # the probe pyarrow remembers
-        finally:
-            sys.meta_path.remove(refuse)
 
 
 def _block_size(options: BatchOptions) -> int:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from smlp.arrays import keep_pandas_out, strings, text, to_numpy
 from smlp.config.data import SplitFractions
 from smlp.data.prepare import MIN_ROWS, SPLITS, _check_unique_names, _not_utf8
 from smlp.data.schema import (
@@ -174,7 +175,7 @@ def _as_float(column: pa.Array) -> np.ndarray | None:
         values = pc.cast(column, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return values.to_numpy(zero_copy_only=False)
+    return to_numpy(values)
 
 
 def _scan(path: Path, target: str, id_column: str | None, source: str,
@@ -222,11 +223,11 @@ def _scan(path: Path, target: str, id_column: str | None, source: str,
         rows += batch.num_rows
     if rows == 0:
         raise DataError(f"{path}: input file has a header but no rows")
-    text = pa.chunked_array(targets, pa.string())
+    raw = pa.chunked_array(targets, pa.string())
     info = columns[target]
-    if info.numeric and text.null_count < len(text):  # as read_csv types it
-        text = pc.cast(text, pa.int64() if info.integer else pa.float64())
-    return names, columns, text, rows
+    if info.numeric and raw.null_count < len(raw):  # as read_csv types it
+        raw = pc.cast(raw, pa.int64() if info.integer else pa.float64())
+    return names, columns, raw, rows
 
 
 class _TypesChanged(Exception):
@@ -245,16 +246,7 @@ def _scan_batches(path: Path, reader: Any, names: list[str], target: str,
     columns = {name: _Column(name) for name in names}
     targets: list[pa.Array] = []
     rows = 0
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except pa.ArrowInvalid as exc:
-            if "conversion error" in str(exc):
-                raise _TypesChanged from None
-            raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})"
-                            ) from None
+    for batch in _prefetch(_read_typed(path, reader)):
         for name, info in columns.items():
             array = batch.column(name)
             info.nulls += array.null_count
@@ -264,16 +256,28 @@ def _scan_batches(path: Path, reader: Any, names: list[str], target: str,
                                              or pa.types.is_null(kind))
             info.integer = info.integer and pa.types.is_integer(kind)
             if pa.types.is_floating(kind) and info.first_inf is None:
-                infinite = np.flatnonzero(
-                    pc.fill_null(pc.is_inf(array), False).to_numpy(zero_copy_only=False))
-                if infinite.size:
-                    info.first_inf = rows + int(infinite[0])
+                infinite = pc.is_inf(array)
+                if pc.any(infinite).as_py():
+                    info.first_inf = rows + int(pc.index(infinite, True).as_py())
         targets.append(batch.column(target))
         rows += batch.num_rows
         out.write_batch(batch)
     if rows == 0:
         raise DataError(f"{path}: input file has a header but no rows")
     return columns, pa.chunked_array(targets), rows
+
+
+def _read_typed(path: Path, reader: Any) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            yield reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            if "conversion error" in str(exc):
+                raise _TypesChanged from None
+            raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})"
+                            ) from None
 
 
 def _typed_reader(path: Path) -> Any:
@@ -302,7 +306,7 @@ def _split_labels(target: pa.ChunkedArray, target_name: str, problem_type: str,
             values = pc.cast(target, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise label_rules.not_numeric(target, target_name, source) from None
-        numbers = values.to_numpy(zero_copy_only=False)
+        numbers = to_numpy(values)
         keep = ~np.isnan(numbers)
     else:
         keep = pc.is_valid(target).to_numpy(zero_copy_only=False)
@@ -340,6 +344,7 @@ def _split_labels(target: pa.ChunkedArray, target_name: str, problem_type: str,
 def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFractions,
                 seed: int, standardize: bool, problem_type: str, folder: Path) -> StreamedData:
     """Prepare ``path`` into ``folder/<split>.csv`` in bounded memory (see the module doc)."""
+    keep_pandas_out()  # nothing here needs it: ~0.4 s of start-up saved
     source = str(path)
     spill = folder / "input.arrows"
     names, columns, target_text, total = _scan(path, target, id_column, source, spill)
@@ -462,11 +467,11 @@ def _fit(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray
             continue
         part = batch.filter(train)
         for name, moment in moments.items():
-            values = part.column(name).to_numpy(zero_copy_only=False)
+            values = to_numpy(part.column(name))
             moment.add(values[~np.isnan(values)], rng)
         for name, seen in counts.items():
-            text = pc.fill_null(part.column(name), MISSING)
-            for item in pc.value_counts(text).to_pylist():
+            labelled = pc.fill_null(part.column(name), MISSING)
+            for item in pc.value_counts(labelled).to_pylist():
                 seen[item["values"]] = seen.get(item["values"], 0) + item["counts"]
     result: list[NumericFeature | CategoricalFeature] = []
     sampled = False
@@ -495,9 +500,9 @@ def _one_hot_text(column: pa.Array, categories: list[str]) -> pa.Array:
     width = len(categories)
     patterns = [",".join("1" if j == i else "0" for j in range(width)) for i in range(width)]
     patterns.append(",".join(["0"] * width))  # unseen here, or beyond the top categories
-    text = pc.fill_null(pc.cast(column, pa.string()), MISSING)
-    index = pc.fill_null(pc.index_in(text, value_set=pa.array(categories, pa.string())), width)
-    return pc.take(pa.array(patterns, pa.string()), index)
+    labelled = pc.fill_null(pc.cast(column, pa.string()), MISSING)
+    index = pc.fill_null(pc.index_in(labelled, value_set=strings(categories)), width)
+    return pc.take(strings(patterns), index)
 
 
 def _lines(schema: Schema, batch: pa.RecordBatch, label: np.ndarray,
@@ -514,8 +519,8 @@ def _lines(schema: Schema, batch: pa.RecordBatch, label: np.ndarray,
             fields.append(pc.cast(numbers, pa.string()))
         else:
             fields.append(_one_hot_text(column, feature.categories))
-    fields[-1] = pc.binary_join_element_wise(fields[-1], "", "\n")
-    return pc.binary_join_element_wise(*fields, ",")
+    fields[-1] = pc.binary_join_element_wise(fields[-1], text(""), text("\n"))
+    return pc.binary_join_element_wise(*fields, text(","))
 
 
 def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
