@@ -258,7 +258,18 @@ def main() -> None:
                         keep(results, "smlp-1000", load(server.port, big, 1))
                 finally:
                     server.close()
+        report_endpoint(args, results)
         per_row_transform = transform_cost_per_row(folder, b_lines(big), 3)
+    big_run = results["smlp-1000"]
+    per_row = big_run["seconds"] / (big_run["requests"] * 1000)
+    ratio = per_row / per_row_transform
+    print(f"1,000-row requests: {big_run['rps']:,.1f} req/s, {1e6 * per_row:.2f} us/row, p50 "
+          f"{big_run['p50_ms']:.1f} ms | smlp transform on the same {len(big) * 1000:,} rows: "
+          f"{1e6 * per_row_transform:.2f} us/row | ratio {ratio:.2f} (goal <= 1.5) "
+          f"{verdict(ratio <= 1.5)}")
+
+
+def report_endpoint(args: Any, results: dict[str, dict[str, Any]]) -> None:
     print(f"single-row requests, {args.requests:,} each, model: xgboost on {args.rows:,} rows")
     for concurrency in (1, 8):
         ours, ref = results[f"smlp-c{concurrency}"], results[f"bare-c{concurrency}"]
@@ -269,13 +280,6 @@ def main() -> None:
               f" | throughput ratio {ratio:.2f} (goal >= 0.80) {verdict(ratio >= 0.8)}")
     p99 = results["smlp-c1"]["p99_ms"]
     print(f"  p99 at concurrency 1: {p99:.2f} ms (goal < 20 ms) {verdict(p99 < 20)}")
-    big_run = results["smlp-1000"]
-    per_row = big_run["seconds"] / (big_run["requests"] * 1000)
-    ratio = per_row / per_row_transform
-    print(f"1,000-row requests: {big_run['rps']:,.1f} req/s, {1e6 * per_row:.2f} us/row, p50 "
-          f"{big_run['p50_ms']:.1f} ms | smlp transform on the same {len(big) * 1000:,} rows: "
-          f"{1e6 * per_row_transform:.2f} us/row | ratio {ratio:.2f} (goal <= 1.5) "
-          f"{verdict(ratio <= 1.5)}")
 
 
 def keep(results: dict[str, dict[str, Any]], key: str, run: dict[str, Any]) -> None:
