@@ -401,8 +401,13 @@ def test_ecr_pull_is_limited_to_sagemaker_algorithm_repos(default: Synth, varian
 
 
 def test_unknown_region_is_a_config_error(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'xx-nowhere-1' is not a region SageMaker runs"):
+        InfraConfig(region="xx-nowhere-1")  # the config refuses it first ...
     with pytest.raises(ConfigError, match="infra.region: no SageMaker image registry known"):
-        build_app(InfraConfig(region="xx-nowhere-1"), tmp_path, nag=False)
+        # ... and the stack, built from a config that skipped validation, still does.
+        build_app(InfraConfig.model_construct(region="xx-nowhere-1"), tmp_path, nag=False)
 
 
 # -- logs, notebook, outputs, tags --------------------------------------------------------------
