@@ -130,10 +130,13 @@ def _check_model(backend: Backend, variant: VariantSpec) -> None:
 
 def _note_cost(backend: Backend, spec: EndpointSpec) -> None:
     """The endpoint bills per instance-hour while it exists: say what an hour costs."""
-    from smlp.backends.sagemaker.pricing import hourly_price
+    from smlp.backends.sagemaker.pricing import hourly_price, region_rates
 
-    total, parts, unknown = 0.0, [], []
+    hosting = region_rates(backend.region).hosting
+    total, parts, unknown, borrowed = 0.0, [], [], []
     for variant in spec.variants:
+        if variant.instance_type not in hosting:
+            borrowed.append(variant.instance_type)
         price, note = hourly_price(backend.region, variant.instance_type, "hosting")
         if price is None:
             unknown.append(variant.instance_type)
@@ -148,9 +151,11 @@ def _note_cost(backend: Backend, spec: EndpointSpec) -> None:
     backend.plan.note(
         f"endpoint {spec.name} costs about ${total:.3f} per hour while it exists "
         f"(${total * month:,.2f} per {month:g} h), on-demand: " + "; ".join(parts)
-        + ". Priced at the table's on-demand training rate for each instance type (it "
-        "holds no real-time inference rates); not included: data capture storage, data "
-        "transfer" + (f"; not priced: {', '.join(unknown)}" if unknown else ""))
+        + ". Real-time hosting rates from the price table (`smlp prices`)"
+        + (f"; no hosting rate for {', '.join(sorted(set(borrowed)))}: its training rate "
+           "stands in" if borrowed else "")
+        + "; not included: data capture storage, data transfer"
+        + (f"; not priced: {', '.join(unknown)}" if unknown else ""))
     if backend.plan.estimator is not None:
         backend.plan.estimator.estimate.assumptions.append(
             f"endpoint {spec.name}: ${total:.3f} per hour while it exists")
