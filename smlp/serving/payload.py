@@ -43,6 +43,7 @@ DEFAULT_ACCEPT = CSV
 # Below this a request is parsed on its own thread: handing a small body to Arrow's thread
 # pool costs more than parsing it (and requests already run side by side).
 THREADED_PARSE_BYTES = 1 << 20
+SMALL_ANSWER = 64  # up to this many values, a Python join beats Arrow's compute call
 QUICK_PARSE_BYTES = 4096  # up to this, plain numeric rows skip Arrow's setup
 _PLAIN_NUMBER = re.compile(rb"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 BODY = "request body"  # how errors name the payload
@@ -357,7 +358,7 @@ def _csv_lines(predictions: Any) -> bytes:
     values = np.asarray(predictions)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
-    if values.ndim != 1 or values.size == 0:
+    if values.ndim != 1 or values.size <= SMALL_ANSWER:
         return "".join(f"{text}\n" for text in prediction_text(values)).encode()
     lines = pc.binary_join_element_wise(pa.array(values).cast(pa.string()), "", "\n")
     _, offsets, data = lines.buffers()

@@ -286,3 +286,11 @@ def test_few_rows_parse_to_arrows_float32_exactly() -> None:
         np.float32(1), np.float32(2))
     for other in (b"nan\n", b"1_0\n", b'"1"\n', b"1,\n", b"1e40\n", b" 1\n"):
         assert _few_plain_rows(other, 1) is None, other
+
+
+def test_csv_answer_is_the_same_text_for_few_and_many_rows() -> None:
+    values = (np.random.default_rng(1).normal(size=300) * 1e3).astype(np.float32)
+    expected = "".join(f"{t}\n" for t in pa.array(values).cast(pa.string()).to_pylist())
+    assert encode(values, "text/csv").decode() == expected  # Arrow-built lines
+    assert encode(values[:5], "text/csv").decode() == \
+        "".join(expected.splitlines(keepends=True)[:5])  # joined in Python
