@@ -37,7 +37,12 @@ def deploy(
     backend: BackendOption = None,
     dry_run: DryRunOption = False,
 ) -> None:
-    """Serve candidates as a real-time endpoint with SageMaker's inference contract."""
+    """Serve candidates as a real-time endpoint with SageMaker's inference contract.
+
+    Locally it serves in the foreground until Ctrl-C; on SageMaker it creates the endpoint.
+
+    Example: `smlp deploy --variant xgboost=0.9 --variant sklearn-gbm=0.1 --port 8080`
+    """
     from smlp.serving.deploy import deploy as run_deploy
     from smlp.serving.deploy import parse_variant_flags
 
@@ -69,7 +74,10 @@ def invoke(
     store: StoreOption = None,
     backend: BackendOption = None,
 ) -> None:
-    """Send rows to an endpoint; write <file>.out with one prediction per line."""
+    """Send rows to an endpoint; write <file>.out with one prediction per line.
+
+    Example: `smlp invoke --input new.csv --endpoint http://127.0.0.1:8080`
+    """
     from smlp.errors import ConfigError
     from smlp.serving.client import http_invoker
     from smlp.serving.deploy import invoke as run_invoke
@@ -104,7 +112,10 @@ def _backend(config: Path | None, store: str | None, backend: str | None) -> Any
 @app.command("list")
 def list_(config: ConfigOption = None, store: StoreOption = None,
           backend: BackendOption = None) -> None:
-    """Endpoints of this backend (local: those `smlp deploy` is serving)."""
+    """Endpoints of this backend (local: those `smlp deploy` is serving).
+
+    Example: `smlp endpoint list --backend sagemaker`
+    """
     endpoints = _backend(config, store, backend).list_endpoints()
     if not endpoints:
         console.print("no endpoints")
@@ -118,7 +129,10 @@ def describe(name: Annotated[str, typer.Argument(help="Endpoint name.")],
              json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
              config: ConfigOption = None, store: StoreOption = None,
              backend: BackendOption = None) -> None:
-    """Status, variants, weights; locally also invocations and latency per variant."""
+    """Status, variants, weights; locally also invocations and latency per variant.
+
+    Example: `smlp endpoint describe smlp-xgboost`
+    """
     info = _backend(config, store, backend).describe_endpoint(name)
     if json_:
         import dataclasses
@@ -134,7 +148,10 @@ def weights(name: Annotated[str, typer.Argument(help="Endpoint name.")],
             weight: Annotated[list[str], typer.Argument(help="VARIANT=WEIGHT ...")],
             config: ConfigOption = None, store: StoreOption = None,
             backend: BackendOption = None) -> None:
-    """Shift traffic between variants (UpdateEndpointWeightsAndCapacities)."""
+    """Shift traffic between variants (UpdateEndpointWeightsAndCapacities).
+
+    Example: `smlp endpoint weights smlp-xgboost xgboost=0.5 sklearn-gbm=0.5`
+    """
     from smlp.serving.deploy import parse_variant_flags
 
     wanted = dict(parse_variant_flags(weight))
@@ -145,7 +162,10 @@ def weights(name: Annotated[str, typer.Argument(help="Endpoint name.")],
 def delete(name: Annotated[str, typer.Argument(help="Endpoint name.")],
            config: ConfigOption = None, store: StoreOption = None,
            backend: BackendOption = None) -> None:
-    """Remove the endpoint, its config and the models smlp created for it; nothing else."""
+    """Remove the endpoint, its config and the models smlp created for it; nothing else.
+
+    Example: `smlp endpoint delete smlp-xgboost`
+    """
     for removed in _backend(config, store, backend).delete_endpoint(name):
         console.print(f"deleted {removed}")
 

@@ -171,6 +171,16 @@ def every_command() -> list[tuple[str, ...]]:
     return _commands(typer.main.get_command(app))
 
 
+def test_every_command_has_an_example_and_no_bool_metavar() -> None:
+    missing = []
+    for command in every_command():
+        text = smlp(*command, "--help").output
+        assert "<bool>" not in text, command
+        if "Example" not in text:
+            missing.append(" ".join(command))
+    assert not missing, f"commands without an example in their help: {missing}"
+
+
 def test_defaults_stated_in_help_are_the_real_defaults() -> None:
     """Flags default to the config; where help names the config key and its default value,
     that value must be the packaged default."""
