@@ -58,7 +58,7 @@ def test_overrides_target_the_right_algorithms() -> None:
 
 def test_bad_override_value_fails_before_any_job(small_config: Any, store: LocalStore) -> None:
     backend = FakeBackend()
-    with pytest.raises(ConfigError, match="eta: expected <= 1"):
+    with pytest.raises(ConfigError, match="--hp eta=3: expected <= 1"):
         train(small_config, store, backend, ["xgboost"], ["eta=3"])
     assert backend.trained == []
 
