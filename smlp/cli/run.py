@@ -35,6 +35,8 @@ def run(
     algo: AlgoOption = None,
     metric: MetricOption = None,
     tune: Annotated[bool, typer.Option("--tune", help="Tune hyperparameters too.")] = False,
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report", help="End with the HTML report (`smlp report`).")] = True,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the run summary as JSON on stdout (progress stays on stderr).")
     ] = False,
@@ -62,7 +64,7 @@ def run(
     artifacts, runner = open_project(cfg)
     with EventRenderer(verbose=verbose, live=not as_json) as events:
         summary = run_pipeline(cfg, artifacts, runner, input, target, id_column, tune, events,
-                               algorithms=split_algos(algo))
+                               algorithms=split_algos(algo), report=report)
     if show_plan(runner):
         return
     if as_json:

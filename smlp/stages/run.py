@@ -28,9 +28,10 @@ class RunSummary:
 
 def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Path | None = None,
                  target: str | None = None, id_column: str | None = None, tune: bool = False,
-                 events: EventSink = ignore, algorithms: list[str] | None = None) -> RunSummary:
+                 events: EventSink = ignore, algorithms: list[str] | None = None,
+                 report: bool = True) -> RunSummary:
     """``algorithms`` (``--algo``) narrows what is trained and tuned; None means every
-    enabled one."""
+    enabled one. ``report=False`` (``--no-report``) skips the HTML report."""
     summary = RunSummary(store=store.root)
 
     def timed(stage: str, work: Any) -> Any:
@@ -64,7 +65,7 @@ def run_pipeline(config: Config, store: Store, backend: Backend, input_path: Pat
         "compare", lambda: compare_stage.compare(config, store, backend, None, events))
     summary.transform = timed(
         "transform", lambda: transform_stage.transform(config, store, backend, events=events))
-    if not getattr(backend, "dry_run", False):  # a dry run has no results to report on
+    if report and not getattr(backend, "dry_run", False):  # a dry run has no results
         from smlp.report.build import build_report
 
         events(Event("stage", "report"))  # timed by itself (ReportResult.seconds)

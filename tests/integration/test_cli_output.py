@@ -234,7 +234,7 @@ def test_status_json_on_an_empty_store_and_a_compared_project(
 def test_run_json_prints_the_summary_on_stdout_and_events_on_stderr(
         project: Path, terminal: None) -> None:
     (project / "smlp.yaml").write_text(XGBOOST_ONLY_YAML)
-    result = smlp("run", "--json")
+    result = smlp("run", "--json", "--no-report")
     summary = json.loads(result.stdout)  # stdout is the JSON and nothing else
     assert summary["best"] == "xgboost" and summary["comparison"]["best"] == "xgboost"
     assert set(summary["timings"]) == {"generate", "train", "compare", "transform"}
@@ -242,7 +242,7 @@ def test_run_json_prints_the_summary_on_stdout_and_events_on_stderr(
     assert "▶ train" in result.stderr and "training xgboost as job" in result.stderr
     assert "rounds" not in result.stderr  # no progress bar with --json, even on a terminal
 
-    wide = smlp("run", "--wide").stdout  # the same pipeline, shown for people
+    wide = smlp("run", "--wide", "--no-report").stdout  # the same pipeline, shown for people
     rows = table_rows(wide.split("Hyperparameters")[1])
     assert rows[0][0] == "xgboost" and "num_round=20" in " ".join(map(" ".join, rows)), wide
     assert "best model: xgboost" in wide

@@ -142,7 +142,8 @@ def test_run_takes_algo_and_metric(project: Path) -> None:
     from tests.integration.cli_helpers import manifest, write_small_config
 
     write_small_config(project)
-    smlp("run", "--algo", "xgboost", "--metric", "mae")
+    smlp("run", "--algo", "xgboost", "--metric", "mae", "--no-report")
+    assert not (project / "smlp-artifacts" / "report").exists()  # --no-report
     recorded = manifest(project)
     assert list(recorded["candidates"]) == ["xgboost"]
     import json

@@ -87,7 +87,7 @@ def test_run_is_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         folder.mkdir()
         monkeypatch.chdir(folder)
         write_small_config(folder)
-        smlp("run")
+        smlp("run", "--no-report")
         store = folder / "smlp-artifacts"
         comparison = json.loads((store / "compare/comparison.json").read_text())
         results.append((

@@ -115,7 +115,7 @@ tuning:
     xgboost: {enabled: false}
     sklearn-gbm: {enabled: false}
 """)
-    result = smlp("run", "--tune")
+    result = smlp("run", "--tune", "--no-report")
     assert "knn-tuned" in result.output and "tune" in result.output
     state = manifest(project)
     assert set(state["candidates"]) == {"xgboost", "knn", "sklearn-gbm", "knn-tuned"}
