@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from smlp.errors import ConfigError, MissingDependencyError
+from smlp.errors import ConfigError, IntegrityError, MissingDependencyError
 
 if TYPE_CHECKING:
     from smlp.algorithms.spec import AlgorithmSpec
@@ -106,3 +106,29 @@ class Backend(Protocol):
                  ) -> dict[str, Any]: ...
 
     def s3_sha256(self, uri: str) -> str | None: ...
+
+
+def model_data_url(backend: Backend, model_uri: str, uploads: list[tuple[Any, str]]) -> str:
+    """ModelDataUrl: the model.tar.gz on S3; a local one is queued for upload under its content
+    hash (transform jobs and endpoints share the key, so one model goes up once)."""
+    from pathlib import Path
+
+    from smlp.fileio import sha256_file
+
+    if model_uri.startswith("s3://"):
+        return model_uri
+    local = Path(model_uri)
+    key = f"models/{sha256_file(local)[:16]}/model.tar.gz"
+    uploads.append((local, key))
+    return backend.store.uri(key)
+
+
+def check_model(backend: Backend, model_uri: str, model_sha256: str | None) -> None:
+    """The model on S3 is the one the manifest recorded (when small enough to hash)."""
+    if model_uri.startswith("s3://") and model_sha256 and not backend.dry_run:
+        digest = backend.s3_sha256(model_uri)
+        if digest is not None and digest != model_sha256:
+            raise IntegrityError(
+                f"{model_uri}: sha256 {digest[:12]}… does not match the manifest's "
+                f"{model_sha256[:12]}…; the model was changed after training (re-run "
+                "`smlp train`)")

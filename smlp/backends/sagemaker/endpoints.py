@@ -20,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from smlp.algorithms import get_algorithm
-from smlp.backends.base import EndpointInfo, EndpointSpec, VariantSpec
+from smlp.backends.base import EndpointInfo, EndpointSpec
 from smlp.backends.sagemaker import requests as rq
-from smlp.backends.sagemaker.common import Backend, JobSettings, image_uri
+from smlp.backends.sagemaker.common import (
+    Backend,
+    JobSettings,
+    check_model,
+    image_uri,
+    model_data_url,
+)
 from smlp.backends.sagemaker.session import aws_errors
 from smlp.backends.sagemaker.waiter import Backoff
-from smlp.errors import IntegrityError
 from smlp.events import Event, EventSink, ignore
 from smlp.serving.payload import CONTENT_TYPES
 
@@ -83,11 +88,11 @@ def endpoint_requests(backend: Backend, spec: EndpointSpec, settings: JobSetting
 def deploy(backend: Backend, spec: EndpointSpec, events: EventSink = ignore) -> EndpointInfo:
     settings = backend.prepare()
     uploads: list[tuple[Path, str]] = []
-    model_data = {v.name: _model_data(backend, v, uploads) for v in spec.variants}
+    model_data = {v.name: model_data_url(backend, v.model_uri, uploads) for v in spec.variants}
     requests = endpoint_requests(backend, spec, settings, model_data)
     backend.validate(*requests)  # nothing is created unless every request is valid
     for variant in spec.variants:
-        _check_model(backend, variant)
+        check_model(backend, variant.model_uri, variant.model_sha256)
     for local, key in uploads:
         backend.connect()
         backend.store.upload(local, key)
@@ -105,27 +110,6 @@ def deploy(backend: Backend, spec: EndpointSpec, events: EventSink = ignore) -> 
     described = wait_settled(backend, spec.name, events)
     return _info(backend, described)
 
-
-def _model_data(backend: Backend, variant: VariantSpec, uploads: list[tuple[Path, str]]) -> str:
-    """model.tar.gz on S3; a local one goes up under its content hash (as transform does)."""
-    from smlp.fileio import sha256_file
-
-    if variant.model_uri.startswith("s3://"):
-        return variant.model_uri
-    local = Path(variant.model_uri)
-    key = f"models/{sha256_file(local)[:16]}/model.tar.gz"
-    uploads.append((local, key))
-    return backend.store.uri(key)
-
-
-def _check_model(backend: Backend, variant: VariantSpec) -> None:
-    if variant.model_uri.startswith("s3://") and variant.model_sha256 and not backend.dry_run:
-        digest = backend.s3_sha256(variant.model_uri)
-        if digest is not None and digest != variant.model_sha256:
-            raise IntegrityError(
-                f"{variant.model_uri}: sha256 {digest[:12]}… does not match the manifest's "
-                f"{variant.model_sha256[:12]}…; the model was changed after training (re-run "
-                "`smlp train`)")
 
 
 def _note_cost(backend: Backend, spec: EndpointSpec) -> None:

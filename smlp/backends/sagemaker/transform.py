@@ -16,8 +16,14 @@ from smlp.algorithms import get_algorithm
 from smlp.backends.base import TransformJobSpec, TransformResult
 from smlp.backends.sagemaker import requests as rq
 from smlp.backends.sagemaker import transform_io as tio
-from smlp.backends.sagemaker.common import Backend, failure_reason, image_uri
-from smlp.errors import IntegrityError, SmlpError
+from smlp.backends.sagemaker.common import (
+    Backend,
+    check_model,
+    failure_reason,
+    image_uri,
+    model_data_url,
+)
+from smlp.errors import SmlpError
 from smlp.events import Event, EventSink
 
 RAW_FOLDER = "sagemaker-raw"  # SageMaker's own output when smlp finishes the join itself
@@ -38,7 +44,7 @@ def run(backend: Backend, job: TransformJobSpec, events: EventSink) -> Transform
     with tempfile.TemporaryDirectory(prefix="smlp-transform-") as scratch:
         work = Path(scratch)
         uploads: list[tuple[Path, str]] = []  # done once every request is known to be valid
-        model_data = _model_data(backend, job, uploads)
+        model_data = model_data_url(backend, job.model_uri, uploads)
         unseen: dict[str, dict[str | None, int]] = {}  # counted while encoding raw input
         inputs = _stage_input(backend, job, work, uploads, unseen)  # name -> (S3 URI, local)
         input_s3 = _input_prefix(backend, job, inputs)
@@ -52,7 +58,7 @@ def run(backend: Backend, job: TransformJobSpec, events: EventSink) -> Transform
         model = rq.model_request(job.name, spec, image, model_data, settings, sourcedir)
         request = rq.transform_job_request(job, job.name, io, settings)
         backend.validate(("CreateModel", model), ("CreateTransformJob", request))
-        _check_model(backend, job)
+        check_model(backend, job.model_uri, job.model_sha256)
         for local, key in uploads:
             backend.connect()
             store.upload(local, key)
@@ -99,29 +105,6 @@ def _check_spread(backend: Backend, job: TransformJobSpec, files: int,
     if backend.plan is not None:
         backend.plan.note(text)
 
-
-def _model_data(backend: Backend, job: TransformJobSpec,
-                uploads: list[tuple[Path, str]]) -> str:
-    """model.tar.gz on S3; a local one is uploaded under its content hash."""
-    from smlp.fileio import sha256_file
-
-    if job.model_uri.startswith("s3://"):
-        return job.model_uri
-    local = Path(job.model_uri)
-    key = f"models/{sha256_file(local)[:16]}/model.tar.gz"
-    uploads.append((local, key))
-    return backend.store.uri(key)
-
-
-def _check_model(backend: Backend, job: TransformJobSpec) -> None:
-    """The model on S3 is the one the manifest recorded (when small enough to hash)."""
-    if job.model_uri.startswith("s3://") and job.model_sha256 and not backend.dry_run:
-        digest = backend.s3_sha256(job.model_uri)
-        if digest is not None and digest != job.model_sha256:
-            raise IntegrityError(
-                f"{job.model_uri}: sha256 {digest[:12]}… does not match the manifest's "
-                f"{job.model_sha256[:12]}…; the model was changed after training (re-run "
-                "`smlp train`)")
 
 
 def _stage_input(backend: Backend, job: TransformJobSpec, work: Path,
