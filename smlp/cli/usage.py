@@ -21,9 +21,9 @@ def tidy_help() -> None:
     """Boolean flags take no value, so their help shows none (typer 0.29 prints ``<bool>``)."""
     from typer.core import TyperOption
 
-    if getattr(TyperOption, "_smlp_tidy", False):
-        return
-    shown = TyperOption.display_type_rich
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(TyperOption, "_smlp_tidy", False):
+        return  # another typer: its help may show <bool>, nothing worse
 
     def display_type_rich(self: Any, ctx: Any) -> str | None:
         return None if self.is_flag and self.metavar is None else shown(self, ctx)
