@@ -99,32 +99,31 @@ def main(
 
 
 def _register() -> None:
-    from smlp.cli import compare, config_cmd, data, infra, run, status, train, transform, tune
+    """Every command; `smlp --help` lists them in pipeline order (smlp.cli.usage.PIPELINE)."""
+    from smlp.cli import (
+        clean,
+        compare,
+        config_cmd,
+        data,
+        infra,
+        prices,
+        report,
+        run,
+        serve,
+        status,
+        train,
+        transform,
+        tune,
+    )
 
-    app.add_typer(config_cmd.app, name="config")
     app.add_typer(data.app, name="data")
-    app.command()(train.train)
-    app.command()(compare.compare)
-    app.command()(transform.transform)
-    app.command()(run.run)
-    app.command()(status.status)
-    app.command()(tune.tune)
-    app.add_typer(infra.app, name="infra")
-    from smlp.cli import serve
-
-    app.command()(serve.deploy)
-    app.command()(serve.invoke)
+    for command in (train.train, tune.tune, compare.compare, transform.transform, run.run,
+                    report.report, status.status, serve.deploy, serve.invoke, clean.clean):
+        app.command()(command)
     app.add_typer(serve.app, name="endpoint")
-    from smlp.cli import clean
-
-    app.command()(clean.clean)
-    from smlp.cli import prices
-
+    app.add_typer(infra.app, name="infra")
     app.add_typer(prices.app, name="prices")
-
-    from smlp.cli import report
-
-    app.command()(report.report)
+    app.add_typer(config_cmd.app, name="config")
 
 
 _register()

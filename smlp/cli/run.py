@@ -49,7 +49,7 @@ def run(
     verbose: VerboseOption = False,
     dry_run: DryRunOption = False,
 ) -> None:
-    """The whole pipeline: data, train, compare, transform the test split.
+    """The whole pipeline: data, train (and tune), compare, transform the test split, report.
 
     Example: `smlp run -i houses.csv -t price --algo xgboost,knn --tune`
     """
