@@ -213,3 +213,19 @@ def _all_missing(source: str, name: str) -> Exception:
     from smlp.errors import DataError
 
     return DataError(f"{source}: column {name!r} is all missing; drop it or fill it in")
+
+
+def load_schema(store: Any, data: Any) -> Schema:
+    """The schema ``data`` (a manifest DataRecord) recorded, read through ``store`` and checked
+    against the manifest's sha256: every stage that encodes rows or needs the classes."""
+    from smlp.errors import IntegrityError
+    from smlp.fileio import sha256_bytes
+
+    raw = store.read_bytes(store.key(data.schema_.uri))
+    if sha256_bytes(raw) != data.schema_.sha256:
+        raise IntegrityError(f"{data.schema_.uri}: sha256 does not match the manifest; the "
+                             "schema was changed after `smlp data` wrote it")
+    try:
+        return Schema.model_validate_json(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{data.schema_.uri}: unreadable schema ({exc})") from None

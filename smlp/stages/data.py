@@ -118,22 +118,6 @@ def _say_problem(prepared: Any, events: EventSink) -> None:
                          f"{len(schema.classes)} classes: {shown})"))
 
 
-def read_schema(store: Store, data: DataRecord) -> Any:
-    """The recorded schema, checked against the manifest's sha256 (problem type, classes)."""
-    from smlp.data.schema import Schema
-    from smlp.errors import IntegrityError
-    from smlp.fileio import sha256_bytes
-
-    raw = store.read_bytes(store.key(data.schema_.uri))
-    if sha256_bytes(raw) != data.schema_.sha256:
-        raise IntegrityError(f"{data.schema_.uri}: sha256 does not match the manifest; the "
-                             "schema was changed after `smlp data` wrote it")
-    try:
-        return Schema.model_validate_json(raw)
-    except ValueError as exc:
-        raise IntegrityError(f"{data.schema_.uri}: unreadable schema ({exc})") from None
-
-
 def _source_artifact(path: Path) -> Any:
     from smlp.fileio import sha256_file
     from smlp.manifest import Artifact

@@ -76,9 +76,9 @@ REGRESSION: Problem = ("regression", 0)
 
 def problem_of(store: Store, data: DataRecord) -> Problem:
     """The recorded data's problem type and class count, from its (verified) schema."""
-    from smlp.stages.data import read_schema
+    from smlp.data.schema import load_schema
 
-    schema = read_schema(store, data)
+    schema = load_schema(store, data)
     return schema.problem_type, len(schema.classes)
 
 

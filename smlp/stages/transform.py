@@ -8,7 +8,7 @@ from typing import Any
 from smlp.backends.base import Backend, TransformJobSpec, TransformResult
 from smlp.batch.options import batch_options
 from smlp.config import Config, TransformConfig
-from smlp.data.schema import Schema
+from smlp.data.schema import Schema, load_schema
 from smlp.errors import (
     BackendError,
     ConfigError,
@@ -64,19 +64,6 @@ def check_servable(candidate: Candidate, backend: str) -> None:
         f"backend cannot serve (it reads {expected}); re-run `smlp {verb} --algo "
         f"{candidate.algo} --backend {backend}`, or use --backend {candidate.backend}"
     )
-
-
-def load_schema(store: Store, data: DataRecord) -> Schema:
-    from smlp.fileio import sha256_bytes
-
-    raw = store.read_bytes(store.key(data.schema_.uri))
-    if sha256_bytes(raw) != data.schema_.sha256:
-        raise IntegrityError(f"{data.schema_.uri}: sha256 does not match the manifest; the "
-                             "schema was changed after `smlp data` wrote it")
-    try:
-        return Schema.model_validate_json(raw)
-    except ValueError as exc:
-        raise IntegrityError(f"{data.schema_.uri}: unreadable schema ({exc})") from None
 
 
 def has_header(path: Path, schema: Schema) -> bool:
