@@ -61,6 +61,17 @@ def read_table(path: Path) -> Any:
     return table
 
 
+def _require_columns(names: list[str], target: str, id_column: str | None,
+                     source: str) -> None:
+    """The target (and ID) column the user named are in the file's header."""
+    if target not in names:
+        raise DataError(f"{source}: target column {target!r} not found; columns are "
+                        + ", ".join(names))
+    if id_column is not None and id_column not in names:
+        raise DataError(f"{source}: id column {id_column!r} not found; columns are "
+                        + ", ".join(names))
+
+
 def _check_unique_names(names: list[str], source: str) -> None:
     seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
@@ -101,12 +112,7 @@ def prepare_table(table: Any, target: str, id_column: str | None, splits: SplitF
     import pyarrow.compute as pc
 
     columns = table.schema.names
-    if target not in columns:
-        raise DataError(f"{source}: target column {target!r} not found; columns are "
-                        + ", ".join(columns))
-    if id_column is not None and id_column not in columns:
-        raise DataError(f"{source}: id column {id_column!r} not found; columns are "
-                        + ", ".join(columns))
+    _require_columns(columns, target, id_column, source)
     _check_unique_names(columns, source)
     for name in columns:
         if table.column(name).null_count == table.num_rows:

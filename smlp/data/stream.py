@@ -29,7 +29,13 @@ import pyarrow.csv as pacsv
 
 from smlp.arrays import keep_pandas_out, strings, text, to_numpy
 from smlp.config.data import SplitFractions
-from smlp.data.prepare import MIN_ROWS, SPLITS, _check_unique_names, _not_utf8
+from smlp.data.prepare import (
+    MIN_ROWS,
+    SPLITS,
+    _check_unique_names,
+    _not_utf8,
+    _require_columns,
+)
 from smlp.data.schema import (
     MAX_CATEGORIES,
     MISSING,
@@ -190,12 +196,7 @@ def _scan(path: Path, target: str, id_column: str | None, source: str,
     """
     names = _header(path)
     _check_unique_names(names, source)
-    if target not in names:
-        raise DataError(f"{source}: target column {target!r} not found; columns are "
-                        + ", ".join(names))
-    if id_column is not None and id_column not in names:
-        raise DataError(f"{source}: id column {id_column!r} not found; columns are "
-                        + ", ".join(names))
+    _require_columns(names, target, id_column, source)
     try:
         return (names, *_scan_typed(path, names, target, spill))
     except _TypesChanged:
