@@ -8,6 +8,7 @@ the manifest update, the last step. Old versions stay in the store until cleaned
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,23 @@ VERSION_CHARS = 12
 def split_key(split: str, version: str) -> str:
     """Each split in its own folder, because a SageMaker channel is a prefix."""
     return f"{DATA_PREFIX}/{version}/{split}/{split}.csv"
+
+
+def shard_key(version: str, split: str, index: int) -> str:
+    """The store key of shard ``index`` (from 0) of ``split`` in data version ``version``:
+    ``data/<version>/<split>/part-00000.csv``. A split is the folder of its shards (a SageMaker
+    channel's prefix); shards sort by name in row order."""
+    return f"{DATA_PREFIX}/{version}/{split}/part-{index:05d}.csv"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One shard already in the store: its key (see ``shard_key``), sha256, bytes and rows."""
+
+    key: str
+    sha256: str
+    size: int
+    rows: int
 
 
 def schema_key(version: str) -> str:
@@ -123,6 +141,22 @@ def _source_artifact(path: Path) -> Any:
     from smlp.manifest import Artifact
 
     return Artifact(uri=str(path.resolve()), sha256=sha256_file(path), size=path.stat().st_size)
+
+
+def publish_shards(store: Store, schema: Any, shards: dict[str, list[ShardInfo]],
+                   record: Any, events: EventSink = ignore) -> DataRecord:
+    """Record shards already written to the store as a new data version and switch the
+    manifest to it (the last step: on any failure before it the recorded data stays).
+
+    ``schema``: the fitted ``smlp.data.schema.Schema``, written here to
+    ``data/<version>/schema.json``. ``shards``: for each of train, validation and test, its
+    shards in row order, every key ``shard_key(version, split, i)`` for one ``version``
+    (i = 0, 1, ...). ``record``: the ``StageRecord`` of the running ``data`` stage
+    (``record_stage``), whose outputs get the splits and the schema. For a SageMaker
+    Processing job: write the shards under ``data/<version>/`` (any fresh version name,
+    e.g. the job's), then call this.
+    """
+    raise NotImplementedError("publish_shards lands with the sharded manifest (issue 14)")
 
 
 def _publish(store: Store, prepared: PreparedData, record: Any,
