@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import tarfile
 from pathlib import Path
@@ -535,7 +536,10 @@ def test_resume_from_another_working_folder_continues_from_the_store(prepared: P
     elsewhere = library(prepared, {"backend.work_dir": str(prepared / "elsewhere")})
     messages: list[str] = []
     tune(*elsewhere, ["knn"], resume=True, events=lambda e: messages.append(e.message))
-    assert any("resuming" in m and "2 finished trials kept" in m for m in messages), messages
+    # Two trials run side by side: the other may also finish before Ctrl-C lands.
+    kept = [int(found.group(1)) for m in messages
+            if (found := re.search(r"resuming .*: (\d+) finished trials kept", m))]
+    assert kept and 2 <= kept[0] <= 4, messages
     (record,) = manifest(prepared)["tuning"].values()
     names = [t["name"] for t in record["trials"]]
     assert record["status"] == "Completed" and len(names) == 5 and set(done) <= set(names)
