@@ -77,3 +77,42 @@ def test_sagemaker_and_local_write_the_same_file(project: Path, make_store: Any,
     assert_one_line_error(result, "column city: categories the model was not trained on: "
                                   "'Rome' (1 row), missing (1 row)", 3)
     assert len(traffic.requests("CreateTransformJob")) == jobs
+
+
+def test_a_classifier_on_sagemaker_writes_the_local_file(project: Path, make_store: Any,
+                                                          monkeypatch: Any) -> None:
+    """Raw input with a header through the scikit-learn container's serving stack: each
+    record's row of class probabilities is one prediction, so labels and probabilities come
+    back as the local backend writes them (before, only the first probability was kept)."""
+    make_store("s3")
+    record_sagemaker(None, project / ".emulator", monkeypatch)
+    rng = np.random.default_rng(1)
+    city = rng.choice(["Oslo", "Lima", "Pune"], 300)
+    size = rng.normal(100, 20, 300)
+    band = np.where(size > 110, "dear", np.where(size < 90, "cheap", "mid"))
+    rows = [f"h{i},{c},{s:.3f},{b}" for i, (c, s, b) in enumerate(zip(city, size, band,
+                                                                      strict=True))]
+    (project / "houses.csv").write_text("id,city,size,band\n" + "\n".join(rows) + "\n")
+    gbm = "  sklearn-gbm:\n    hyperparameters: {n_estimators: 20}\n"
+    (project / "sagemaker.yaml").write_text(COMMON + gbm + SAGEMAKER[len(COMMON):])
+    (project / "local.yaml").write_text(COMMON + gbm)
+    (project / "new.csv").write_text(
+        "size,city,id\n131.5,Oslo,n1\n70.25,Lima,n2\n100,Pune,n3\n")
+    smlp("data", "prepare", "-c", "sagemaker.yaml", "--input", "houses.csv", "--target",
+         "band", "--id-column", "id")
+    smlp("train", "-c", "sagemaker.yaml", "--algo", "sklearn-gbm")
+
+    for extra in ((), ("--probabilities",)):
+        smlp("transform", "-c", "sagemaker.yaml", "--model", "sklearn-gbm", "-i", "new.csv",
+             "-o", "sm", *extra)
+        smlp("transform", "-c", "local.yaml", "--model", "sklearn-gbm", "-i", "new.csv",
+             "-o", "local", *extra)
+        ours = (project / "sm" / "new.csv.out").read_text()
+        assert ours == (project / "local" / "new.csv.out").read_text()
+        lines = ours.splitlines()
+        assert len(lines) == 4 and [line.split(",")[0] for line in lines[1:]] == [
+            "n1", "n2", "n3"]
+        if extra:
+            assert lines[0].split(",")[1:] == ["cheap", "dear", "mid"]
+        else:
+            assert [line.split(",")[1] for line in lines[1:]] == ["dear", "cheap", "mid"]

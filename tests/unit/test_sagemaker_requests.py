@@ -292,7 +292,9 @@ def test_log_tail_follows_every_stream_once() -> None:
 
 
 def test_predictions_from_csv_or_json_lines() -> None:
-    assert parse_predictions(iter(["1.5", "2,3", ""])) == [1.5, 2.0]
+    assert parse_predictions(iter(["1.5", "2", ""])) == [1.5, 2.0]
+    # a classifier's row of class probabilities is one record, kept as the container wrote it
+    assert parse_predictions(iter(["0.25,0.75\n", "1.0,0.0"])) == ["0.25,0.75", "1.0,0.0"]
     assert parse_predictions(iter(['{"predicted_label": 4.0}',
                                    '{"predictions": [{"predicted_label": 5}, {"predicted_label":'
                                    ' 6}]}'])) == [4.0, 5.0, 6.0]

@@ -72,16 +72,17 @@ def encode_file(raw: Path, target: Path, job: TransformJobSpec) -> Any:
 
 def parse_predictions(lines: Iterator[str]) -> list[float | str]:
     """One value per record from CSV (``1.5``) or JSON Lines (``{"predicted_label": 1.5}``,
-    or a ``{"predictions": [...]}`` object per mini-batch). XGBoost softprob's class scores per
-    record (``[0.1, 0.2, 0.7]``, serve.py's ``str`` of the list) stay one text value, as the
-    container wrote them."""
+    or a ``{"predictions": [...]}`` object per mini-batch). A classifier's class scores per
+    record stay one text value, as the container wrote them: XGBoost softprob's
+    ``[0.1, 0.2, 0.7]`` (serve.py's ``str`` of the list) and the scikit-learn script's CSV row
+    ``0.1,0.9`` (its ``output_fn``), which is what the local backend writes for the record."""
     values: list[float | str] = []
     for line in lines:
         text = line.strip()
         if not text:
             continue
         if text[0] not in "{[":
-            values.append(float(text.split(",")[0]))
+            values.append(text if "," in text else float(text))
             continue
         item = json.loads(text)
         if isinstance(item, list) and all(isinstance(v, int | float) for v in item):
