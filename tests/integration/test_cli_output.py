@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.cli_helpers import smlp
+from tests.integration.cli_helpers import SMALL_YAML, smlp
 
 
 def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -48,15 +48,6 @@ def test_dash_h_runs_nothing(project: Any, args: tuple[str, ...]) -> None:
 
 
 # -- shared projects ---------------------------------------------------------------------------
-COMPARED_YAML = """\
-data:
-  rows: 1500
-algorithms:
-  xgboost:
-    hyperparameters: {num_round: 20}
-  sklearn-gbm:
-    hyperparameters: {n_estimators: 20}
-"""
 XGBOOST_ONLY_YAML = """\
 data:
   rows: 1500
@@ -75,7 +66,7 @@ def compared_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     previous = Path.cwd()
     os.chdir(base)
     try:
-        (base / "smlp.yaml").write_text(COMPARED_YAML)
+        (base / "smlp.yaml").write_text(SMALL_YAML)
         smlp("data", "generate")
         smlp("train")
         smlp("compare")
