@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from smlp.cli.common import (
+    BackendOption,
     ConfigOption,
+    DryRunOption,
     ProblemTypeOption,
     SplitsOption,
     StoreOption,
+    VerboseOption,
     console,
     load,
+    open_project,
+    show_plan,
     split_fractions,
 )
 from smlp.cli.render import EventRenderer
@@ -51,7 +56,9 @@ def generate(
 
 @app.command()
 def prepare(
-    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet file.")],
+    input: Annotated[str, typer.Option("--input", "-i", help="CSV or Parquet file; with "
+                                       "--backend sagemaker, s3://bucket/key of CSV objects "
+                                       "(an object or a prefix).")],
     target: Annotated[str, typer.Option("--target", "-t", help="Target column.")],
     id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
     config: ConfigOption = None,
@@ -62,8 +69,14 @@ def prepare(
         help="Scale numeric features (default: data.standardize, on).")] = None,
     splits: SplitsOption = None,
     problem_type: ProblemTypeOption = None,
+    backend: BackendOption = None,
+    verbose: VerboseOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Turn your own table into SageMaker-format splits plus a recorded schema.
+
+    With --backend sagemaker the input is already in S3 and two SageMaker Processing jobs
+    prepare it (backend.processing: instance type and count, volume, runtime).
 
     Example: `smlp data prepare -i houses.csv -t price --id-column house_id`
     """
@@ -72,9 +85,30 @@ def prepare(
 
     cfg = load(config, {"data.seed": seed, "data.standardize": standardize, "store": store,
                         **split_fractions(splits),
-                        "data.problem_type": problem_type})
+                        "data.problem_type": problem_type, "backend.kind": backend}, dry_run)
+    if cfg.backend.kind == "sagemaker":
+        _prepare_on_sagemaker(cfg, input, target, id_column, verbose)
+        return
+    if input.startswith("s3://"):
+        from smlp.errors import ConfigError
+
+        raise ConfigError(f"--input {input}: the local backend reads local files; download it, "
+                          "or prepare it where it is with --backend sagemaker")
     with EventRenderer() as events:
-        record = run_prepare(cfg, open_store(cfg.store), input, target, id_column, events)
+        record = run_prepare(cfg, open_store(cfg.store), Path(input), target, id_column, events)
+    console.print(f"{len(record.features)} features; data ready in {_data_folder(record)}")
+
+
+def _prepare_on_sagemaker(cfg: Any, input: str, target: str, id_column: str | None,
+                          verbose: bool) -> None:
+    from smlp.stages.data_sagemaker import prepare_on_sagemaker
+
+    artifacts, runner = open_project(cfg)
+    with EventRenderer(verbose=verbose) as events:
+        record = prepare_on_sagemaker(cfg, artifacts, runner, input, target, id_column,
+                                      events)
+    if show_plan(runner) or record is None:
+        return
     console.print(f"{len(record.features)} features; data ready in {_data_folder(record)}")
 
 

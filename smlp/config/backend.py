@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from smlp.config.base import Strict
+from smlp.config.processing import ProcessingConfig
 
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 ROLE_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
@@ -72,6 +73,9 @@ class SageMakerBackendConfig(Strict):
         15.0, gt=0, description="assumed billed minutes per training job, for cost estimates")
     estimate_transform_minutes: float = Field(
         10.0, gt=0, description="assumed billed minutes per transform job, for cost estimates")
+    processing: ProcessingConfig = Field(
+        default_factory=ProcessingConfig,
+        description="the Processing jobs of `smlp data prepare --backend sagemaker`")
 
     @model_validator(mode="after")
     def _check(self) -> SageMakerBackendConfig:

@@ -38,7 +38,8 @@ HASH_LIMIT = 64 << 20  # models up to this size get a sha256 in the manifest
 STOP_CALLS = {"training": ("StopTrainingJob", "TrainingJobName", "stop-training-job"),
               "transform": ("StopTransformJob", "TransformJobName", "stop-transform-job"),
               "tuning": ("StopHyperParameterTuningJob", "HyperParameterTuningJobName",
-                         "stop-hyper-parameter-tuning-job")}
+                         "stop-hyper-parameter-tuning-job"),
+              "processing": ("StopProcessingJob", "ProcessingJobName", "stop-processing-job")}
 ConfirmStop = Callable[[str], bool]
 
 
@@ -335,6 +336,13 @@ class SageMakerBackend:
         from smlp.backends.sagemaker import transform
 
         return transform.run(self, job, events)
+
+    # -- data preparation (SageMaker Processing) -------------------------------------------------
+    def prepare_data(self, job: Any, events: EventSink = ignore) -> Any:
+        """``smlp data prepare`` as Processing jobs (smlp.backends.sagemaker.processing)."""
+        from smlp.backends.sagemaker import processing
+
+        return processing.run(self, job, events)
 
     # -- status -------------------------------------------------------------------------------
     # -- real-time endpoints (smlp.backends.sagemaker.endpoints) --------------------------------

@@ -221,6 +221,7 @@ class Estimator:
         self.region = region
         self.training_minutes = training_minutes
         self.transform_minutes = transform_minutes
+        self.processing_minutes = training_minutes  # backend.processing.estimate_minutes
         self.estimate = Estimate(table["currency"], rates.as_of, region,
                                  price_source=rates.describe(), price_verified=rates.verified,
                                  price_label=rates.label())
@@ -254,6 +255,18 @@ class Estimator:
             if trials is None:
                 line.note = "Grid: one trial per combination; cost shown for one trial"
             return line
+        if operation == "CreateProcessingJob":  # no Processing rates in the table: Training's
+            cluster = request["ProcessingResources"]["ClusterConfig"]
+            limit = request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+            note = ("processing jobs priced at the training rate (the price table has no "
+                    f"Processing rates); each bills {self.processing_minutes:g} min per "
+                    "instance (set backend.processing.estimate_minutes)")
+            if note not in self.estimate.assumptions:
+                self.estimate.assumptions.append(note)
+            return self._line(request["ProcessingJobName"], "processing",
+                              cluster["InstanceType"], cluster["InstanceCount"], 1,
+                              self.processing_minutes / 60,
+                              None if limit is None else limit / 3600)
         if operation == "CreateTransformJob":
             resources_ = request["TransformResources"]
             hours = self.transform_minutes / 60

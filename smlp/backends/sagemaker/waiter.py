@@ -17,9 +17,10 @@ from smlp.events import Event, EventSink
 
 TERMINAL = {"Completed", "Failed", "Stopped"}
 LOG_GROUPS = {"training": "/aws/sagemaker/TrainingJobs",
-              "transform": "/aws/sagemaker/TransformJobs"}
+              "transform": "/aws/sagemaker/TransformJobs",
+              "processing": "/aws/sagemaker/ProcessingJobs"}
 STATUS_KEYS = {"training": "TrainingJobStatus", "transform": "TransformJobStatus",
-               "tuning": "HyperParameterTuningJobStatus"}
+               "tuning": "HyperParameterTuningJobStatus", "processing": "ProcessingJobStatus"}
 
 
 @dataclass

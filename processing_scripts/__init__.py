@@ -1,0 +1,1 @@
+"""Scripts SageMaker Processing jobs run (they import nothing from smlp)."""

@@ -1,0 +1,637 @@
+"""smlp's ``data prepare`` as a SageMaker Processing job in the scikit-learn container.
+
+Stands alone, like ``training_scripts/``: SageMaker copies only this file into the container
+(a FullyReplicated ``code`` input), so it imports nothing from smlp. It imports only what the
+scikit-learn container ships: numpy and pyarrow (aws/sagemaker-scikit-learn-container,
+``requirements.txt``: numpy, pandas, pyarrow==25.0.0 for 1.9-0; the 1.4-2 base Dockerfile
+installs pyarrow==17.0.0).
+
+Two jobs, because statistics must be global while the input is sharded:
+
+``fit`` (one instance, the whole input FullyReplicated) streams every object twice. Pass 1
+decides each column's kind over all rows (numeric when every non-missing cell parses as a
+number, else categorical), the problem type and the classes, checks for infinite values and
+counts each object's rows per split. Pass 2 fits the schema on the training rows only: the
+fill value (median; exact up to 1,000,000 values per column, else the median of a uniform
+reservoir sample of that size seeded by ``--seed``, recorded as ``fill_method``), mean and
+population standard deviation (merged per block, Chan et al.), and the 50 most frequent
+categories (ties by value; a missing cell is ``__missing__``). It writes ``schema.json`` (the
+same fields and meaning as ``smlp.data.schema.Schema``) and ``plan.json``: the objects, their
+rows per split and the number of the first shard each object writes per split.
+
+``apply`` (``instance_count`` instances, the input ShardedByS3Key, the fit output
+FullyReplicated) encodes the objects it was given with that schema and writes SageMaker's CSV
+(target first, no header, features as float32) into ``<split>/part-NNNNN.csv``: the shard
+numbers come from the plan, so the output does not depend on how SageMaker spread the objects
+or on how many instances there were. Each instance lists what it wrote (rows, bytes, sha256)
+in ``summary/<host>.json``.
+
+Split assignment needs no global row numbers: a row's split is decided by a seeded hash of
+(the object's key below the input prefix, the row's index within the object), mapped to
+[0, 1) and compared with the split fractions. The same row lands in the same split in both
+jobs and on any instance. Classification splits are therefore not stratified (each class is
+split by the fractions in expectation); a class missing from a split is an error. The split
+is not the one local ``smlp data prepare`` draws for the same file, but the schema means the
+same: column order, fill values, scaling, categories, classes, label-first rows.
+
+Paths follow the Processing contract (SageMaker Developer Guide,
+build-your-own-processing-container.md): inputs under ``/opt/ml/processing/input/<name>``,
+outputs under ``/opt/ml/processing/output/<name>``, the hosts in
+``/opt/ml/config/resourceconfig.json`` (``current_host``, ``hosts``), and the first 1 KB of
+``/opt/ml/output/message`` becomes DescribeProcessingJob's ``ExitMessage``. ``--base-dir``
+moves ``/opt/ml`` for a local run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+SPLITS = ("train", "validation", "test")
+MISSING = "__missing__"  # smlp.data.schema.MISSING
+MAX_CATEGORIES = 50  # smlp.data.schema.MAX_CATEGORIES
+MAX_CLASSES = 200  # smlp.data.labels.MAX_CLASSES
+MIN_ROWS = 10  # smlp.data.prepare.MIN_ROWS
+MEDIAN_SAMPLE = 1_000_000  # smlp.data.stream.MEDIAN_SAMPLE
+SAMPLED_MEDIAN = (f"median of a seeded uniform sample of at most {MEDIAN_SAMPLE:,} training "
+                  "values per column (exact below that)")
+BLOCK_BYTES = 16 << 20
+TRUE_VALUES = {"true", "True", "TRUE"}  # Arrow's CSV booleans (ConvertOptions defaults)
+FALSE_VALUES = {"false", "False", "FALSE"}
+MASK64 = (1 << 64) - 1
+
+
+class PrepareError(Exception):
+    """A problem with the input: one line, written to the job's ExitMessage."""
+
+
+# -- the contract ---------------------------------------------------------------------------
+class Paths:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.data = base / "processing" / "input" / "data"
+        self.fitted = base / "processing" / "input" / "schema"
+        self.output = base / "processing" / "output"
+        self.resources = base / "config" / "resourceconfig.json"
+        self.message = base / "output" / "message"
+
+    def host(self) -> tuple[str, list[str]]:
+        if not self.resources.exists():  # a local run without the file: one host
+            return "algo-1", ["algo-1"]
+        config = json.loads(self.resources.read_text())
+        return config["current_host"], list(config["hosts"])
+
+
+def input_files(folder: Path) -> list[tuple[str, Path]]:
+    """Every object File mode downloaded, by its key below the input prefix (sorted)."""
+    if not folder.is_dir():
+        return []
+    found = [(path.relative_to(folder).as_posix(), path) for path in folder.rglob("*")
+             if path.is_file() and not path.name.startswith(".")]
+    return sorted(found)
+
+
+# -- reading --------------------------------------------------------------------------------
+def header(path: Path, name: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        try:
+            row = next(csv.reader(handle))
+        except StopIteration:
+            raise PrepareError(f"{name}: empty object; expected a CSV file with a header") from None
+        except UnicodeDecodeError:
+            raise PrepareError(f"{name}: not UTF-8 text") from None
+    return row
+
+
+def batches(path: Path, names: list[str], name: str):
+    """Every column as text (missing cells null, as Arrow's CSV reader makes them), in blocks."""
+    options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                   strings_can_be_null=True)
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+                                convert_options=options)
+        for batch in reader:
+            if batch.num_rows:
+                yield batch
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise PrepareError(f"{name}: not a readable CSV file "
+                           f"({str(exc).splitlines()[0]})") from None
+
+
+def split_of(seed: int, key: str, start: int, count: int) -> np.ndarray:
+    """0 train, 1 validation, 2 test... as uniform numbers in [0, 1): splitmix64 of the
+    object's seeded key hash plus the row index (Steele, Lea, Flood 2014)."""
+    base = int.from_bytes(hashlib.sha256(f"{seed}\0{key}".encode()).digest()[:8], "little")
+    index = np.arange(start, start + count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = np.uint64(base) + (index + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def assign(uniform: np.ndarray, fractions: dict[str, float]) -> np.ndarray:
+    """Split codes 0, 1, 2 (train, validation, test) from uniform numbers."""
+    first = fractions["train"]
+    second = first + fractions["validation"]
+    return np.where(uniform < first, 0, np.where(uniform < second, 1, 2)).astype(np.int8)
+
+
+def as_numbers(column: Any) -> np.ndarray | None:
+    """float64 with NaN for missing, or None when a non-missing cell is not a number."""
+    try:
+        values = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return values.to_numpy(zero_copy_only=False)
+
+
+def as_text(column: Any, kind: str) -> Any:
+    """Categories as smlp's in-memory path spells them: Arrow booleans as true/false."""
+    if kind == "bool":
+        column = pc.if_else(pc.is_in(column, pa.array(sorted(TRUE_VALUES))), "true", "false")
+        column = pc.if_else(pc.is_null(column), pa.scalar(None, pa.string()), column)
+    return column
+
+
+# -- pass 1: kinds, targets, rows -----------------------------------------------------------
+class ColumnKind:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.numeric = True
+        self.boolean = True
+        self.integer = True
+        self.present = 0
+
+    def observe(self, column: Any, source: str, first_row: int) -> None:
+        valid = column.drop_null()
+        self.present += len(valid)
+        if not len(valid):
+            return
+        if self.numeric:
+            numbers = as_numbers(valid)
+            if numbers is None:
+                self.numeric = False
+            else:
+                infinite = np.isinf(numbers)
+                if infinite.any():
+                    row = first_row + int(np.flatnonzero(np.isinf(
+                        as_numbers(column)))[0]) + 1
+                    raise PrepareError(f"{source}: column {self.name!r} has an infinite value "
+                                       f"in data row {row}; replace it with a number or leave "
+                                       "the cell empty (missing)")
+                self.integer = self.integer and bool(np.all(numbers == np.floor(numbers)))
+        if self.boolean:
+            self.boolean = bool(pc.all(pc.is_in(
+                valid, pa.array(sorted(TRUE_VALUES | FALSE_VALUES)))).as_py())
+
+    @property
+    def kind(self) -> str:
+        if self.numeric:
+            return "numeric"
+        return "bool" if self.boolean else "text"
+
+
+def scan(files: list[tuple[str, Path]], args: argparse.Namespace) -> dict[str, Any]:
+    """Pass 1 over every object: column kinds, problem type and classes, rows per split."""
+    if not files:
+        raise PrepareError("no input objects under the input prefix")
+    names = header(files[0][1], files[0][0])
+    for name in (args.target, args.id_column):
+        if name is not None and name not in names:
+            what = "target" if name == args.target else "id"
+            raise PrepareError(f"{files[0][0]}: {what} column {name!r} not found; columns "
+                               f"are {', '.join(names)}")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise PrepareError(f"{files[0][0]}: column name {duplicated[0]!r} appears more than "
+                           "once; give every column its own name")
+    kinds = {name: ColumnKind(name) for name in names}
+    fractions = fraction_args(args.splits)
+    labels: set[str] = set()
+    entries = []
+    dropped = 0
+    for key, path in files:
+        if header(path, key) != names:
+            raise PrepareError(f"{key}: its header differs from {files[0][0]}'s; every object "
+                               f"needs the columns {', '.join(names)} in that order")
+        rows = {split: 0 for split in SPLITS}
+        seen = 0
+        for batch in batches(path, names, key):
+            for name in names:
+                kinds[name].observe(batch.column(name), key, seen)
+            target = batch.column(args.target)
+            kept = pc.is_valid(target).to_numpy(zero_copy_only=False)
+            dropped += int((~kept).sum())
+            if len(labels) <= MAX_CLASSES:
+                labels.update(v for v in pc.unique(target.drop_null()).to_pylist())
+            codes = assign(split_of(args.seed, key, seen, batch.num_rows), fractions)[kept]
+            for index, split in enumerate(SPLITS):
+                rows[split] += int((codes == index).sum())
+            seen += batch.num_rows
+        entries.append({"key": key, "size": path.stat().st_size, "rows": rows})
+    for name, kind in kinds.items():
+        if kind.present == 0:
+            raise PrepareError(f"column {name!r} is all missing; drop it or fill it in")
+    problem, classes = decide_problem(kinds[args.target], labels, args)
+    totals = {split: sum(e["rows"][split] for e in entries) for split in SPLITS}
+    if sum(totals.values()) < MIN_ROWS:
+        raise PrepareError(f"{sum(totals.values())} rows with a target; need at least "
+                           f"{MIN_ROWS}")
+    if totals["test"] == 0 or totals["validation"] == 0:
+        raise PrepareError("too few rows for a validation and a test split")
+    return {"columns": names, "kinds": {n: k.kind for n, k in kinds.items()},
+            "problem_type": problem, "classes": classes, "objects": entries,
+            "rows": totals, "dropped_rows": dropped}
+
+
+def decide_problem(target: ColumnKind, labels: set[str],
+                   args: argparse.Namespace) -> tuple[str, list[str]]:
+    """As ``smlp.data.labels.decide``: text and booleans are classes, numbers regression."""
+    wanted = args.problem_type
+    name = args.target
+    if wanted == "regression" or (wanted == "auto" and target.numeric):
+        if not target.numeric:
+            raise PrepareError(f"target column {name!r} must be numeric for regression; use "
+                               "--problem-type auto, binary or multiclass")
+        return "regression", []
+    if len(labels) > MAX_CLASSES:
+        raise PrepareError(f"target column {name!r} has more than {MAX_CLASSES} distinct "
+                           "values; is it a regression target? use --problem-type regression")
+    if target.numeric:  # numbers as classes: in numeric order, spelled as Arrow casts them
+        numbers = sorted({float(v) for v in labels})
+        kind = pa.int64() if target.integer else pa.float64()
+        classes = pc.cast(pa.array(numbers).cast(kind), pa.string()).to_pylist()
+    elif target.boolean:
+        classes = sorted({"true" if v in TRUE_VALUES else "false" for v in labels})
+    else:
+        classes = sorted(labels)
+    problem = wanted if wanted != "auto" else ("binary" if len(classes) == 2 else "multiclass")
+    if len(classes) < 2:
+        raise PrepareError(f"target column {name!r} has one class in every row; "
+                           "classification needs at least two")
+    if problem == "binary" and len(classes) != 2:
+        raise PrepareError(f"problem type binary, but target column {name!r} has "
+                           f"{len(classes)} classes; use --problem-type multiclass")
+    if problem == "multiclass" and len(classes) == 2:
+        raise PrepareError(f"problem type multiclass, but target column {name!r} has 2 "
+                           "classes; use --problem-type binary")
+    return problem, classes
+
+
+def label_codes(column: Any, kind: str, classes: list[str]) -> np.ndarray:
+    """Class codes 0..K-1 (float64) for a classification target column."""
+    if kind == "numeric":
+        numbers = as_numbers(column)
+        reference = np.array([float(c) for c in classes])
+        return np.searchsorted(reference, numbers).astype(np.float64)
+    text = as_text(column, kind)
+    return pc.index_in(text, value_set=pa.array(classes, pa.string())).to_numpy(
+        zero_copy_only=False).astype(np.float64)
+
+
+# -- pass 2: the schema, fitted on the training rows ----------------------------------------
+class Moments:
+    """Count, mean and squared deviations merged per block, plus the median's sample."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.values: list[np.ndarray] = []
+        self.reservoir: np.ndarray | None = None
+
+    def add(self, values: np.ndarray) -> None:
+        if not values.size:
+            return
+        n, mean = values.size, float(values.mean())
+        total = self.count + n
+        delta = mean - self.mean
+        self.m2 += float(((values - mean) ** 2).sum()) + delta * delta * self.count * n / total
+        self.mean += delta * n / total
+        seen = self.count
+        self.count = total
+        self._sample(values, seen)
+
+    def _sample(self, values: np.ndarray, seen: int) -> None:
+        if self.reservoir is None:
+            room = MEDIAN_SAMPLE - seen
+            head, values = values[:room], values[room:]
+            if head.size:
+                self.values.append(head.copy())
+            if not values.size:
+                return
+            self.reservoir = np.concatenate(self.values)
+            self.values = []
+            seen = MEDIAN_SAMPLE
+        # Reservoir sampling (Vitter's algorithm R): value t (0-based) takes slot j ~ U[0, t]
+        # when j falls inside the reservoir; a later value wins a slot drawn twice.
+        slots = self.rng.integers(0, np.arange(seen, seen + values.size) + 1)
+        chosen = slots < MEDIAN_SAMPLE
+        self.reservoir[slots[chosen]] = values[chosen]
+
+    def median(self) -> float:
+        sample = self.reservoir if self.reservoir is not None else np.concatenate(self.values)
+        return float(np.median(sample))
+
+
+def fit(files: list[tuple[str, Path]], scanned: dict[str, Any],
+        args: argparse.Namespace) -> dict[str, Any]:
+    """Pass 2: the schema's statistics over the training rows of every object."""
+    names = scanned["columns"]
+    kinds = scanned["kinds"]
+    features = [n for n in names if n not in (args.target, args.id_column)]
+    if not features:
+        raise PrepareError("no feature columns besides the target and ID")
+    fractions = fraction_args(args.splits)
+    rng = np.random.default_rng(args.seed)
+    moments = {n: Moments(rng) for n in features if kinds[n] == "numeric"}
+    counts: dict[str, dict[str, int]] = {n: {} for n in features if kinds[n] != "numeric"}
+    problem, classes = scanned["problem_type"], scanned["classes"]
+    per_class = np.zeros((len(SPLITS), max(len(classes), 1)), dtype=np.int64)
+    labels = Moments(np.random.default_rng(args.seed))
+    for key, path in files:
+        seen = 0
+        for batch in batches(path, names, key):
+            target = batch.column(args.target)
+            kept = pc.is_valid(target).to_numpy(zero_copy_only=False)
+            codes = assign(split_of(args.seed, key, seen, batch.num_rows), fractions)
+            seen += batch.num_rows
+            if problem != "regression":
+                encoded = label_codes(target, kinds[args.target], classes)
+                for index in range(len(SPLITS)):
+                    chosen = encoded[kept & (codes == index)].astype(np.int64)
+                    per_class[index] += np.bincount(chosen, minlength=len(classes))
+            train = pa.array(kept & (codes == 0))
+            if not pc.any(train).as_py():
+                continue
+            rows = batch.filter(train)
+            if problem == "regression":
+                labels.add(as_numbers(rows.column(args.target)))
+            for name, moment in moments.items():
+                values = as_numbers(rows.column(name))
+                moment.add(values[~np.isnan(values)])
+            for name, table in counts.items():
+                text = pc.fill_null(as_text(rows.column(name), kinds[name]), MISSING)
+                for item in pc.value_counts(text).to_pylist():
+                    table[item["values"]] = table.get(item["values"], 0) + item["counts"]
+    check_targets(problem, classes, per_class, labels, args.target)
+    return schema_json(features, kinds, moments, counts, scanned, args)
+
+
+def check_targets(problem: str, classes: list[str], per_class: np.ndarray, labels: Moments,
+                  target: str) -> None:
+    if problem == "regression":
+        if labels.count and labels.m2 == 0.0:
+            raise PrepareError(f"target column {target!r} has the same value in every "
+                               "training row; there is nothing to learn")
+        return
+    for code, name in enumerate(classes):
+        empty = [split for index, split in enumerate(SPLITS) if per_class[index, code] == 0]
+        if empty:
+            raise PrepareError(f"class {name!r} of target {target!r} has no rows in the "
+                               f"{', '.join(empty)} split; add rows of it or drop the class")
+
+
+def schema_json(features: list[str], kinds: dict[str, str], moments: dict[str, Moments],
+                counts: dict[str, dict[str, int]], scanned: dict[str, Any],
+                args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``smlp.data.schema.Schema``, in its order."""
+    encoded = []
+    sampled = False
+    for name in features:
+        if name in moments:
+            moment = moments[name]
+            if moment.count == 0:
+                raise PrepareError(f"column {name!r} is all missing in the training rows; drop "
+                                   "it or fill it in")
+            sampled = sampled or moment.reservoir is not None
+            std = (moment.m2 / moment.count) ** 0.5 if args.standardize else 1.0
+            encoded.append({"kind": "numeric", "name": name, "fill": moment.median(),
+                            "mean": moment.mean if args.standardize else 0.0,
+                            "scale": std if std > 0 else 1.0})
+        else:
+            ranked = sorted(counts[name].items(), key=lambda item: (-item[1], item[0]))
+            encoded.append({"kind": "categorical", "name": name,
+                            "categories": [value for value, _ in ranked[:MAX_CATEGORIES]]})
+    schema: dict[str, Any] = {"schema_version": 1, "target": args.target,
+                              "id_column": args.id_column, "standardize": args.standardize,
+                              "features": encoded}
+    if scanned["problem_type"] != "regression":
+        schema["problem_type"] = scanned["problem_type"]
+        schema["classes"] = scanned["classes"]
+    if sampled:
+        schema["fill_method"] = SAMPLED_MEDIAN
+    return schema
+
+
+def rows_per_shard(schema: dict[str, Any], shard_mb: float) -> int:
+    """Rows that make a shard of about ``shard_mb``: the plan numbers shards before any row
+    is encoded, so the size per row is estimated (a float32 as text is up to ~12 bytes with
+    its comma, a one-hot 0 or 1 two, the label ~10)."""
+    width = 10
+    for feature in schema["features"]:
+        width += 12 if feature["kind"] == "numeric" else 2 * len(feature["categories"])
+    return max(100, int(shard_mb * (1 << 20) / width))
+
+
+def shard_plan(scanned: dict[str, Any], rows_per_shard: int) -> dict[str, Any]:
+    """Each object's first shard number per split: shards numbered in object order."""
+    following = {split: 0 for split in SPLITS}
+    for entry in scanned["objects"]:
+        entry["first_shard"] = dict(following)
+        for split in SPLITS:
+            following[split] += -(-entry["rows"][split] // rows_per_shard)
+    return {**scanned, "rows_per_shard": rows_per_shard, "shards": following}
+
+
+# -- apply: encode and write shards ----------------------------------------------------------
+class ShardWriter:
+    """Writes one split's rows of one object into numbered shards, hashing as it goes."""
+
+    def __init__(self, folder: Path, split: str, first: int, rows_per_shard: int) -> None:
+        self.folder = folder / split
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.split = split
+        self.index = first
+        self.rows_per_shard = rows_per_shard
+        self.handle: Any = None
+        self.digest: Any = None
+        self.rows = 0
+        self.size = 0
+        self.written: list[dict[str, Any]] = []
+
+    def write(self, table: Any) -> None:
+        offset = 0
+        while offset < table.num_rows:
+            if self.handle is None:
+                self.handle = open(self.folder / f"part-{self.index:05d}.csv", "wb")
+                self.digest = hashlib.sha256()
+            take = min(self.rows_per_shard - self.rows, table.num_rows - offset)
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table.slice(offset, take), sink,
+                            pacsv.WriteOptions(include_header=False))
+            data = sink.getvalue().to_pybytes()
+            self.handle.write(data)
+            self.digest.update(data)
+            self.rows += take
+            self.size += len(data)
+            offset += take
+            if self.rows == self.rows_per_shard:
+                self.close()
+
+    def close(self) -> None:
+        if self.handle is None:
+            return
+        self.handle.close()
+        self.written.append({"split": self.split, "index": self.index, "rows": self.rows,
+                             "size": self.size, "sha256": self.digest.hexdigest()})
+        self.handle = None
+        self.index += 1
+        self.rows = self.size = 0
+
+
+def encode(batch: Any, schema: dict[str, Any], kinds: dict[str, str], label: np.ndarray
+           ) -> Any:
+    """Label first (float64), then every encoded feature as float32, as smlp writes splits."""
+    columns = [pa.array(label, pa.float64())]
+    for feature in schema["features"]:
+        column = batch.column(feature["name"])
+        if feature["kind"] == "numeric":
+            values = as_numbers(column)
+            if values is None:
+                raise PrepareError(f"column {feature['name']!r}: a value that is not a number")
+            values = np.where(np.isnan(values), feature["fill"], values)
+            columns.append(pa.array(((values - feature["mean"]) / feature["scale"])
+                                    .astype(np.float32)))
+            continue
+        text = pc.fill_null(as_text(column, kinds[feature["name"]]), MISSING)
+        index = pc.index_in(text, value_set=pa.array(feature["categories"], pa.string()))
+        positions = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
+        for position in range(len(feature["categories"])):
+            columns.append(pa.array((positions == position).astype(np.float32)))
+    return pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
+
+
+def apply(paths: Paths) -> list[dict[str, Any]]:
+    schema = json.loads((paths.fitted / "schema.json").read_text())
+    plan = json.loads((paths.fitted / "plan.json").read_text())
+    planned = {entry["key"]: entry for entry in plan["objects"]}
+    kinds, target = plan["kinds"], schema["target"]
+    fractions = plan["fractions"]
+    written: list[dict[str, Any]] = []
+    for key, path in input_files(paths.data):
+        entry = planned.get(key)
+        if entry is None or entry["size"] != path.stat().st_size:
+            raise PrepareError(f"{key}: not the object the fit job read (added or changed "
+                               "since); run smlp data prepare again")
+        writers = {split: ShardWriter(paths.output, split, entry["first_shard"][split],
+                                      plan["rows_per_shard"]) for split in SPLITS}
+        seen = 0
+        for batch in batches(path, plan["columns"], key):
+            column = batch.column(target)
+            kept = pc.is_valid(column).to_numpy(zero_copy_only=False)
+            codes = assign(split_of(plan["seed"], key, seen, batch.num_rows), fractions)
+            seen += batch.num_rows
+            if plan["problem_type"] == "regression":
+                label = as_numbers(column)
+            else:
+                label = label_codes(column, kinds[target], plan["classes"])
+            for index, split in enumerate(SPLITS):
+                chosen = kept & (codes == index)
+                if chosen.any():
+                    rows = batch.filter(pa.array(chosen))
+                    writers[split].write(encode(rows, schema, kinds, label[chosen]))
+        for split, writer in writers.items():
+            writer.close()
+            rows = sum(item["rows"] for item in writer.written)
+            if rows != entry["rows"][split]:
+                raise PrepareError(f"{key}: {rows} {split} rows, the fit job counted "
+                                   f"{entry['rows'][split]}; the object changed between jobs")
+            written += writer.written
+    return written
+
+
+# -- entry point ----------------------------------------------------------------------------
+def fraction_args(text: str) -> dict[str, float]:
+    values = [float(part) for part in text.split(",")]
+    return dict(zip(SPLITS, values, strict=True))
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=("fit", "apply"))
+    parser.add_argument("--target")
+    parser.add_argument("--id-column", default=None)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--splits", default="0.7,0.15,0.15")
+    parser.add_argument("--standardize", choices=("true", "false"), default="true")
+    parser.add_argument("--problem-type", default="auto",
+                        choices=("auto", "regression", "binary", "multiclass"))
+    parser.add_argument("--shard-mb", type=float, default=64.0,
+                        help="target shard size (smlp's data.shard_mb)")
+    parser.add_argument("--base-dir", default="/opt/ml", type=Path)
+    args = parser.parse_args(argv)
+    args.standardize = args.standardize == "true"
+    if args.step == "fit" and not args.target:
+        parser.error("fit needs --target")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    paths = Paths(args.base_dir)
+    host, hosts = paths.host()
+    started = time.monotonic()
+    try:
+        files = input_files(paths.data)
+        if args.step == "fit":
+            if len(hosts) != 1:
+                raise PrepareError(f"the fit step runs on one instance, not {len(hosts)}")
+            scanned = scan(files, args)
+            schema = fit(files, scanned, args)
+            plan = shard_plan(scanned, rows_per_shard(schema, args.shard_mb))
+            plan.update(seed=args.seed, fractions=fraction_args(args.splits))
+            folder = paths.output / "schema"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "schema.json").write_text(json.dumps(schema, indent=2))
+            (folder / "plan.json").write_text(json.dumps(plan, indent=2))
+            print(f"fit: {len(files)} object(s), rows {plan['rows']}, dropped "
+                  f"{plan['dropped_rows']}, shards {plan['shards']} "
+                  f"({time.monotonic() - started:.1f} s)", flush=True)
+        else:
+            written = apply(paths)
+            folder = paths.output / "summary"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{host}.json").write_text(json.dumps(
+                {"host": host, "objects": [key for key, _ in files], "shards": written},
+                indent=2))
+            print(f"apply on {host}: {len(files)} object(s), {len(written)} shard(s), "
+                  f"{sum(s['rows'] for s in written)} rows "
+                  f"({time.monotonic() - started:.1f} s)", flush=True)
+    except PrepareError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        try:
+            paths.message.parent.mkdir(parents=True, exist_ok=True)
+            paths.message.write_text(str(exc)[:1024])
+        except OSError:
+            pass
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
