@@ -1,4 +1,5 @@
-"""Usage mistakes as one line, and help that reads well: pipeline order, no ``<bool>`` on flags."""
+"""Usage mistakes as one line, and help that reads well: no ``<bool>`` on flags (the commands'
+order is smlp.cli.main.COMMANDS)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,6 @@ import re
 from typing import Any
 
 from smlp.suggest import did_you_mean
-
-# The order a new user meets the commands in; anything not listed follows, as registered.
-PIPELINE = ("data", "train", "tune", "compare", "transform", "run", "report", "status",
-            "deploy", "invoke", "endpoint", "clean", "infra", "prices", "config")
-
-
-def pipeline_order(names: list[str]) -> list[str]:
-    rank = {name: index for index, name in enumerate(PIPELINE)}
-    return sorted(names, key=lambda name: (rank.get(name, len(PIPELINE)), names.index(name)))
 
 
 def tidy_help() -> None:
