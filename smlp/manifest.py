@@ -17,16 +17,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 # Artifacts and their checks live in smlp.artifact; stages import them from here too.
-from smlp.artifact import STORE_ROOT, Artifact
+from smlp.artifact import STORE_ROOT, Artifact, SplitArtifact
+from smlp.artifact import Shard as Shard
 from smlp.artifact import artifact_for_bytes as artifact_for_bytes
 from smlp.artifact import artifact_for_file as artifact_for_file
+from smlp.artifact import split_sha256 as split_sha256
 from smlp.artifact import verify as verify
+from smlp.artifact import verify_split as verify_split
 from smlp.artifact import verify_stored as verify_stored
 from smlp.errors import IntegrityError, MissingStageError, SmlpError
 from smlp.manifest_io import read_change_write
 from smlp.store import Store
 
-SCHEMA_VERSION = 1
+# 2: a split is a folder of shards (SplitArtifact). Schema 1 manifests (one file per split)
+# still load: each split becomes a one-shard split (DataRecord._one_file_splits).
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST_KEY = "manifest.json"
 
 
@@ -49,14 +55,32 @@ class StageRecord(BaseModel):
 
 
 class DataRecord(BaseModel):
-    """The prepared splits (SageMaker CSV: target first, no header) and their schema."""
+    """The prepared splits (SageMaker CSV: target first, no header), each a folder of shards,
+    and their schema."""
 
-    splits: dict[str, Artifact]
+    splits: dict[str, SplitArtifact]
     schema_: Artifact = Field(alias="schema")
     features: list[str]
     rows: dict[str, int]
 
     model_config = {"populate_by_name": True}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_file_splits(cls, raw: Any) -> Any:
+        """A schema 1 split (one file: uri, sha256, size) as a split of that one shard, its
+        folder the file's; its hash stays the file's (``split_sha256`` of one shard)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("splits"), dict):
+            return raw
+        rows = raw.get("rows") if isinstance(raw.get("rows"), dict) else {}
+        splits = {}
+        for name, split in raw["splits"].items():
+            if isinstance(split, dict) and "shards" not in split and isinstance(
+                    split.get("uri"), str):
+                shard = {**split, "rows": rows.get(name, 0)}
+                split = {**split, "uri": split["uri"].rsplit("/", 1)[0], "shards": [shard]}
+            splits[name] = split
+        return {**raw, "splits": splits}
 
 
 # What model.tar.gz holds, by algorithm. XGBoost (Booster.save_model, UBJSON since xgboost
@@ -225,10 +249,10 @@ def _parse(store: Store, data: bytes) -> Manifest:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IntegrityError(f"{uri}: manifest is not valid JSON ({exc})") from None
     version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise IntegrityError(
-            f"{uri}: manifest schema_version {version!r} is not {SCHEMA_VERSION}; "
-            "this smlp cannot read it"
+            f"{uri}: manifest schema_version {version!r} is not one of "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; this smlp cannot read it"
         )
     try:
         return Manifest.model_validate(raw, context={STORE_ROOT: store.root})
@@ -240,6 +264,7 @@ def _parse(store: Store, data: bytes) -> Manifest:
 
 def _dump(store: Store, manifest: Manifest) -> bytes:
     manifest.updated_at = now()
+    manifest.schema_version = SCHEMA_VERSION  # a schema 1 manifest is written back as 2
     return manifest.model_dump_json(indent=2, by_alias=True,
                                     context={STORE_ROOT: store.root}).encode()
 

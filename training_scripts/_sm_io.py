@@ -176,7 +176,9 @@ def read_channel(
 
     SageMaker's CSV convention: no header, target in column 0, features after, numeric only;
     empty fields are missing values (NaN). ``folder`` overrides ``$OPT_ML/input/data/<name>``
-    (script mode gets it as ``--train``).
+    (script mode gets it as ``--train``). A channel of several files (a split's shards) is
+    read file by file, in name order, straight into the two arrays: no list of per-file
+    matrices to concatenate, only one file's parse in memory besides them.
     """
     root = Path(folder) if folder else channel_path(name)
     files = channel_files(root)
@@ -184,37 +186,102 @@ def read_channel(
         if required:
             raise JobError(f"No data in {name} channel: {root} has no files")
         return None
-    parts = [read_csv_matrix(path, f"{name}/{path.relative_to(root).as_posix()}")
-             for path in files]
-    parts = [part for part in parts if part.size]
-    if not parts:
+    key = None
+    if _PARSED is not None:
+        key = tuple(_file_key(path) for path in files)
+        if key in _PARSED:
+            return _PARSED[key]
+    widths = {path: _width(path) for path in files}
+    present = [path for path in files if widths[path]]
+    if not present:
         raise JobError(f"No data in {name} channel: its files are empty")
-    widths = {part.shape[1] for part in parts}
-    if len(widths) > 1:
-        raise JobError(f"{name} channel: files disagree on the number of columns {sorted(widths)}")
-    if parts[0].shape[1] < 2:
+    if len({widths[path] for path in present}) > 1:
+        raise JobError(f"{name} channel: files disagree on the number of columns "
+                       f"{sorted({widths[path] for path in present})}")
+    width = widths[present[0]]
+    if width < 2:
         raise JobError(f"{name} channel: expected the target plus at least one feature column")
-    data = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    target = np.ascontiguousarray(data[:, 0])
+    capacity = sum(_line_count(path) for path in present)
+    target = np.empty(capacity, dtype=np.float64)
+    features = np.empty((capacity, width - 1), dtype=np.float64)
+    rows = 0
+    for path in present:
+        shown = f"{name}/{path.relative_to(root).as_posix()}"
+        rows += _read_into(path, shown, width, target, features, rows)
+    if rows < capacity:  # blank lines: the rows read, still contiguous (views, no copy)
+        target, features = target[:rows], features[:rows]
     if np.isnan(target).any():
         row = int(np.flatnonzero(np.isnan(target))[0]) + 1
         raise JobError(f"{name} channel row {row}: missing target value in column 0")
-    return target, np.ascontiguousarray(data[:, 1:])
+    if key is not None and _PARSED is not None:
+        target.flags.writeable = False
+        features.flags.writeable = False
+        _PARSED[key] = (target, features)
+    return target, features
 
 
-# Parsed channel files, kept by a process that runs many jobs on the same files (smlp's local
+# Parsed channels, kept by a process that runs many jobs on the same files (smlp's local
 # tuning workers run one trial after another in-process). None, the default, keeps nothing.
-_PARSED: dict[tuple[int, int, int, int], np.ndarray] | None = None
+_PARSED: dict[tuple[tuple[int, int, int, int], ...], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def cache_parsed_files(enabled: bool = True) -> None:
-    """Parse each channel file once per process instead of once per job.
+    """Parse each channel's files once per process instead of once per job.
 
     Files are known by device, inode, size and mtime, so the hard links that later job folders
-    make to the same file hit the cache; cached arrays are read-only.
+    make to the same files hit the cache; cached arrays are read-only.
     """
     global _PARSED
     _PARSED = {} if enabled else None
+
+
+def _file_key(path: Path) -> tuple[int, int, int, int]:
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _width(path: Path) -> int:
+    """Fields on the file's first line (0: the file is empty)."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    return first.count(b",") + 1 if first.strip() else 0
+
+
+def _line_count(path: Path) -> int:
+    """Lines in the file (a last line without a newline counts): at least its rows."""
+    lines = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+def _read_into(path: Path, shown: str, width: int, target: np.ndarray,
+               features: np.ndarray, start: int) -> int:
+    """Parse one file into ``target[start:]`` and ``features[start:]``; its row count.
+    With pyarrow each column goes from its buffers into place; else via one matrix."""
+    try:
+        table = _pyarrow_table(path, width)
+    except ImportError:
+        matrix = read_csv_matrix(path, shown)
+        count = matrix.shape[0]
+        target[start:start + count] = matrix[:, 0]
+        features[start:start + count] = matrix[:, 1:]
+        return count
+    except Exception as exc:  # pyarrow's own error types
+        raise JobError(_diagnose(path, shown, exc)) from None
+    for i, column in enumerate(table.columns):
+        position = start
+        for chunk in column.chunks:
+            values = _float64_values(chunk)
+            if i == 0:
+                target[position:position + len(chunk)] = values
+            else:
+                features[position:position + len(chunk), i - 1] = values
+            position += len(chunk)
+    return table.num_rows
 
 
 def read_csv_matrix(path: Path, shown: str | None = None) -> np.ndarray:
@@ -222,12 +289,6 @@ def read_csv_matrix(path: Path, shown: str | None = None) -> np.ndarray:
 
     ``shown`` names the file in error messages (``train/part-0.csv``).
     """
-    key = None
-    if _PARSED is not None:
-        info = os.stat(path)
-        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-        if key in _PARSED:
-            return _PARSED[key]
     with open(path, "rb") as handle:
         first = handle.readline()
     if not first.strip():
@@ -241,25 +302,27 @@ def read_csv_matrix(path: Path, shown: str | None = None) -> np.ndarray:
             raise JobError(_diagnose(path, shown or str(path), exc)) from None
         if result.ndim == 1:
             result = result.reshape(1, -1)
-        if key is not None and _PARSED is not None:
-            result.flags.writeable = False
-            _PARSED[key] = result
         return result
     raise AssertionError("numpy is always importable")
 
 
-def _read_pyarrow(path: Path, width: int) -> np.ndarray:
+def _pyarrow_table(path: Path, width: int) -> Any:
+    """The file as float64 columns (ImportError without pyarrow)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     names = [f"f{i}" for i in range(width)]
-    table = pacsv.read_csv(
+    return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(autogenerate_column_names=True),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(names, pa.float64()), strings_can_be_null=False
         ),
     )
+
+
+def _read_pyarrow(path: Path, width: int) -> np.ndarray:
+    table = _pyarrow_table(path, width)
     out = np.empty((table.num_rows, width), dtype=np.float64)
     for i, column in enumerate(table.columns):
         start = 0

@@ -113,4 +113,4 @@ def _prepare_on_sagemaker(cfg: Any, input: str, target: str, id_column: str | No
 
 
 def _data_folder(record: object) -> str:
-    return record.splits["train"].uri.rsplit("/", 2)[0]  # type: ignore[attr-defined]
+    return record.splits["train"].uri.rsplit("/", 1)[0]  # type: ignore[attr-defined]

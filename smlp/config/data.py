@@ -31,6 +31,10 @@ class DataConfig(Strict):
     seed: int = Field(42, ge=0)
     splits: SplitFractions = SplitFractions()
     standardize: bool = Field(True, description="scale numeric features (KNN needs it)")
+    # Splits are written as shards of at most this size (whole rows), and the train split as
+    # at least one shard per instance of the largest configured training job.
+    shard_mb: float = Field(64, gt=0, le=1_048_576,
+                            description="target size of a split's shard files, MiB")
     problem_type: Literal["auto", "regression", "binary", "multiclass"] = Field(
         "auto", description="auto: text/bool targets are classes (2: binary), numbers regression")
 

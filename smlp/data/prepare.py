@@ -213,13 +213,42 @@ def _check_finite(column: Any, name: str, source: str) -> None:
                     f"{row + 1}; replace it with a number or leave the cell empty (missing)")
 
 
-def write_split(array: Any, path: Path) -> None:
-    """Write label-first rows, no header; features as float32 text (what the models see)."""
+WRITE_ROWS = 1 << 16  # rows formatted at a time by ``write_split_shards``
+
+
+def _split_table(array: Any) -> Any:
+    """Label-first columns as the CSV writer formats them: label float64, features float32."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     columns = [pa.array(array[:, 0], pa.float64())]
     columns += [pa.array(array[:, i].astype(np.float32)) for i in range(1, array.shape[1])]
-    table = pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
-    pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=False))
+    return pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
+
+
+def write_split(array: Any, path: Path) -> None:
+    """Write label-first rows, no header; features as float32 text (what the models see)."""
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(_split_table(array), path, pacsv.WriteOptions(include_header=False))
+
+
+def write_split_shards(array: Any, folder: Path, min_shards: int, shard_bytes: int) -> list[Any]:
+    """``write_split``'s bytes as shards in ``folder`` (smlp.data.shards), formatted
+    ``WRITE_ROWS`` rows at a time: the same lines, cut where a shard is full."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    from smlp.data.shards import ShardWriter, line_ends
+
+    table = _split_table(array)
+    writer = ShardWriter(folder, table.num_rows, min_shards, shard_bytes)
+    options = pacsv.WriteOptions(include_header=False)
+    for start in range(0, table.num_rows, WRITE_ROWS):
+        buffer = io.BytesIO()
+        pacsv.write_csv(table.slice(start, WRITE_ROWS), buffer, options)
+        text = buffer.getbuffer()
+        writer.write(text, line_ends(text))
+        del text
+    return writer.close()

@@ -7,7 +7,7 @@
 2. Statistics over the training rows only: count, mean and variance merged block by block
    (Chan et al.'s parallel update), category counts, and for the fill value the median of a
    sample (see ``MEDIAN_SAMPLE``; the schema's ``fill_method`` records it).
-3. Encoding and writing, block by block, each row to its split's file.
+3. Encoding and writing, block by block, each row to its split's shards (smlp.data.shards).
 
 Rows go to the same split as the in-memory path puts them (the same seeded permutation, or
 the same stratified split, over the rows that have a target); within a split they keep the
@@ -43,6 +43,7 @@ from smlp.data.schema import (
     NumericFeature,
     Schema,
 )
+from smlp.data.shards import ShardWriter, WrittenShard
 from smlp.errors import DataError, SchemaMismatchError
 
 MIB = 1 << 20
@@ -63,13 +64,13 @@ def sampled_median() -> str:
 
 @dataclass
 class StreamedData:
-    """What the streaming prepare wrote: one CSV per split, label first, no header."""
+    """What the streaming prepare wrote: each split's shards (label first, no header), each
+    hashed while it was written."""
 
     schema: Schema
-    paths: dict[str, Path]
+    shards: dict[str, list[WrittenShard]]
     rows: dict[str, int]
     dropped_rows: int
-    sha256: dict[str, str]  # of each split file, computed while writing it
 
 
 @dataclass
@@ -343,8 +344,12 @@ def _split_labels(target: pa.ChunkedArray, target_name: str, problem_type: str,
 
 
 def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFractions,
-                seed: int, standardize: bool, problem_type: str, folder: Path) -> StreamedData:
-    """Prepare ``path`` into ``folder/<split>.csv`` in bounded memory (see the module doc)."""
+                seed: int, standardize: bool, problem_type: str, folder: Path,
+                min_shards: dict[str, int] | None = None,
+                shard_bytes: int = 64 * MIB) -> StreamedData:
+    """Prepare ``path`` into shards ``folder/<split>/part-NNNNN.csv`` in bounded memory (see
+    the module doc): at least ``min_shards[split]`` shards each, of ``shard_bytes`` at most
+    (but whole rows)."""
     keep_pandas_out()  # nothing here needs it: ~0.4 s of start-up saved
     source = str(path)
     spill = folder / "input.arrows"
@@ -369,9 +374,17 @@ def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFra
     schema = _fit(path, types, keep, labels, target, id_column, standardize, seed, source)
     if decided != "regression":
         schema = schema.model_copy(update={"problem_type": decided, "classes": classes})
-    rows, hashes = _write(path, types, keep, labels, values, schema, folder, source)
-    return StreamedData(schema=schema, paths={s: folder / f"{s}.csv" for s in SPLITS},
-                        rows=rows, dropped_rows=int(total - keep.sum()), sha256=hashes)
+    writers = {split: ShardWriter(folder / split, int((labels == position).sum()),
+                                  (min_shards or {}).get(split, 1), shard_bytes)
+               for position, split in enumerate(SPLITS)}
+    try:
+        rows = _write(path, types, keep, labels, values, schema, writers, source)
+    except BaseException:
+        for writer in writers.values():
+            writer.discard()
+        raise
+    return StreamedData(schema=schema, shards={s: w.close() for s, w in writers.items()},
+                        rows=rows, dropped_rows=int(total - keep.sum()))
 
 
 def _blocks(path: Path, types: dict[str, Any], keep: np.ndarray,
@@ -525,51 +538,43 @@ def _lines(schema: Schema, batch: pa.RecordBatch, label: np.ndarray,
 
 
 def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
-           values: np.ndarray, schema: Schema, folder: Path,
-           source: str) -> tuple[dict[str, int], dict[str, str]]:
-    """Pass 3: encode each block and append its rows to their split's file (the bytes
+           values: np.ndarray, schema: Schema, writers: dict[str, ShardWriter],
+           source: str) -> dict[str, int]:
+    """Pass 3: encode each block and append its rows to their split's shards (the bytes
     ``prepare.write_split`` writes for the same rows, in input order)."""
-    import hashlib
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
     rows = dict.fromkeys(SPLITS, 0)
-    handles = {s: open(folder / f"{s}.csv", "wb") for s in SPLITS}
-    digests = {s: hashlib.sha256() for s in SPLITS}
 
     def flush(job: tuple[Future[pa.Array], np.ndarray]) -> None:
         lines, split = job[0].result(), job[1]
         for position, name in enumerate(SPLITS):
             chosen = split == position
             if chosen.any():
-                data = _text_bytes(lines.filter(pa.array(chosen)))
-                handles[name].write(data)
-                digests[name].update(data)
+                data, ends = _text_bytes(lines.filter(pa.array(chosen)))
+                writers[name].write(data, ends)
                 rows[name] += int(chosen.sum())
 
     # Formatting numbers as text is the costliest step: two blocks at a time (pyarrow's
     # compute releases the GIL), written in input order.
     pending: deque[tuple[Future[pa.Array], np.ndarray]] = deque()
-    try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="smlp-prepare") as pool:
-            for batch, split, where in _blocks(path, types, keep, labels):
-                pending.append((pool.submit(_lines, schema, batch, values[where], source),
-                                split))
-                if len(pending) > 2:
-                    flush(pending.popleft())
-            while pending:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="smlp-prepare") as pool:
+        for batch, split, where in _blocks(path, types, keep, labels):
+            pending.append((pool.submit(_lines, schema, batch, values[where], source), split))
+            if len(pending) > 2:
                 flush(pending.popleft())
-    finally:
-        for handle in handles.values():
-            handle.close()
-    return rows, {s: digest.hexdigest() for s, digest in digests.items()}
+        while pending:
+            flush(pending.popleft())
+    return rows
 
 
-def _text_bytes(array: pa.Array) -> pa.Buffer:
-    """The concatenated bytes of a string array's values, without a copy."""
+def _text_bytes(array: pa.Array) -> tuple[pa.Buffer, np.ndarray]:
+    """The concatenated bytes of a string array's values, without a copy, and where each
+    value ends in them."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     _, offsets, data = array.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int32, count=len(array) + 1,
                            offset=array.offset * 4)
-    return data[int(bounds[0]):int(bounds[-1])]
+    return data[int(bounds[0]):int(bounds[-1])], bounds[1:] - bounds[0]

@@ -80,54 +80,72 @@ def load_inputs(store: Store) -> ReportInputs:
     split = comparison["split"]
     splits = {}
     for name in sorted({split, "train"}):
-        matrix = parse_matrix(read_verified(store, data.splits[name], f"{name} split", rerun))
+        matrix = read_split(store, data.splits[name], f"{name} split", rerun)
         splits[name] = Split(labels=matrix[:, 0], features=matrix[:, 1:])
     inputs = ReportInputs(manifest=manifest, comparison=comparison, schema=schema,
                           test=splits[split], train=splits["train"])
     classes = len(getattr(schema, "classes", []) or [])
+    names = [shard.uri.rsplit("/", 1)[-1] for shard in data.splits[split].shards]
     for scored in comparison["candidates"]:
         if problem_type(schema) == "regression":
-            found = _predictions(store, scored["name"], split, inputs.test.labels)
+            found = _predictions(store, scored["name"], split, names, inputs.test.labels)
         else:
-            found = _scores(store, scored, split, len(inputs.test.labels), classes)
+            found = _scores(store, scored, split, names, len(inputs.test.labels), classes)
         inputs.predictions[scored["name"]] = found
     return inputs
+
+
+def read_split(store: Store, split: Any, what: str, rerun: str) -> Any:
+    """A split's shards, each verified, as one matrix in row order (shard order)."""
+    import numpy as np
+
+    parts = [parse_matrix(read_verified(store, shard, what, rerun)) for shard in split.shards]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _compare_output(store: Store, name: str, shards: list[str]) -> tuple[str, bytes]:
+    """(where, bytes) of ``name``'s compare outputs, one per shard, joined in shard order."""
+    bodies = []
+    for shard in shards:
+        key = f"compare/{name}/{shard}.out"
+        if not store.exists(key):
+            raise IntegrityError(f"{store.uri(key)}: {name}'s predictions from `smlp compare` "
+                                 "are missing; re-run `smlp compare`")
+        bodies.append(store.read_bytes(key))
+    where = store.uri(f"compare/{name}/{shards[0]}.out" if len(shards) == 1
+                      else f"compare/{name}")
+    return where, b"".join(body if body.endswith(b"\n") or not body else body + b"\n"
+                           for body in bodies)
 
 
 def problem_type(schema: Any) -> str:
     return getattr(schema, "problem_type", "regression")
 
 
-def _scores(store: Store, scored: dict[str, Any], split: str, rows: int, classes: int) -> Any:
+def _scores(store: Store, scored: dict[str, Any], split: str, shards: list[str], rows: int,
+            classes: int) -> Any:
     """A classifier's compare output: rows x classes probabilities, or label codes for a model
     without probabilities (k-NN), parsed as ``smlp compare`` parsed them."""
     from smlp.stages.scores import parse_scores
 
-    key = f"compare/{scored['name']}/{split}.csv.out"
-    if not store.exists(key):
-        raise IntegrityError(f"{store.uri(key)}: {scored['name']}'s predictions from `smlp "
-                             "compare` are missing; re-run `smlp compare`")
-    lines = [line for line in store.read_bytes(key).decode("utf-8").splitlines()
-             if line.strip()]
+    where, body = _compare_output(store, scored["name"], shards)
+    lines = [line for line in body.decode("utf-8").splitlines() if line.strip()]
     if len(lines) != rows:
-        raise IntegrityError(f"{store.uri(key)}: {len(lines)} predictions for the {rows} rows "
+        raise IntegrityError(f"{where}: {len(lines)} predictions for the {rows} rows "
                              f"of the {split} split; re-run `smlp compare`")
-    return parse_scores(lines, scored["algo"], classes, store.uri(key))
+    return parse_scores(lines, scored["algo"], classes, where)
 
 
-def _predictions(store: Store, name: str, split: str, labels: Any) -> Any:
-    """Column 1 of compare's ``label,prediction`` output for ``name``, whose labels must be
+def _predictions(store: Store, name: str, split: str, shards: list[str], labels: Any) -> Any:
+    """Column 1 of compare's ``label,prediction`` outputs for ``name``, whose labels must be
     the recorded split's (else the output belongs to other data)."""
     import numpy as np
 
-    key = f"compare/{name}/{split}.csv.out"
-    if not store.exists(key):
-        raise IntegrityError(f"{store.uri(key)}: {name}'s predictions from `smlp compare` are "
-                             "missing; re-run `smlp compare`")
-    matrix = parse_matrix(store.read_bytes(key))
+    where, body = _compare_output(store, name, shards)
+    matrix = parse_matrix(body)
     if matrix.shape[0] != len(labels) or not np.allclose(matrix[:, 0], labels, rtol=1e-6,
                                                          atol=1e-9):
-        raise IntegrityError(f"{store.uri(key)}: its labels are not the {split} split's; "
+        raise IntegrityError(f"{where}: its labels are not the {split} split's; "
                              "re-run `smlp compare`")
     return matrix[:, 1]
 

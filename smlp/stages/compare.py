@@ -1,5 +1,8 @@
 """``smlp compare``: every candidate batch-predicts the same held-out split; smlp scores them.
 
+The split is a folder of shards: the transform gives one output per shard (SageMaker's
+semantics), read back in shard order so predictions line up with the split's rows.
+
 Training metrics are not comparable across algorithms (XGBoost reports RMSE on validation,
 KNN MSE on its test channel), so the leaderboard uses only smlp's own scoring of the
 transform outputs on one common split.
@@ -14,7 +17,7 @@ from typing import Any
 
 from smlp.backends.base import Backend
 from smlp.config import Config
-from smlp.errors import MissingStageError
+from smlp.errors import IntegrityError, MissingStageError
 from smlp.events import Event, EventSink, ignore
 from smlp.manifest import (
     Candidate,
@@ -25,7 +28,7 @@ from smlp.manifest import (
     now,
     record_stage,
     update_manifest,
-    verify_stored,
+    verify_split,
 )
 from smlp.metrics import HIGHER_IS_BETTER, regression_metrics, sort_key
 from smlp.stages.scores import classification_metrics, read_scores
@@ -90,7 +93,7 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
         options = options.model_copy(update={"join_source": None, "output_filter": None})
     score = regression_metrics if problem[0] == "regression" else classification_metrics
     split_uri = data.splits[split].uri
-    verify_stored(store, data.splits[split], f"{split} split", data_command(manifest))
+    verify_split(store, data.splits[split], f"{split} split", data_command(manifest))
     scored: list[Scored] = []
     outputs: dict[str, tuple[Any, Any]] = {}
     with record_stage(store, "compare", f"smlp compare --metric {metric}",
@@ -101,11 +104,12 @@ def compare(config: Config, store: Store, backend: Backend, metric: str | None =
             result = batch_predict(store, backend, candidate, data, split_uri,
                                    store.uri(f"compare/{name}"), options, events=events)
             record.jobs.append(result.name)
+            outputs_in_order = shard_outputs(result.outputs, data.splits[split], result.name)
             if problem[0] == "regression":
-                labels, predictions = _read_labelled_output(store, result.outputs[0])
+                labels, predictions = _read_labelled_outputs(store, outputs_in_order)
             else:
-                labels, predictions = read_scores(store, data.splits[split].uri,
-                                                  result.outputs[0], candidate, problem, split)
+                labels, predictions = read_scores(store, data.splits[split], outputs_in_order,
+                                                  candidate, problem, split)
             outputs[name] = (labels, predictions)
             scored.append(Scored(
                 name=name, algo=candidate.algo, source=candidate.source,
@@ -200,6 +204,30 @@ def _fresh(manifest: Manifest) -> dict[str, Candidate]:
     current = manifest.require_data().splits["train"].sha256
     return {name: candidate for name, candidate in manifest.candidates.items()
             if not candidate.data_sha256 or candidate.data_sha256 == current}
+
+
+def shard_outputs(outputs: list[str], split: Any, job: str) -> list[str]:
+    """The transform's outputs in the split's shard order: ``<shard file>.out`` per shard."""
+    by_name = {uri.rstrip("/").rsplit("/", 1)[-1]: uri for uri in outputs}
+    ordered = []
+    for shard in split.shards:
+        name = shard.uri.rsplit("/", 1)[-1] + ".out"
+        if name not in by_name:
+            raise IntegrityError(f"transform job {job}: no output {name} for the shard "
+                                 f"{shard.uri}")
+        ordered.append(by_name[name])
+    return ordered
+
+
+def _read_labelled_outputs(store: Store, uris: list[str]) -> tuple[Any, Any]:
+    """Columns 0 and 1 of every ``label,prediction`` output, in order."""
+    import numpy as np
+
+    parts = [_read_labelled_output(store, uri) for uri in uris]
+    if len(parts) == 1:
+        return parts[0]
+    return (np.concatenate([labels for labels, _ in parts]),
+            np.concatenate([predictions for _, predictions in parts]))
 
 
 def _read_labelled_output(store: Store, uri: str) -> tuple[Any, Any]:

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from smlp.config import Config
-from smlp.data.prepare import SPLITS, PreparedData, prepare_table, read_table, write_split
+from smlp.data.prepare import (
+    SPLITS,
+    PreparedData,
+    prepare_table,
+    read_table,
+    write_split_shards,
+)
 from smlp.events import Event, EventSink, ignore
 from smlp.manifest import (
     DataRecord,
@@ -26,11 +32,6 @@ from smlp.store import Store
 
 DATA_PREFIX = "data"
 VERSION_CHARS = 12
-
-
-def split_key(split: str, version: str) -> str:
-    """Each split in its own folder, because a SageMaker channel is a prefix."""
-    return f"{DATA_PREFIX}/{version}/{split}/{split}.csv"
 
 
 def shard_key(version: str, split: str, index: int) -> str:
@@ -55,8 +56,8 @@ def schema_key(version: str) -> str:
 
 
 def split_folder(store: Store, data: DataRecord, split: str) -> str:
-    """The URI of the folder (a SageMaker channel's prefix) that holds ``split``'s file."""
-    return store.uri(store.key(data.splits[split].uri).rsplit("/", 1)[0])
+    """The URI of the folder (a SageMaker channel's prefix) that holds ``split``'s shards."""
+    return data.splits[split].uri
 
 
 def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRecord:
@@ -78,7 +79,7 @@ def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRe
         prepared = prepare_table(table, target_for(problem), None, data.splits, data.seed,
                                  data.standardize, source="synthetic data", problem_type=problem)
         _say_problem(prepared, events)
-        return _publish(store, prepared, record, events)
+        return _publish(store, prepared, record, config, events)
 
 
 def prepare(config: Config, store: Store, input_path: Path, target: str,
@@ -105,7 +106,7 @@ def prepare(config: Config, store: Store, input_path: Path, target: str,
         if prepared.dropped_rows:
             events(Event("info", f"dropped {prepared.dropped_rows:,} rows with no {target}"))
         _say_problem(prepared, events)
-        return _publish(store, prepared, record, events)
+        return _publish(store, prepared, record, config, events)
 
 
 def _prepare_streaming(config: Config, store: Store, input_path: Path, target: str,
@@ -116,14 +117,26 @@ def _prepare_streaming(config: Config, store: Store, input_path: Path, target: s
     data = config.data
     with tempfile.TemporaryDirectory(prefix="smlp-data-") as tmp:
         streamed = prepare_csv(input_path, target, id_column, data.splits, data.seed,
-                               data.standardize, data.problem_type, Path(tmp))
+                               data.standardize, data.problem_type, Path(tmp),
+                               min_shards(config), shard_bytes(config))
         if streamed.dropped_rows:
             events(Event("info", f"dropped {streamed.dropped_rows:,} rows with no {target}"))
         if streamed.schema.fill_method != "median":
             events(Event("info", f"fill values: {streamed.schema.fill_method}"))
         _say_problem(streamed, events)
-        return _publish_files(store, streamed.schema, streamed.paths, streamed.rows, record,
-                              events, streamed.sha256)
+        return _upload_and_publish(store, streamed.schema, streamed.shards, record, events)
+
+
+def min_shards(config: Config) -> dict[str, int]:
+    """At least one train shard per instance of the largest training job configured (each
+    instance of a ``ShardedByS3Key`` channel reads whole files); the others by size only."""
+    counts = [section.instance_count for _, section in config.algorithms.items()
+              if section.enabled]
+    return {"train": max(counts, default=1), "validation": 1, "test": 1}
+
+
+def shard_bytes(config: Config) -> int:
+    return int(config.data.shard_mb * (1 << 20))
 
 
 def _say_problem(prepared: Any, events: EventSink) -> None:
@@ -156,44 +169,30 @@ def publish_shards(store: Store, schema: Any, shards: dict[str, list[ShardInfo]]
     Processing job: write the shards under ``data/<version>/`` (any fresh version name,
     e.g. the job's), then call this.
     """
-    raise NotImplementedError("publish_shards lands with the sharded manifest (issue 14)")
+    from smlp.errors import StoreError
+    from smlp.manifest import Shard, SplitArtifact, split_sha256
 
-
-def _publish(store: Store, prepared: PreparedData, record: Any,
-             events: EventSink) -> DataRecord:
-    """Write a new data version beside the recorded one, then switch the manifest to it: a
-    failure at any step leaves the recorded data and the candidates trained on it intact."""
-    with tempfile.TemporaryDirectory(prefix="smlp-data-") as tmp:
-        paths = {split: Path(tmp) / f"{split}.csv" for split in SPLITS}
-        for split in SPLITS:
-            write_split(prepared.splits[split], paths[split])
-        rows = {split: int(prepared.splits[split].shape[0]) for split in SPLITS}
-        return _publish_files(store, prepared.schema, paths, rows, record, events)
-
-
-def _publish_files(store: Store, schema: Any, paths: dict[str, Path], rows: dict[str, int],
-                   record: Any, events: EventSink,
-                   hashes: dict[str, str] | None = None) -> DataRecord:
-    """Upload split files written locally as a new version, then switch the manifest
-    (``hashes``: the files' sha256 when the writer computed them on the way)."""
-    from smlp.fileio import sha256_bytes, sha256_file
-    from smlp.manifest import Artifact
-
+    version = _version_of(shards)
+    for split, listed in shards.items():
+        for shard in listed:
+            if not store.exists(shard.key):
+                raise StoreError(f"{store.uri(shard.key)}: {split} shard not found in the store")
     schema_bytes = schema.to_json().encode()
-    hashes = hashes or {split: sha256_file(paths[split]) for split in SPLITS}
-    version = sha256_bytes("\n".join(
-        [f"{split} {hashes[split]}" for split in SPLITS] + [sha256_bytes(schema_bytes)]
-    ).encode())[:VERSION_CHARS]
-    splits = {split: Artifact(uri=store.uri(split_key(split, version)), sha256=hashes[split],
-                              size=paths[split].stat().st_size) for split in SPLITS}
+    splits = {}
     for split in SPLITS:
-        store.upload(paths[split], split_key(split, version), hashes[split])
+        listed = shards[split]
+        splits[split] = SplitArtifact(
+            uri=store.uri(f"{DATA_PREFIX}/{version}/{split}"),
+            sha256=split_sha256([shard.sha256 for shard in listed]),
+            size=sum(shard.size for shard in listed),
+            shards=[Shard(uri=store.uri(s.key), sha256=s.sha256, size=s.size, rows=s.rows)
+                    for s in listed])
     store.write_bytes(schema_key(version), schema_bytes)
     data_record = DataRecord(
         splits=splits,
         schema=artifact_for_bytes(store, schema_key(version), schema_bytes),
         features=schema.encoded_names,
-        rows=rows,
+        rows={split: splits[split].rows for split in SPLITS},
     )
     record.outputs.update(splits)
     record.outputs["schema"] = data_record.schema_
@@ -203,5 +202,76 @@ def _publish_files(store: Store, schema: Any, paths: dict[str, Path], rows: dict
 
     update_manifest(store, change)
     events(Event("info", "wrote " + ", ".join(
-        f"{split} {rows:,} rows" for split, rows in data_record.rows.items())))
+        f"{split} {rows:,} rows" + _in_shards(len(splits[split].shards))
+        for split, rows in data_record.rows.items())))
     return data_record
+
+
+def _in_shards(count: int) -> str:
+    return "" if count == 1 else f" ({count} shards)"
+
+
+def _version_of(shards: dict[str, list[ShardInfo]]) -> str:
+    """The one data version every shard key names; ValueError on keys ``shard_key`` did not
+    make (a caller's bug, not the user's)."""
+    missing = [split for split in SPLITS if not shards.get(split)]
+    if missing:
+        raise ValueError(f"publish_shards: no shards for {', '.join(missing)}")
+    versions = set()
+    for split in SPLITS:
+        for index, shard in enumerate(shards[split]):
+            version = shard.key.split("/")[1] if shard.key.count("/") == 3 else ""
+            if not version or shard.key != shard_key(version, split, index):
+                raise ValueError(f"publish_shards: {shard.key} is not "
+                                 f"{shard_key('<version>', split, index)}")
+            versions.add(version)
+    if len(versions) != 1:
+        raise ValueError(f"publish_shards: shards of several versions {sorted(versions)}")
+    return versions.pop()
+
+
+def _publish(store: Store, prepared: PreparedData, record: Any, config: Config,
+             events: EventSink) -> DataRecord:
+    """Write a new data version beside the recorded one, then switch the manifest to it: a
+    failure at any step leaves the recorded data and the candidates trained on it intact."""
+    floors = min_shards(config)
+    with tempfile.TemporaryDirectory(prefix="smlp-data-") as tmp:
+        written = {split: write_split_shards(prepared.splits[split], Path(tmp) / split,
+                                             floors[split], shard_bytes(config))
+                   for split in SPLITS}
+        return _upload_and_publish(store, prepared.schema, written, record, events)
+
+
+def _upload_and_publish(store: Store, schema: Any, written: dict[str, list[Any]], record: Any,
+                        events: EventSink) -> DataRecord:
+    """Upload shards written locally (``smlp.data.shards.WrittenShard``) under their content
+    version, then ``publish_shards``."""
+    from smlp.fileio import sha256_bytes
+    from smlp.manifest import split_sha256
+
+    schema_bytes = schema.to_json().encode()
+    hashes = {split: split_sha256([shard.sha256 for shard in written[split]])
+              for split in SPLITS}
+    version = sha256_bytes("\n".join(
+        [f"{split} {hashes[split]}" for split in SPLITS] + [sha256_bytes(schema_bytes)]
+    ).encode())[:VERSION_CHARS]
+    shards = {split: [ShardInfo(shard_key(version, split, i), shard.sha256, shard.size,
+                                shard.rows) for i, shard in enumerate(written[split])]
+              for split in SPLITS}
+    uploads = [(shard.path, info.key, info.sha256) for split in SPLITS
+               for shard, info in zip(written[split], shards[split], strict=True)]
+    _upload_all(store, uploads)
+    return publish_shards(store, schema, shards, record, events)
+
+
+def _upload_all(store: Store, uploads: list[tuple[Path, str, str]]) -> None:
+    """Every shard into the store; to S3 several at a time (network-bound)."""
+    if len(uploads) < 2 or store.local_path(uploads[0][1]) is not None:
+        for path, key, sha256 in uploads:
+            store.upload(path, key, sha256)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(uploads))) as pool:
+        for future in [pool.submit(store.upload, *upload) for upload in uploads]:
+            future.result()

@@ -29,12 +29,17 @@ def _read_text(store: Store, uri: str) -> str:
         return handle.read()
 
 
-def split_labels(store: Store, split_uri: str) -> Any:
-    """Column 0 (the label code) of a prepared split."""
+def split_labels(store: Store, split: Any) -> Any:
+    """Column 0 (the label code) of a prepared split (a ``SplitArtifact``: its shards in
+    order), or of one split file by URI."""
     import numpy as np
 
-    lines = [line for line in _read_text(store, split_uri).splitlines() if line.strip()]
-    return np.array([float(line.split(",", 1)[0]) for line in lines], dtype=np.float64)
+    uris = [shard.uri for shard in split.shards] if hasattr(split, "shards") else [split]
+    labels = []
+    for uri in uris:
+        lines = [line for line in _read_text(store, uri).splitlines() if line.strip()]
+        labels.extend(float(line.split(",", 1)[0]) for line in lines)
+    return np.array(labels, dtype=np.float64)
 
 
 def parse_scores(lines: list[str], algo: str, n_classes: int, source: str) -> Any:
@@ -65,13 +70,19 @@ def parse_scores(lines: list[str], algo: str, n_classes: int, source: str) -> An
     return scores / np.where(total > 0, total, 1.0)
 
 
-def read_scores(store: Store, split_uri: str, output_uri: str, candidate: Candidate,
-                problem: tuple[str, int], split: str) -> tuple[Any, Any]:
-    """(label codes, scores) of one candidate's transform of ``split``, in row order."""
+def read_scores(store: Store, split_data: Any, output_uris: str | list[str],
+                candidate: Candidate, problem: tuple[str, int],
+                split: str) -> tuple[Any, Any]:
+    """(label codes, scores) of one candidate's transform of ``split``, in row order:
+    ``split_data`` the split (or one split file's URI), ``output_uris`` the transform's
+    outputs in shard order."""
     import numpy as np
 
-    labels = split_labels(store, split_uri)
-    lines = [line for line in _read_text(store, output_uri).splitlines() if line.strip()]
+    labels = split_labels(store, split_data)
+    uris = [output_uris] if isinstance(output_uris, str) else output_uris
+    lines = [line for uri in uris
+             for line in _read_text(store, uri).splitlines() if line.strip()]
+    output_uri = uris[0] if len(uris) == 1 else uris[0].rsplit("/", 1)[0]
     if len(lines) != len(labels):
         raise DataError(f"{output_uri}: {len(lines)} predictions for the {len(labels)} rows of "
                         f"the {split} split")

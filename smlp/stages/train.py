@@ -154,13 +154,13 @@ def build_job(config: Config, store: Store, algo: str, data: DataRecord,
 
 
 def verify_data(store: Store, data: DataRecord) -> None:
-    """Refuse to train on split files that changed since the manifest recorded them (S3
+    """Refuse to train on split shards that changed since the manifest recorded them (S3
     objects by their sha256 metadata, else their bytes: see ``content_sha256``)."""
-    from smlp.artifact import verify_stored
+    from smlp.artifact import verify_split
 
     for split, artifact in data.splits.items():
-        verify_stored(store, artifact, f"{split} split",
-                      "smlp data generate` or `smlp data prepare")
+        verify_split(store, artifact, f"{split} split",
+                     "smlp data generate` or `smlp data prepare")
 
 
 def train(config: Config, store: Store, backend: Backend, algorithms: list[str] | None = None,

@@ -25,7 +25,7 @@ from smlp.manifest import (
     data_command,
     load_manifest,
     record_stage,
-    verify_stored,
+    verify_split,
 )
 from smlp.manifest_io import to_key
 from smlp.naming import job_name
@@ -139,7 +139,7 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
     schema = None
     if source is None:
         input_uri = data.splits["test"].uri
-        verify_stored(store, data.splits["test"], "test split", data_command(manifest))
+        verify_split(store, data.splits["test"], "test split", data_command(manifest))
         options = labelled_options(options)
     else:
         local = Path(source)

@@ -103,7 +103,7 @@ def test_multiclass_softprob_batch_output_is_the_containers(multiclass: Path,
     assert np.mean(mine.argmax(axis=1) == container.argmax(axis=1)) > 0.97
 
     smlp("compare", "--metric", "log_loss")
-    ours_out = (store / "compare" / "xgboost" / "test.csv.out").read_text().splitlines()
+    ours_out = (store / "compare" / "xgboost" / "part-00000.csv.out").read_text().splitlines()
     lines = split_path(store, "test").read_text().splitlines()
     features = "\n".join(line.split(",", 1)[1] for line in lines).encode()  # $[1:]
     served = xgboost_container.XGBoostServing(model_dir)
@@ -155,7 +155,7 @@ def test_sklearn_classifier_serves_through_the_container_contract(multiclass: Pa
     smlp("train", "--algo", "sklearn-gbm", "--hp", "n_estimators=15")
     smlp("compare")
     store = multiclass / "smlp-artifacts"
-    ours = (store / "compare" / "sklearn-gbm" / "test.csv.out").read_text().splitlines()
+    ours = (store / "compare" / "sklearn-gbm" / "part-00000.csv.out").read_text().splitlines()
     archive = tmp_path / "sourcedir.tar.gz"
     archive.write_bytes(training_scripts().data)
     code = unpack(archive, tmp_path / "code")

@@ -25,12 +25,12 @@ def test_binary_transform_labels_probabilities_and_refusals(project: Path) -> No
     smlp("train", "--algo", "xgboost", "--algo", "knn")
 
     smlp("transform", "--model", "xgboost", "--output", "labels")
-    lines = (project / "labels" / "test.csv.out").read_text().splitlines()
+    lines = (project / "labels" / "part-00000.csv.out").read_text().splitlines()
     assert len(lines) == 225
     assert {field for line in lines for field in line.split(",")} == {"no", "yes"}
 
     smlp("transform", "--model", "xgboost", "--output", "probs", "--probabilities")
-    header, *rows = (project / "probs" / "test.csv.out").read_text().splitlines()
+    header, *rows = (project / "probs" / "part-00000.csv.out").read_text().splitlines()
     assert header == "Expensive,no,yes"
     for line, labelled in zip(rows, lines, strict=True):
         truth, p_no, p_yes = line.split(",")

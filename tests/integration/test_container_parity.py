@@ -92,7 +92,7 @@ def container_transform(store: Path, invoke: Any) -> bytes:
 def smlp_transform(project: Path, model: str) -> bytes:
     out = project / f"transform-{model}"
     smlp("transform", "--model", model, "--output", str(out))
-    return (out / "test.csv.out").read_bytes()
+    return (out / "part-00000.csv.out").read_bytes()
 
 
 def model_folder(project: Path, candidate: str, target: Path) -> Path:

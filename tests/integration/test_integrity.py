@@ -19,7 +19,7 @@ def _test_split(store: Any) -> str:
 
     if isinstance(store, Path):
         store = LocalStore(store)
-    return load_manifest(store).require_data().splits["test"].uri
+    return load_manifest(store).require_data().splits["test"].shards[0].uri
 
 
 def _edit_labels(text: str) -> str:

@@ -56,7 +56,7 @@ def test_commands_one_by_one(prepared: Path) -> None:
     assert manifest(project)["best"] == comparison["best"]
 
     result = smlp("transform")
-    out = next((store / "transform").rglob("test.csv.out"))
+    out = next((store / "transform").rglob("part-00000.csv.out"))
     rows = np.loadtxt(out, delimiter=",")
     test = np.loadtxt(split_path(store, "test"), delimiter=",")
     assert rows.shape == (len(test), 2)

@@ -35,7 +35,7 @@ def test_a_copied_project_folder_works_after_the_original_is_gone(
     result = smlp("compare", "--json")
     assert json.loads(result.stdout)["best"] == "xgboost"
     smlp("transform")
-    outputs = list((copy / "smlp-artifacts/transform").rglob("test.csv.out"))
+    outputs = list((copy / "smlp-artifacts/transform").rglob("part-00000.csv.out"))
     assert len(outputs) == 1 and outputs[0].stat().st_size > 0
     smlp("train", "--algo", "knn")  # the copy keeps working as a project of its own
     recorded = json.loads((copy / "smlp-artifacts/manifest.json").read_text())

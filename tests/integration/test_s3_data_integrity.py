@@ -23,7 +23,7 @@ def s3_store(project: Path, make_store: Any) -> Any:
 
 
 def _object_key(store: Any, split: str) -> str:
-    uri = load_manifest(store).data.splits[split].uri
+    uri = load_manifest(store).data.splits[split].shards[0].uri
     return uri.removeprefix(f"s3://{store.bucket}/")
 
 

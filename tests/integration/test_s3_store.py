@@ -40,7 +40,7 @@ def test_pipeline_on_an_s3_store(project: Path, make_store: Any) -> None:
     assert json.loads(store.read_bytes("compare/comparison.json")) == comparison
 
     smlp("transform", "--store", STORE)
-    outputs = [k for k in store.list("transform") if k.endswith("test.csv.out")]
+    outputs = [k for k in store.list("transform") if k.endswith("part-00000.csv.out")]
     assert len(outputs) == 1
     rows = np.loadtxt(store.read_bytes(outputs[0]).decode().splitlines(), delimiter=",")
     assert rows.shape == (load_manifest(store).data.rows["test"], 2)

@@ -82,8 +82,8 @@ def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, 
 
     remote = compare(config, sm_store, backend)
     result = transform(config, sm_store, backend)
-    check_transform_requests(traffic, prepared.splits["test"].uri)
-    assert result.outputs == [f"{STORE}/transform/{result.name}/test.csv.out"]
+    check_transform_requests(traffic, prepared.splits["test"].shards[0].uri)
+    assert result.outputs == [f"{STORE}/transform/{result.name}/part-00000.csv.out"]
     assert result.rows == prepared.rows["test"]
 
     # compare scored what the containers answered for the test split, as a reference would.
@@ -102,7 +102,7 @@ def test_train_compare_transform_on_sagemaker(small_config, sm_store, prepared, 
             "rmse": np.sqrt(mse), "mse": mse, "r2": metrics.r2_score(labels, predicted),
             "mae": metrics.mean_absolute_error(labels, predicted)}, rel=1e-6), scored.name
         kept_labels, kept = labelled_lines(sm_store.read_bytes(
-            f"compare/{scored.name}/test.csv.out"))
+            f"compare/{scored.name}/part-00000.csv.out"))
         assert kept_labels == labels_text, scored.name  # smlp joined k-NN's JSON answers itself
         np.testing.assert_allclose(kept, predicted, rtol=1e-6, err_msg=scored.name)
 
@@ -216,7 +216,7 @@ def test_container_trained_xgboost_at_its_best_round_serves_locally(small_config
 
 
 def check_training_requests(traffic: Any, n_features: int, prepared: Any) -> None:
-    data = prepared.splits["train"].uri.rsplit("/", 2)[0]  # the recorded data version
+    data = prepared.splits["train"].uri.rsplit("/", 1)[0]  # the recorded data version
     requests = {r["TrainingJobName"].split("-")[1]: r
                 for r in traffic.requests("CreateTrainingJob")}
     assert set(requests) == {"xgboost", "knn", "sklearn"}
@@ -273,7 +273,7 @@ def check_candidates(traffic: Any, candidates: dict[str, Any], events: list[Even
 def check_split_layout(store: Any, n_features: int) -> None:
     """What SageMaker reads: one folder per split, target first, no header."""
     keys = {split: split_key(store, split) for split in ("train", "validation", "test")}
-    assert all(key.endswith(f"/{split}/{split}.csv") for split, key in keys.items())
+    assert all(key.endswith(f"/{split}/part-00000.csv") for split, key in keys.items())
     assert set(keys.values()) <= set(store.list("data"))
     first = store.read_bytes(keys["train"]).split(b"\n", 1)[0].decode()
     assert len([float(v) for v in first.split(",")]) == n_features + 1  # a header won't parse
@@ -376,7 +376,7 @@ def test_transform_of_local_files_with_and_without_download(small_config, sm_sto
     events: list[Event] = []
     result = transform(config, sm_store, backend_for(config, sm_store),
                        output=str(project / "out"), events=events.append)
-    assert result.outputs == [f"{STORE}/transform/{result.name}/test.csv.out"]
+    assert result.outputs == [f"{STORE}/transform/{result.name}/part-00000.csv.out"]
     assert result.rows == prepared.rows["test"]
     assert not (project / "out").exists()
     assert any("left on S3" in e.message for e in events)
@@ -591,7 +591,7 @@ def test_dry_run_prints_validated_requests_and_cost_without_credentials(project,
     operations = [r["operation"] for r in plan["requests"]]
     assert operations.count("CreateTrainingJob") == 3
     assert operations.count("CreateTransformJob") == 4  # compare 3, then the final transform
-    assert any(w["uri"].endswith("/train/train.csv") for w in plan["s3_writes"])
+    assert any(w["uri"].endswith("/train/part-00000.csv") for w in plan["s3_writes"])
 
 
 def test_dry_run_errors_are_one_line(project, no_credentials):

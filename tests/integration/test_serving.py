@@ -96,7 +96,7 @@ def features_file(folder: Path, rows: int = 300) -> Path:
     from smlp.store import LocalStore
 
     store = LocalStore(folder / "smlp-artifacts")
-    test = load_manifest(store).require_data().splits["test"]
+    test = load_manifest(store).require_data().splits["test"].shards[0]
     lines = Path(test.uri).read_text().splitlines()[:rows]
     target = folder / "features.csv"
     target.write_text("".join(line.split(",", 1)[1] + "\n" for line in lines))

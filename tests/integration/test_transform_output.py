@@ -86,7 +86,7 @@ def test_id_and_header_by_default_and_sagemaker_shape_with_raw(trained_with_id: 
 
     # The prepared test split keeps label,prediction without a header (compare reads it).
     smlp("transform", "--model", "xgboost", "-o", "split")
-    split = lines_of(trained_with_id / "split" / "test.csv.out")
+    split = lines_of(trained_with_id / "split" / "part-00000.csv.out")
     assert all(len(line.split(",")) == 2 for line in split)
     float(split[0].split(",")[0])
 

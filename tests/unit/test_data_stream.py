@@ -34,8 +34,10 @@ def write_raw(path: Path, rows: int, empty_first: int = 0, target: str = "number
     return path
 
 
-def sorted_lines(path: Path) -> list[str]:
-    return sorted(path.read_text().splitlines())
+def sorted_lines(path: Path | list) -> list[str]:
+    """The lines of a file, or of a split's shards (``WrittenShard``s), sorted."""
+    paths = [path] if isinstance(path, Path) else [shard.path for shard in path]
+    return sorted(line for p in paths for line in p.read_text().splitlines())
 
 
 def in_memory(path: Path, tmp: Path, problem_type: str = "auto") -> tuple[object, dict]:
@@ -68,8 +70,9 @@ def test_streamed_splits_hold_the_in_memory_rows(tmp_path: Path, monkeypatch: py
             assert ours.categories == theirs.categories
     for split in SPLITS:
         assert streamed.rows[split] == prepared.splits[split].shape[0]
-        assert sorted_lines(streamed.paths[split]) == sorted_lines(files[split])
-        assert streamed.sha256[split] == sha256_file(streamed.paths[split])
+        assert len(streamed.shards[split]) == 1  # 64 MiB shards: one for this little data
+        assert sorted_lines(streamed.shards[split]) == sorted_lines(files[split])
+        assert streamed.shards[split][0].sha256 == sha256_file(streamed.shards[split][0].path)
     assert not (out / "input.arrows").exists() or empty_first == 0
 
 
@@ -85,7 +88,7 @@ def test_classification_streams_the_same_stratified_splits(tmp_path: Path,
     assert streamed.schema.problem_type == prepared.schema.problem_type == "multiclass"
     assert streamed.schema.classes == prepared.schema.classes == ["cat", "dog", "fish"]
     for split in SPLITS:
-        assert sorted_lines(streamed.paths[split]) == sorted_lines(files[split])
+        assert sorted_lines(streamed.shards[split]) == sorted_lines(files[split])
 
 
 def test_medians_beyond_the_sample_size_are_sampled_and_say_so(tmp_path: Path,
@@ -127,3 +130,30 @@ def test_bad_input_is_refused_in_one_line(tmp_path: Path) -> None:
                            tmp_path)
     with pytest.raises(DataError, match=r"target column 'nope' not found"):
         stream.prepare_csv(raw, "nope", None, SplitFractions(), 7, True, "auto", tmp_path)
+
+
+def test_streamed_shards_cut_the_one_file_split_at_whole_rows(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Small shards and a train floor of 3: in name order the shards are the one-shard
+    split's bytes; each a whole-row CSV within the size, hashed and counted as written."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 4096)
+    raw = write_raw(tmp_path / "raw.csv", 3000)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "many").mkdir()
+    whole = stream.prepare_csv(raw, "y", "id", SplitFractions(), 7, True, "auto",
+                               tmp_path / "one")
+    sharded = stream.prepare_csv(raw, "y", "id", SplitFractions(), 7, True, "auto",
+                                 tmp_path / "many", {"train": 3}, shard_bytes=8192)
+    for split in SPLITS:
+        shards = sharded.shards[split]
+        assert [s.path.name for s in shards] == [f"part-{i:05d}.csv" for i in range(len(shards))]
+        assert len(shards) > 1
+        joined = b"".join(s.path.read_bytes() for s in shards)
+        assert joined == whole.shards[split][0].path.read_bytes()
+        for shard in shards:
+            body = shard.path.read_bytes()
+            assert body.endswith(b"\n") and 0 < len(body) <= 8192
+            assert (shard.size, shard.rows) == (len(body), body.count(b"\n"))
+            assert shard.sha256 == sha256_file(shard.path)
+        assert sum(s.rows for s in shards) == sharded.rows[split]

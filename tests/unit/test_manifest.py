@@ -8,6 +8,7 @@ import pytest
 from smlp.errors import DataError, IntegrityError, MissingStageError
 from smlp.manifest import (
     MANIFEST_KEY,
+    SCHEMA_VERSION,
     Artifact,
     load_manifest,
     record_stage,
@@ -69,7 +70,7 @@ def test_update_only_touches_its_entry(tmp_path: Path) -> None:
     update_manifest(store, lambda m: m.extra.update(note=1))
     reloaded = load_manifest(store)
     assert reloaded.best == "xgboost" and reloaded.extra == {"note": 1}
-    assert reloaded.schema_version == 1
+    assert reloaded.schema_version == SCHEMA_VERSION == 2
 
 
 def test_verify_detects_tampering(tmp_path: Path) -> None:
