@@ -46,16 +46,36 @@ def load_predictor(algorithm: str, model_dir: Path) -> Callable[[Any], Any]:
     scikit-learn), so a batch still has one output per record.
     """
     module = load_script(algorithm)
-    model = module.model_fn(str(model_dir))
-    as_lines = getattr(module, "batch_lines", None)
+    return Predictor(module, module.model_fn(str(model_dir)))
 
-    def predict(features: Any) -> Any:
-        predictions = module.predict_fn(features, model)
-        if as_lines is not None and getattr(predictions, "ndim", 1) == 2 \
+
+class Predictor:
+    """A script's ``predict_fn`` over its loaded model, callable from several threads at once.
+
+    ``set_threads`` is what the batch engine (``smlp.batch.engine``) looks for before it
+    predicts blocks side by side: it caps the OpenMP threads one call uses, so that workers
+    times threads fits the cores (an xgboost Booster's ``nthread``; faiss's per-thread
+    OpenMP setting, which k-NN's searches use).
+    """
+
+    def __init__(self, module: ModuleType, model: Any) -> None:
+        self.module = module
+        self.model = model
+        self.threads: int | None = None
+        self._as_lines = getattr(module, "batch_lines", None)
+
+    def set_threads(self, threads: int) -> None:
+        self.threads = threads
+        if hasattr(self.model, "set_param"):  # an xgboost Booster
+            self.model.set_param({"nthread": threads})
+
+    def __call__(self, features: Any) -> Any:
+        if self.threads is not None and "faiss" in sys.modules:
+            sys.modules["faiss"].omp_set_num_threads(self.threads)  # this thread's setting
+        predictions = self.module.predict_fn(features, self.model)
+        if self._as_lines is not None and getattr(predictions, "ndim", 1) == 2 \
                 and predictions.shape[1] > 1:
             import numpy as np
 
-            return np.array(as_lines(predictions), dtype=object)
+            return np.array(self._as_lines(predictions), dtype=object)
         return predictions
-
-    return predict

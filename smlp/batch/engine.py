@@ -1,23 +1,32 @@
 """Local Batch Transform: stream CSV files through a model with SageMaker's semantics.
 
-Per file, a background thread reads and parses blocks (pyarrow releases the GIL) while the
-calling thread predicts (xgboost releases it too) and writes; a queue of two blocks bounds
-memory to a few blocks whatever the file size. A file that fits in one block is parsed in the
-calling thread: there is nothing to overlap, only a thread to wait for. Output goes to a temp
-file in the output folder, renamed to ``<name>.out`` only once complete.
+Every input file is cut into byte blocks at newlines; each block is parsed, predicted and
+formatted on its own, and its lines are written in input order. An input larger than one
+block runs its blocks (of one file or of several) on a small thread pool, one worker per
+usable core: pyarrow releases the GIL while it parses and formats, xgboost and faiss while
+they predict. The calling thread reads the next block and writes finished ones in order, so
+at most ``depth`` blocks are in memory whatever the input size. An input smaller than one
+block is done on the calling thread: a thread would only add its start-up and hand-over.
+Output goes to a temp file in the output folder, renamed to ``<name>.out`` only once complete.
+
+Several blocks are only predicted at once when ``predict`` says it may be: a function with a
+``set_threads(n)`` attribute is called from several threads at once (n: the threads each call
+may use, so that workers x n fits the cores); any other is called one block at a time, in
+order, as a stateful "model" (a replay of recorded predictions) needs.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import BinaryIO, Generic, TypeVar
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +34,7 @@ import pyarrow.compute as pc
 
 from smlp.arrays import keep_pandas_out, strings, text
 from smlp.batch.jsonpath import ColumnPath, parse_path
-from smlp.batch.options import BatchOptions, BatchResult, RowEncoder, UnseenCounts
+from smlp.batch.options import BatchOptions, BatchResult, RowEncoder, UnseenCounts, merge_unseen
 from smlp.batch.output import PREDICTION
 from smlp.batch.reader import Block, FilePlan, parse_block, plan_file, read_blocks
 from smlp.errors import DataError
@@ -33,10 +42,8 @@ from smlp.fileio import temp_path_for
 
 MIB = 1 << 20
 DEFAULT_BLOCK_SIZE = 16 * MIB  # ~190k rows of 8 floats: amortises per-call costs; see benchmark
-QUEUE_DEPTH = 2
 
 Predict = Callable[[np.ndarray], np.ndarray]
-T = TypeVar("T")
 
 
 def run_batch(
@@ -49,12 +56,14 @@ def run_batch(
     on_progress: Callable[[int, int], None] | None = None,
     *,
     block_size: int | None = None,
+    workers: int | None = None,
 ) -> BatchResult:
     """Write ``<file>.out`` in ``output_dir`` for every input file; one line per record.
 
     What each line holds is decided per file by ``smlp.batch.output.output_plan``.
     ``block_size`` (bytes) overrides the mini-batch size, for tests; otherwise it is
-    ``max_payload_mb`` capped at an efficient default (the output does not depend on it).
+    ``max_payload_mb`` capped at an efficient default. ``workers``: blocks processed at once
+    (default: the usable cores, see ``usable_cores``). Neither changes the output.
     """
     started = time.perf_counter()
     keep_pandas_out()
@@ -63,7 +72,8 @@ def run_batch(
     files = input_files(Path(input_path))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    progress = _Progress(sum(path.stat().st_size for path in files), on_progress)
+    sizes = [path.stat().st_size for path in files]
+    progress = _Progress(sum(sizes), on_progress)
     job = _Job(
         predict=predict,
         n_features=n_features,
@@ -74,21 +84,35 @@ def run_batch(
         block_size=block_size or _block_size(options),
         progress=progress,
     )
-    done: list[tuple[Path, Path, int]] = []
-    for path in files:
-        target = output_dir / f"{path.name}.out"
-        tmp = temp_path_for(target)
-        try:
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
-                rows = _run_file(job, path, src, dst)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        progress.finish_file(path.stat().st_size)
-        done.append((path, target, rows))
+    cores = usable_cores()
+    count = cores if workers is None else max(1, workers)
+    set_threads = getattr(predict, "set_threads", None)
+    if count > 1 and sum(sizes) > job.block_size:
+        if set_threads is not None:
+            set_threads(max(1, cores // count))
+        done = _run_pool(job, files, output_dir, count, serial_predict=set_threads is None)
+    else:
+        if set_threads is not None:
+            set_threads(cores)
+        done = _run_pool(job, files, output_dir, 0)
     return BatchResult(done, sum(rows for _, _, rows in done), time.perf_counter() - started,
                        unseen=job.unseen)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on, or fewer when ``OMP_NUM_THREADS`` says so.
+
+    The local backend gives each of several side-by-side jobs its share of the cores through
+    ``OMP_NUM_THREADS``; a transform run inside such a share keeps to it.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(cores, int(limit))
+    return max(1, cores)
 
 
 def input_files(path: Path) -> list[Path]:
@@ -114,37 +138,225 @@ def _block_size(options: BatchOptions) -> int:
     return min(options.max_payload_mb * MIB, DEFAULT_BLOCK_SIZE)
 
 
-def _run_file(job: _Job, path: Path, src: BinaryIO, dst: BinaryIO) -> int:
-    planned = plan_file(path, src, job.n_features, job.input_filter, job.output_filter,
+def _run_pool(job: _Job, files: list[Path], output_dir: Path, workers: int,
+              serial_predict: bool = False) -> list[tuple[Path, Path, int]]:
+    """Every file's blocks, ``workers`` at a time (0: each on this thread), written in order.
+
+    This thread plans each file and reads its blocks; a block's parse, prediction and
+    formatting run on the pool; its lines are written once every block before it, of its
+    file and of the files before, is written. An error surfaces at its place in that order,
+    so the run fails with the same message whatever the number of workers.
+    """
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="smlp-batch") if workers else None
+    depth = workers + 1 if workers else 1  # blocks in flight: one waiting per busy worker
+    turns = _Turns() if pool is not None and serial_predict else None
+    pending: deque[_Pending] = deque()
+    opened: list[_Output] = []
+    done: list[tuple[Path, Path, int]] = []
+    stream = _stream(job, files, output_dir, opened)
+    in_flight = number = 0
+    try:
+        while True:
+            try:
+                out, block = next(stream)
+            except StopIteration:
+                break
+            except Exception as exc:  # reading or planning: raised after the blocks before it
+                failed: Future[_Done] = Future()
+                failed.set_exception(exc)
+                pending.append(_Pending(None, failed))
+                break
+            if block is None:
+                pending.append(_Pending(out, None))
+                continue
+            pending.append(_Pending(out, _submit(pool, _Task(job, *block, turns, number))))
+            number += 1
+            in_flight += 1
+            while in_flight >= depth:
+                in_flight -= _finish(job, pending.popleft(), opened, done)
+        while pending:
+            _finish(job, pending.popleft(), opened, done)
+    except BaseException:
+        for entry in pending:
+            if entry.future is not None:
+                entry.future.cancel()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # no worker still reads a file
+        stream.close()
+        for out in opened:
+            out.abandon()
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return done
+
+
+def _stream(job: _Job, files: list[Path], output_dir: Path, opened: list[_Output]
+            ) -> Iterator[tuple[_Output, tuple[FilePlan, int, bytearray] | None]]:
+    """Each file's blocks in order, then ``(file, None)`` for its end; opens every output."""
+    for path in files:
+        out = _Output.open(path, output_dir)
+        opened.append(out)
+        for block in _blocks(job, out):
+            yield out, block
+        yield out, None
+
+
+def _blocks(job: _Job, out: _Output) -> Iterator[tuple[FilePlan, int, bytearray]]:
+    """``(plan, offset, data)`` per block of ``out``'s input; writes its header first."""
+    planned = plan_file(out.path, out.src, job.n_features, job.input_filter, job.output_filter,
                         job.options, job.encoder, job.unseen)
     if planned is None:
-        return 0
+        return
     plan, carry, offset = planned
     if plan.output.header:
-        dst.write(plan.output.header_line())
-    rest = max(path.stat().st_size - offset, 0)  # bytes from the first record on
-    # A small file is one block, read with a buffer its size (not block_size's) and parsed
-    # here: a thread would only add its start-up and hand-over to the first row's wait.
+        out.dst.write(plan.output.header_line())
+    rest = max(out.size - offset, 0)  # bytes from the first record on
+    # A small file is one block, read with a buffer its size (not block_size's).
     block_size = min(job.block_size, rest + 1)
-    blocks = (
-        parse_block(plan, at, data) for at, data in read_blocks(src, block_size, carry, offset)
-    )
-    if rest < job.block_size:
-        return _write_blocks(job, plan, blocks, dst)
-    with _Background(blocks, QUEUE_DEPTH) as parsed:
-        return _write_blocks(job, plan, parsed, dst)
+    for at, data in read_blocks(out.src, block_size, carry, offset):
+        yield plan, at, data
 
 
-def _write_blocks(job: _Job, plan: FilePlan, blocks: Iterator[Block], dst: BinaryIO) -> int:
-    rows = 0
-    for block in blocks:
+def _submit(pool: ThreadPoolExecutor | None, task: _Task) -> Future[_Done]:
+    if pool is not None:
+        return pool.submit(task)
+    future: Future[_Done] = Future()  # no pool: run it now, hand the outcome over the same way
+    try:
+        future.set_result(task())
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _finish(job: _Job, entry: _Pending, opened: list[_Output],
+            done: list[tuple[Path, Path, int]]) -> int:
+    """Write the oldest block (or close its file); 1 if it was a block, else 0."""
+    out = entry.output
+    if entry.future is None:  # the end of ``out``'s file
+        assert out is not None
+        out.commit()
+        opened.remove(out)
+        job.progress.finish_file(out.size)
+        done.append((out.path, out.target, out.rows))
+        return 0
+    result = entry.future.result()
+    assert out is not None
+    for buffer in result.buffers:
+        out.dst.write(buffer)
+    out.rows += result.rows
+    if result.unseen:
+        merge_unseen(job.unseen, result.unseen)
+    job.progress.advance(result.offset + result.nbytes)
+    return 1
+
+
+@dataclass
+class _Task:
+    """One block's parse, prediction and formatting: what a worker does."""
+
+    job: _Job
+    plan: FilePlan
+    offset: int
+    data: bytearray
+    turns: _Turns | None
+    number: int  # the block's place in the run, for ``turns``
+
+    def __call__(self) -> _Done:
+        if self.turns is None:
+            return self._run()
+        try:
+            return self._run()
+        finally:
+            self.turns.skip(self.number)  # a failed or empty block passes its turn on too
+
+    def _run(self) -> _Done:
+        block = parse_block(self.plan, self.offset, self.data)
+        self.data = bytearray()  # the block's text is parsed: let it go
+        buffers: list[pa.Buffer] = []
         if block.rows:
-            predictions = _predict(plan, job.predict, block)
-            for buffer in _format(plan, block, predictions):
-                dst.write(buffer)
-            rows += block.rows
-        job.progress.advance(block.offset + block.nbytes)
-    return rows
+            if self.turns is None:
+                predictions = _predict(self.plan, self.job.predict, block)
+            else:
+                with self.turns.turn(self.number):
+                    predictions = _predict(self.plan, self.job.predict, block)
+            buffers = list(_format(self.plan, block, predictions))
+        return _Done(block.offset, block.nbytes, block.rows, buffers, block.unseen)
+
+
+@dataclass
+class _Done:
+    """A block's output lines, ready to be written in order."""
+
+    offset: int
+    nbytes: int
+    rows: int
+    buffers: list[pa.Buffer]
+    unseen: UnseenCounts
+
+
+@dataclass
+class _Pending:
+    output: _Output | None
+    future: Future[_Done] | None  # None: the end of ``output``'s file
+
+
+@dataclass
+class _Output:
+    """One input file and the temp file its output goes to until it is complete."""
+
+    path: Path
+    target: Path
+    tmp: Path
+    size: int
+    src: BinaryIO
+    dst: BinaryIO
+    rows: int = 0
+
+    @classmethod
+    def open(cls, path: Path, output_dir: Path) -> _Output:
+        target = output_dir / f"{path.name}.out"
+        tmp = temp_path_for(target)
+        src = open(path, "rb")
+        try:
+            dst = open(tmp, "wb")
+        except BaseException:
+            src.close()
+            raise
+        return cls(path, target, tmp, os.fstat(src.fileno()).st_size, src, dst)
+
+    def commit(self) -> None:
+        self.src.close()
+        self.dst.close()
+        os.replace(self.tmp, self.target)
+
+    def abandon(self) -> None:
+        self.src.close()
+        self.dst.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class _Turns:
+    """Blocks take turns at a predict function that is not safe to call from two threads:
+    in their order in the run, one at a time."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._ready = threading.Condition()
+
+    @contextmanager
+    def turn(self, number: int) -> Iterator[None]:
+        with self._ready:
+            self._ready.wait_for(lambda: self._next == number)
+        yield
+
+    def skip(self, number: int) -> None:
+        """Block ``number`` is done with predict (or never needed it): the next one's turn."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._next >= number)
+            self._next = max(self._next, number + 1)
+            self._ready.notify_all()
 
 
 def _predict(plan: FilePlan, predict: Predict, block: Block) -> dict[str, pa.Array]:
@@ -215,63 +427,3 @@ class _Progress:
         self.before += size
         if self.callback is not None:
             self.callback(self.before, self.total)
-
-
-class _Background(Generic[T]):
-    """Runs an iterator in a thread, ``depth`` items ahead; errors surface in the consumer.
-
-    Used as a context manager so leaving early (an error while predicting) stops the thread
-    before the file it reads is closed.
-    """
-
-    _DONE = object()
-
-    def __init__(self, items: Iterator[T], depth: int) -> None:
-        self._items = items
-        self._queue: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="smlp-batch-reader", daemon=True)
-
-    def __enter__(self) -> Iterator[T]:
-        self._thread.start()
-        return self._consume()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _consume(self) -> Iterator[T]:
-        while True:
-            item, error = self._queue.get()
-            if error is not None:
-                raise error
-            if item is self._DONE:
-                return
-            yield item  # type: ignore[misc]
-
-    def _work(self) -> None:
-        try:
-            for item in self._items:
-                if not self._put((item, None)):
-                    return
-            self._put((self._DONE, None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            self._put((None, exc))
-        finally:
-            close = getattr(self._items, "close", None)
-            if close is not None:
-                close()
-
-    def _put(self, entry: tuple[object, BaseException | None]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False

@@ -31,7 +31,6 @@ from smlp.batch.options import (
     RowEncoder,
     UnseenCounts,
     describe_unseen,
-    merge_unseen,
 )
 from smlp.batch.output import OutputPlan, output_plan
 from smlp.errors import SchemaMismatchError
@@ -52,6 +51,7 @@ class Block:
     rows: int
     features: np.ndarray
     text: dict[str, pa.ChunkedArray]
+    unseen: UnseenCounts = field(default_factory=dict)  # the engine adds them up, in order
 
 
 @dataclass
@@ -205,6 +205,7 @@ def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
     except pa.ArrowInvalid as exc:
         raise _parse_error(plan, exc, offset, data) from exc
     text: dict[str, pa.ChunkedArray] = {}
+    unseen: UnseenCounts = {}
     if plan.encoder is None:
         # One pass from columns to a row-major float32 matrix, the layout predict wants.
         vectors = [_as_float(plan, name, table.column(name)) for name in plan.features]
@@ -212,12 +213,12 @@ def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
         features = features.astype(np.float32, copy=False)
         text = {name: table.column(name) for name in plan.output.input_columns}
     else:
-        features = _encode(plan, table)
+        features = _encode(plan, table, unseen)
         if plan.text_convert is not None:
             text = _as_written(plan, table, data)
     if b'"' in data:
         text = {name: _quote(col) for name, col in text.items()}
-    return Block(offset, len(data), table.num_rows, features, text)
+    return Block(offset, len(data), table.num_rows, features, text, unseen)
 
 
 def _as_written(plan: FilePlan, table: pa.Table, data: bytes | bytearray
@@ -270,12 +271,12 @@ def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:
     return to_numpy(column)
 
 
-def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
+def _encode(plan: FilePlan, table: pa.Table, found: UnseenCounts) -> np.ndarray:
+    """The block's feature matrix; adds the categories the encoder did not know to ``found``."""
     assert plan.encoder is not None
     batch = pa.RecordBatch.from_arrays(
         [col.combine_chunks() for col in table.columns], names=table.column_names
     )
-    found: UnseenCounts = {}
     try:
         if plan.unseen is None:
             encoded = plan.encoder.encode(batch)
@@ -283,8 +284,8 @@ def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
             encoded = plan.encoder.encode(batch, unseen=found)  # type: ignore[call-arg]
     except SchemaMismatchError as exc:  # the encoder knows columns, the engine knows the file
         raise SchemaMismatchError(f"{plan.path}: {str(exc).removeprefix('input: ')}") from None
-    if found:
-        _add_unseen(plan, found)
+    if found and plan.refuse_unseen:
+        _refuse_unseen(plan, found)
     features = np.ascontiguousarray(encoded, dtype=np.float32)
     if features.ndim != 2 or features.shape != (table.num_rows, plan.n_features):
         raise SchemaMismatchError(
@@ -294,16 +295,12 @@ def _encode(plan: FilePlan, table: pa.Table) -> np.ndarray:
     return features
 
 
-def _add_unseen(plan: FilePlan, found: UnseenCounts) -> None:
-    """Add one block's unseen categories to the run's counts, or refuse the file."""
-    assert plan.unseen is not None
-    if plan.refuse_unseen:
-        columns = "; ".join(f"column {name}: categories the model was not trained on: "
-                            f"{describe_unseen(values)}" for name, values in found.items())
-        raise SchemaMismatchError(
-            f"{plan.path}: {columns}; transform.unseen_categories is 'error' (set it to "
-            "'warn' to predict them as an unknown category)")
-    merge_unseen(plan.unseen, found)
+def _refuse_unseen(plan: FilePlan, found: UnseenCounts) -> None:
+    columns = "; ".join(f"column {name}: categories the model was not trained on: "
+                        f"{describe_unseen(values)}" for name, values in found.items())
+    raise SchemaMismatchError(
+        f"{plan.path}: {columns}; transform.unseen_categories is 'error' (set it to "
+        "'warn' to predict them as an unknown category)")
 
 
 def _quote(column: pa.ChunkedArray) -> pa.ChunkedArray:
