@@ -88,7 +88,9 @@ def collect(root: str, manifest: Any, found: Any) -> dict[str, Any]:
                         "best_objective": pick(scores) if scores else None}
     data = None
     if manifest.data is not None:
-        data = {"rows": manifest.data.rows, "features": len(manifest.data.features)}
+        data = {"rows": manifest.data.rows, "features": len(manifest.data.features),
+                "shards": {name: len(split.shards)
+                           for name, split in manifest.data.splits.items()}}
     running = []
     if found is not None:
         running = [asdict(marker) for marker in found.live + found.elsewhere]
@@ -187,7 +189,10 @@ def show(state: dict[str, Any]) -> None:
                          f"{run['trials']}/{run['max_jobs']}", best])
         print_fitted("Tuning jobs", columns, rows, key=0)
     if state["data"] is not None:
-        rows_shown = ", ".join(f"{k} {v:,}" for k, v in state["data"]["rows"].items())
+        shards = state["data"].get("shards", {})
+        rows_shown = ", ".join(
+            f"{k} {v:,}" + (f" ({shards[k]} shards)" if shards.get(k, 1) > 1 else "")
+            for k, v in state["data"]["rows"].items())
         console.print(f"data: {rows_shown}; {state['data']['features']} features", markup=False)
     if state["comparison"] is not None:
         console.print(f"comparison: {state['comparison']}", markup=False)
