@@ -624,13 +624,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"({time.monotonic() - started:.1f} s)", flush=True)
     except PrepareError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
-        try:
-            paths.message.parent.mkdir(parents=True, exist_ok=True)
-            paths.message.write_text(str(exc)[:1024])
-        except OSError:
-            pass
+        exit_message(paths, str(exc))
         return 1
+    except Exception as exc:  # a bug: the traceback goes to the log, one line to ExitMessage
+        import traceback
+
+        traceback.print_exc()
+        exit_message(paths, f"unexpected {type(exc).__name__}: {exc} (see the job's log)")
+        return 2
     return 0
+
+
+def exit_message(paths: Paths, text: str) -> None:
+    """DescribeProcessingJob's ExitMessage: the first 1 KB of /opt/ml/output/message."""
+    try:
+        paths.message.parent.mkdir(parents=True, exist_ok=True)
+        paths.message.write_bytes(" ".join(text.split()).encode()[:1024])
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

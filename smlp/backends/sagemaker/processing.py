@@ -18,7 +18,7 @@ build-your-own-processing-container.md (every LocalPath under ``/opt/ml/processi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -152,7 +152,7 @@ def requests(spec: PrepareJobSpec, image: str, code_uri: str, work_uri: str,
     apply = job_request(
         spec.name, image, ["apply"],
         [code, s3_input("data", spec.input_uri, f"{CONTAINER}/input/data", "ShardedByS3Key"),
-         s3_input("schema", f"{work_uri}/fit", f"{CONTAINER}/input/schema",
+         s3_input("schema", f"{work_uri}/fit/", f"{CONTAINER}/input/schema",
                   "FullyReplicated")],
         [*(s3_output(split, store.uri(f"data/{spec.version}/{split}")) for split in SPLITS),
          s3_output("summary", f"{work_uri}/summary")],
@@ -188,11 +188,11 @@ def run(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> PrepareRes
     work_uri = store.uri(f"processing/{spec.name}")
     code = script_bytes()
     code_uri = store.uri(script_key())
+    spec = replace(spec, input_uri=_check_input(backend, spec, events))
     fit, apply = requests(spec, image, code_uri, work_uri, store, job_settings)
     backend.validate(("CreateProcessingJob", fit), ("CreateProcessingJob", apply))
     if backend.plan is not None and backend.plan.estimator is not None:
         backend.plan.estimator.processing_minutes = spec.settings.estimate_minutes
-    _check_spread(backend, spec, events)
     if not store.exists(script_key()):
         backend.connect()
         store.write_bytes(script_key(), code)
@@ -219,12 +219,14 @@ def run(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> PrepareRes
     return _collect(backend, spec, work_uri, jobs)
 
 
-def _check_spread(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> None:
-    """ShardedByS3Key hands each instance whole objects: fewer objects than instances leaves
-    some idle (and billed). An input that cannot be listed is left for the job to find."""
+def _check_input(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> str:
+    """The input as the jobs will name it (see ``input_objects``), holding objects.
+
+    ShardedByS3Key hands each instance whole objects: fewer objects than instances leaves
+    some idle (and billed). In a dry run an input that cannot be listed is taken as given."""
     count = spec.settings.instance_count
     try:
-        _, keys = input_objects(backend, spec.input_uri)
+        uri, keys = input_objects(backend, spec.input_uri)
     except SmlpError as exc:  # in a dry run, also missing credentials
         if not backend.dry_run:
             raise
@@ -232,18 +234,19 @@ def _check_spread(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> 
                           "holds CSV objects with a header")
         backend.plan.note(f"{spec.name}: {count} instance(s), data ShardedByS3Key over the "
                           f"objects of {spec.input_uri}")
-        return
+        return spec.input_uri
     if not keys:
         raise ConfigError(f"--input {spec.input_uri}: no objects there; expected a CSV object "
                           "or a prefix of CSV objects (each with the header)")
     text = (f"{spec.name}: {count} instance(s), data ShardedByS3Key over {len(keys)} "
-            f"object(s) of {spec.input_uri}")
+            f"object(s) of {uri}")
     if len(keys) < count:
         text += (f"; {count - len(keys)} instance(s) would get no object and sit idle: split "
                  "the input into at least as many objects as instances")
         events(Event("info", f"warning: {text}"))
     if backend.plan is not None:
         backend.plan.note(text)
+    return uri
 
 
 def _collect(backend: Backend, spec: PrepareJobSpec, work_uri: str,
