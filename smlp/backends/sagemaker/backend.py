@@ -292,11 +292,22 @@ class SageMakerBackend:
                 continue
             files = len(self.store.list(self.store.key(source["S3Uri"])))
             if files >= job.instance_count:
+                if self.plan is not None:
+                    low, high = files // job.instance_count, -(-files // job.instance_count)
+                    share = f"{low}" if low == high else f"{low}-{high}"
+                    self.plan.note(f"{job.name}: the {channel['ChannelName']} channel "
+                                   f"{source['S3Uri']} holds {files} shards for "
+                                   f"{job.instance_count} instances, ShardedByS3Key: {share} "
+                                   "whole shard(s) per instance")
                 continue
+            # Data prepared before instance_count grew: prepare writes one train shard per
+            # instance of the largest configured job (smlp.stages.data.min_shards).
             text = (f"warning: {job.name}: the {channel['ChannelName']} channel "
                     f"{source['S3Uri']} holds {files} file(s) for {job.instance_count} "
                     f"instances: ShardedByS3Key gives each instance whole files, so "
-                    f"{job.instance_count - files} would get none and sit idle (billed)")
+                    f"{job.instance_count - files} would get none and sit idle (billed); "
+                    "re-run `smlp data` with this config to write one train shard per "
+                    "instance")
             events(Event("info", text))
             if self.plan is not None:
                 self.plan.note(text.removeprefix("warning: "))
