@@ -26,6 +26,9 @@ MANAGED_TAG = "smlp:managed"
 # (API reference, CreateHyperParameterTuningJob: the name "is the prefix for the names of all
 # training jobs that this tuning job launches"). SageMaker ARNs carry names in lower case.
 SMLP_PREFIX = "smlp-"
+# Processing jobs log here (SageMaker Developer Guide, monitoring-cloudwatch.md,
+# /aws/sagemaker/ProcessingJobs; streams <job>/algo-N-...).
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 
 
 def tuning_prefixes() -> list[str]:
@@ -179,13 +182,18 @@ def notebook_jobs(stack: cdk.Stack, execution_role: iam.IRole,
     training, trials = arns("training-job", [SMLP_PREFIX]), arns("training-job", tuning)
     transforms, models = arns("transform-job", [SMLP_PREFIX]), arns("model", [SMLP_PREFIX])
     tunings = arns("hyper-parameter-tuning-job", tuning)
+    # smlp data prepare --backend sagemaker (smlp/backends/sagemaker/processing.py): its fit
+    # and apply jobs are named smlp-prepare-...; processing-job accepts aws:RequestTag and
+    # aws:ResourceTag like the other job kinds (Service Authorization Reference, SageMaker).
+    processing = arns("processing-job", [SMLP_PREFIX])
     tagged = {"StringEquals": {f"aws:RequestTag/{MANAGED_TAG}": "true"}}
     names = ("Job and model names are generated per run (smlp-<algo>-<time>-<id>, "
              "<algo>-tune-<time>-<id> and its trials); the ARNs are limited to those prefixes")
 
     creates = [("StartTrainingJobs", "CreateTrainingJob", training),
                ("StartTuningJobs", "CreateHyperParameterTuningJob", tunings),
-               ("CreateSmlpModels", "CreateModel", models)]
+               ("CreateSmlpModels", "CreateModel", models),
+               ("StartProcessingJobs", "CreateProcessingJob", processing)]
     for sid, action, resources in creates:
         out.add(iam.PolicyStatement(
             sid=sid, actions=[f"sagemaker:{action}"], resources=resources, conditions=tagged,
@@ -196,7 +204,7 @@ def notebook_jobs(stack: cdk.Stack, execution_role: iam.IRole,
         conditions={**tagged, "ArnLike": {"sagemaker:ModelArn": models}},
     ), f"{names}; the job must be tagged {MANAGED_TAG}=true and use an smlp model.",
         [*transforms, *models])
-    created = [*training, *tunings, *models, *transforms]
+    created = [*training, *tunings, *models, *transforms, *processing]
     out.add(iam.PolicyStatement(
         sid="TagOnCreate",
         actions=["sagemaker:AddTags"], resources=created,
@@ -217,11 +225,16 @@ def notebook_jobs(stack: cdk.Stack, execution_role: iam.IRole,
                  "sagemaker:ListTrainingJobsForHyperParameterTuningJob"],
         resources=jobs,
     ), f"{names}; smlp status looks any recorded name up as each job kind.", jobs)
+    out.add(iam.PolicyStatement(
+        sid="WatchSmlpProcessing", actions=["sagemaker:DescribeProcessingJob"],
+        resources=processing,
+    ), f"{names}; data prepare waits for its processing jobs.", processing)
     owned = {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": "true"}}
     for sid, action, resources in (
             ("StopSmlpTraining", "StopTrainingJob", training),
             ("StopSmlpTuning", "StopHyperParameterTuningJob", tunings),
             ("StopSmlpTransform", "StopTransformJob", transforms),
+            ("StopSmlpProcessing", "StopProcessingJob", processing),
             ("DeleteSmlpModels", "DeleteModel", models)):
         out.add(iam.PolicyStatement(sid=sid, actions=[f"sagemaker:{action}"],
                                     resources=resources, conditions=owned),
@@ -236,11 +249,12 @@ def notebook_jobs(stack: cdk.Stack, execution_role: iam.IRole,
         return stack.format_arn(service="logs", resource="log-group", resource_name=name + suffix,
                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
 
+    log_groups = (*log_groups, PROCESSING_LOG_GROUP)  # SageMaker creates it on first use
     listed = [arn for name in log_groups for arn in (group(name), group(name, ":*"))]
     out.add(iam.PolicyStatement(
         sid="FindJobLogStreams", actions=["logs:DescribeLogStreams"], resources=listed,
     ), "CloudWatch Logs authorizes DescribeLogStreams on the log group, written with or "
-       "without a trailing :*; only SageMaker's training and transform groups.",
+       "without a trailing :*; only SageMaker's training, transform and processing groups.",
         [group(name, ":*") for name in log_groups])
     streams = [group(name, f":log-stream:{SMLP_PREFIX}*") for name in log_groups]
     out.add(iam.PolicyStatement(

@@ -322,7 +322,7 @@ def test_notebook_may_call_everything_the_sagemaker_backend_calls(variant: Synth
 
     called = _sagemaker_operations(Path(backend.__file__).parent)
     assert {"CreateTrainingJob", "CreateHyperParameterTuningJob", "CreateModel",
-            "CreateTransformJob", "DeleteModel",
+            "CreateTransformJob", "DeleteModel", "CreateProcessingJob", "StopProcessingJob",
             "ListTrainingJobsForHyperParameterTuningJob"} <= called  # the scan finds them
     statements = variant.statements("notebook_policy")
     granted = {a.removeprefix("sagemaker:") for s in statements.values()
@@ -349,7 +349,7 @@ def test_notebook_sagemaker_rights_are_scoped_to_smlp_resources(variant: Synth) 
             assert name.endswith("*") and name[:-1] in names, (sid, resource)
     # Creation needs the tag every smlp request carries (requests.tags) ...
     for sid in ("StartTrainingJobs", "StartTuningJobs", "CreateSmlpModels",
-                "StartTransformJobs"):
+                "StartTransformJobs", "StartProcessingJobs"):
         assert statements[sid]["Condition"]["StringEquals"] == {
             "aws:RequestTag/smlp:managed": "true"}, sid
     assert statements["StartTrainingJobs"]["Resource"] == f"{arn}training-job/smlp-*"
@@ -365,9 +365,10 @@ def test_notebook_sagemaker_rights_are_scoped_to_smlp_resources(variant: Synth) 
     # ... tags are added only while creating those ...
     assert statements["TagOnCreate"]["Condition"]["StringEquals"]["sagemaker:TaggingAction"] == [
         "CreateTrainingJob", "CreateHyperParameterTuningJob", "CreateModel",
-        "CreateTransformJob"]
+        "CreateProcessingJob", "CreateTransformJob"]
     # ... and only resources carrying it can be stopped or deleted.
-    for sid in ("StopSmlpTraining", "StopSmlpTuning", "StopSmlpTransform", "DeleteSmlpModels"):
+    for sid in ("StopSmlpTraining", "StopSmlpTuning", "StopSmlpTransform", "StopSmlpProcessing",
+                "DeleteSmlpModels"):
         assert statements[sid]["Condition"] == {
             "StringEquals": {"aws:ResourceTag/smlp:managed": "true"}}, sid
 
@@ -376,7 +377,8 @@ def test_notebook_reads_only_smlp_job_logs(variant: Synth) -> None:
     logs = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/"
     statements = variant.statements("notebook_policy")
     assert sorted(statements["ReadJobLogs"]["Resource"]) == [
-        f"{logs}TrainingJobs:log-stream:smlp-*", f"{logs}TransformJobs:log-stream:smlp-*"]
+        f"{logs}ProcessingJobs:log-stream:smlp-*", f"{logs}TrainingJobs:log-stream:smlp-*",
+        f"{logs}TransformJobs:log-stream:smlp-*"]
     assert statements["ReadJobLogs"]["Action"] == "logs:GetLogEvents"
     assert statements["FindJobLogStreams"]["Action"] == "logs:DescribeLogStreams"
     # HeadBucket (smlp's bucket check) is s3:ListBucket without a prefix.
