@@ -9,7 +9,7 @@ every command's parameters, and importing every command module, cost most of the
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import Annotated, Any, NamedTuple
 
 import typer
@@ -143,18 +143,24 @@ class SmlpGroup(TyperGroup):
         finally:
             self._listing = False
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+    def main(self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True,
+             **kwargs: Any) -> Any:
         import sys
 
+        from smlp.cli.usage import load_rich_help
+
+        argv = sys.argv[1:] if args is None else list(args)
+        if not argv or {"-h", "--help"} & set(argv):
+            load_rich_help()
+        if not standalone_mode:
+            return super().main(args, *rest, standalone_mode=False, **kwargs)
         from typer import _click
 
         from smlp.cli.common import err_console
         from smlp.cli.usage import usage_error_line
 
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(args, *rest, standalone_mode=False, **kwargs)
         except _click.exceptions.ClickException as exc:
             line = usage_error_line(exc)
             if line is None:  # `smlp` alone, or a group alone: its help was shown

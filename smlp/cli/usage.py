@@ -3,7 +3,10 @@ order is smlp.cli.main.COMMANDS)."""
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
+import types
 from typing import Any
 
 from smlp.suggest import did_you_mean
@@ -22,6 +25,55 @@ def tidy_help() -> None:
 
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
     TyperOption._smlp_tidy = True  # type: ignore[attr-defined]
+
+
+# What typer.rich_utils imports at its top but uses only for markup_mode="markdown" and for
+# pretty tracebacks, neither of which smlp uses: markdown-it and pygments, ~40 % of `smlp --help`.
+DEFERRED = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+
+
+class _Deferred(type):
+    """Class attributes (``Traceback.from_exception``) come from the real class."""
+
+    def __getattr__(cls, attr: str) -> Any:
+        return getattr(cls.real(), attr)  # type: ignore[attr-defined]
+
+
+def _stand_in(module: str, name: str) -> type:
+    """A class that imports ``module.name`` when first used and builds one of those instead."""
+
+    def real(_cls: type) -> Any:
+        return getattr(importlib.import_module(module), name)
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return real(cls)(*args, **kwargs)
+
+    return _Deferred(name, (), {"__new__": new, "real": classmethod(real),
+                                "__module__": module})
+
+
+def load_rich_help() -> None:
+    """Import typer's help renderer with rich.markdown and rich.traceback deferred to first use.
+
+    Both names are bound to stand-ins that import the real class when called, so help renders
+    as before; if this typer wants more from either module, the ordinary import happens later.
+    """
+    if "typer.rich_utils" in sys.modules:
+        return
+    placed = {}
+    for module, name in DEFERRED.items():
+        if module not in sys.modules:
+            stub = types.ModuleType(module)
+            setattr(stub, name, _stand_in(module, name))
+            placed[module] = sys.modules[module] = stub
+    try:
+        importlib.import_module("typer.rich_utils")
+    except ImportError:
+        pass  # typer imports it itself when it renders help
+    finally:
+        for module, stub in placed.items():
+            if sys.modules.get(module) is stub:
+                del sys.modules[module]
 
 
 def usage_error_line(exc: Any) -> str | None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,23 +33,26 @@ except SystemExit:
     pass
 from smlp.cli.main import COMMANDS
 loaded = {name.rpartition(".")[2] for name in sys.modules if name.startswith("smlp.cli.")}
+plugins = getattr(sys.modules.get("pydantic.plugin._loader"), "_plugins", None)
 print(json.dumps({
+    "plugins_scanned": plugins is not None,
     "commands": sorted({entry.module for entry in COMMANDS.values()} & loaded),
-    "heavy": sorted(m for m in ("pydantic", "pandas", "sklearn", "xgboost") if m in sys.modules),
+    "heavy": sorted(m for m in ("pydantic", "pandas", "sklearn", "xgboost", "rich.markdown",
+                                "rich.traceback", "pygments", "markdown_it") if m in sys.modules),
 }))
 """
 
 
-def probe(*args: str) -> dict[str, list[str]]:
+def probe(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
     done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
-                          check=False)
+                          check=False, env=env, cwd=cwd)
     assert done.stdout.strip(), done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("args", [["--help"], [], ["-h"]])
-def test_help_imports_no_command_module_and_no_pydantic(args: list[str]) -> None:
-    assert probe(*args) == {"commands": [], "heavy": []}
+def test_help_imports_no_command_module_nor_pydantic_markdown_or_pygments(args: list[str]) -> None:
+    assert probe(*args) == {"plugins_scanned": False, "commands": [], "heavy": []}
 
 
 def test_a_mistyped_command_imports_no_command_module() -> None:
@@ -111,3 +116,38 @@ def test_lazy_commands_name_without_building() -> None:
     assert commands["train"].name == "train"
     assert commands.built("train") is commands["train"]
     assert commands.built("transform") is None
+
+
+def test_deferred_rich_names_build_the_real_classes() -> None:
+    """typer.rich_utils, loaded with rich.markdown and rich.traceback deferred, still renders
+    markdown help and tracebacks with the real classes."""
+    code = """
+import sys
+from smlp.cli.usage import load_rich_help
+load_rich_help()
+assert "typer.rich_utils" in sys.modules and "rich.markdown" not in sys.modules
+import typer.rich_utils as ru
+from typer.models import DeveloperExceptionConfig
+text = ru._make_rich_text(text="*x*", style="", markup_mode="markdown")
+try:
+    raise ValueError("boom")
+except ValueError as exc:
+    trace = ru.get_traceback(exc, DeveloperExceptionConfig(), [])
+from rich.markdown import Markdown
+from rich.traceback import Traceback
+print(type(text) is Markdown, type(trace) is Traceback)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_pydantic_plugins_are_not_scanned_unless_asked_for(tmp_path: Path) -> None:
+    """The scan of every installed distribution's entry points costs every command ~50 ms;
+    a user who sets PYDANTIC_DISABLE_PLUGINS (even to "") keeps pydantic's own behaviour."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    seen = probe("config", "show", env=env, cwd=tmp_path)
+    assert seen["commands"] == ["config_cmd"] and "pydantic" in seen["heavy"]
+    assert seen["plugins_scanned"] is False
+    asked = probe("config", "show", env={**env, "PYDANTIC_DISABLE_PLUGINS": ""}, cwd=tmp_path)
+    assert asked["plugins_scanned"] is True
