@@ -1,11 +1,14 @@
 """How fast local Batch Transform is against the model alone, and how much memory it needs.
 
 Acceptance targets (see smlp/batch): ``run_batch`` reaches at least half the rows/s of
-``Booster.inplace_predict`` on the same rows already in memory, with peak RSS under 1 GiB
-that does not grow with the input size. Each transform runs in a child process so its peak
-RSS is its own; timings are the best of ``--repeat`` runs because the machine is shared.
+``Booster.inplace_predict`` on the same rows already in memory (both on every core), with peak
+RSS under 1 GiB that does not grow with the input size; on more than one core the parallel
+run is faster than the same run kept to one core (``OMP_NUM_THREADS=1``: one worker, one
+xgboost thread). Each transform runs in a child process so its peak RSS and CPU time are its
+own; CPU% is (user + sys) / wall of the run, 200% = both cores busy. Timings are the best of
+``--repeat`` runs, one-core and parallel interleaved, because the machine is shared.
 
-    python benchmarks/transform.py [--rows 1000000] [--scale-rows 3000000] [--repeat 5]
+    python benchmarks/transform.py [--rows 1000000,3000000] [--repeat 3] [--no-cli]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,11 +39,19 @@ CASES: dict[str, dict[str, Any]] = {
         "file": "labelled.csv",
         "options": {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"},
     },
+    "shards": {
+        "file": "shards",
+        "options": {"input_filter": "$[1:]", "join_source": "Input", "output_filter": "$[0,-1]"},
+    },
 }
 TITLES = {
     "plain": "(b) no filters",
     "filtered": "(c) input_filter $[1:], join_source Input, output_filter $[0,-1]",
+    "shards": f"(e) as (c) over a folder of {CHUNK_ROWS:,}-row shards (what compare runs)",
 }
+
+
+MODES = {"one core": 1, "parallel": None}  # OMP_NUM_THREADS in the child (None: unset)
 
 
 @dataclass
@@ -50,6 +62,11 @@ class Run:
     seconds: float
     peak_rss_mib: float
     base_rss_mib: float  # after imports and model load, before run_batch
+    cpu_seconds: float = 0.0  # user + sys of the child during run_batch
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100 * self.cpu_seconds / self.seconds
 
     @property
     def rate(self) -> float:
@@ -63,7 +80,8 @@ def _weights() -> Any:
 
 
 def write_data(folder: Path, rows: int, seed: int = 0) -> None:
-    """Write ``features.csv`` (8 floats) and ``labelled.csv`` (label first), no header."""
+    """Write ``features.csv`` (8 floats), ``labelled.csv`` (label first) and the same labelled
+    rows as ``shards/part-0000k.csv`` of ``CHUNK_ROWS`` each, no header."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -84,9 +102,11 @@ def write_data(folder: Path, rows: int, seed: int = 0) -> None:
             y = (x @ weights + rng.normal(scale=0.1, size=n)).astype(np.float32)
             columns = [pa.array(x[:, i]) for i in range(N_FEATURES)]
             plain.write_table(pa.Table.from_arrays(columns, schema=features_schema))
-            joined.write_table(
-                pa.Table.from_arrays([pa.array(y), *columns], schema=labelled_schema)
-            )
+            table = pa.Table.from_arrays([pa.array(y), *columns], schema=labelled_schema)
+            joined.write_table(table)
+            (folder / "shards").mkdir(exist_ok=True)
+            pcsv.write_csv(table, folder / "shards" / f"part-{start // CHUNK_ROWS:05d}.csv",
+                           write_options=options)
 
 
 def train_model(path: Path) -> None:
@@ -116,46 +136,65 @@ def load_features(path: Path) -> Any:
     return np.ascontiguousarray(np.column_stack([c.to_numpy() for c in table.columns]))
 
 
-def in_memory_seconds(model: Path, features: Any) -> float:
-    """One timed ``inplace_predict`` over all rows (after a small warm-up)."""
+def in_memory_seconds(model: Path, features: Any, threads: int = 0) -> float:
+    """One timed ``inplace_predict`` over all rows (after a small warm-up); 0: every core."""
     import xgboost as xgb
 
     booster = xgb.Booster(model_file=str(model))
+    booster.set_param({"nthread": threads})
     booster.inplace_predict(features[:1000])
     started = time.perf_counter()
     booster.inplace_predict(features)
     return time.perf_counter() - started
 
 
-def transform_in_child(model: Path, source: Path, output: Path, case: str) -> Run:
-    """Run one transform in a fresh interpreter and read back its timing and peak RSS."""
+def transform_in_child(model: Path, source: Path, output: Path, case: str,
+                       threads: int | None = None) -> Run:
+    """Run one transform in a fresh interpreter and read back its timing and peak RSS;
+    ``threads`` sets the child's ``OMP_NUM_THREADS`` (None: the machine's cores)."""
     spec = json.dumps({"model": str(model), "input": str(source), "output": str(output)})
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     done = subprocess.run(
         [sys.executable, __file__, "--child", case, spec],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return Run(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def _child(case: str, spec_json: str) -> None:
-    """Child side of ``transform_in_child``: prints one JSON line."""
-    import xgboost as xgb
+    """Child side of ``transform_in_child``: prints one JSON line.
 
+    The model is loaded as the local backend loads it (the entry point's ``model_fn``, in a
+    ``Predictor`` the engine may call from several threads).
+    """
+    from smlp.algorithms.entry_points import Predictor, load_script
     from smlp.batch import BatchOptions, run_batch
 
     spec = json.loads(spec_json)
-    booster = xgb.Booster(model_file=spec["model"])
+    script = load_script("xgboost")
+    folder = Path(spec["model"]).parent / "model-dir"
+    if not folder.exists():
+        folder.mkdir(exist_ok=True)
+        (folder / script.MODEL_FILE).write_bytes(Path(spec["model"]).read_bytes())
+    predictor = Predictor(script, script.model_fn(str(folder)))
     base = _peak_rss_mib()
+    before = os.times()
     result = run_batch(
         Path(spec["input"]),
         Path(spec["output"]),
-        booster.inplace_predict,
+        predictor,
         N_FEATURES,
         BatchOptions(**CASES[case]["options"]),
     )
-    run = {"rows": result.rows, "seconds": result.seconds, "base_rss_mib": base}
+    after = os.times()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    run = {"rows": result.rows, "seconds": result.seconds, "base_rss_mib": base,
+           "cpu_seconds": cpu}
     print(json.dumps({**run, "peak_rss_mib": _peak_rss_mib()}))
 
 
@@ -175,8 +214,18 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def measure(workdir: Path, rows: int, repeat: int) -> tuple[float, dict[str, Run]]:
-    """Best in-memory rows/s and best transform run per case, measured interleaved."""
+@dataclass
+class Size:
+    """Every measurement at one input size."""
+
+    rows: int
+    memory_rate: float  # inplace_predict on every core, rows/s
+    memory_rate_one: float  # inplace_predict on one thread
+    runs: dict[tuple[str, str], Run]  # (case, mode) -> best run
+
+
+def measure(workdir: Path, rows: int, repeat: int) -> Size:
+    """Best in-memory rows/s and best transform run per case and mode, measured interleaved."""
     data = workdir / f"rows-{rows}"
     data.mkdir(exist_ok=True)
     write_data(data, rows)
@@ -184,27 +233,19 @@ def measure(workdir: Path, rows: int, repeat: int) -> tuple[float, dict[str, Run
     if not model.exists():
         train_model(model)
     features = load_features(data / "features.csv")
-    best_memory = float("inf")
-    best: dict[str, Run] = {}
+    best_memory = best_one = float("inf")
+    best: dict[tuple[str, str], Run] = {}
     for _ in range(repeat):
         best_memory = min(best_memory, in_memory_seconds(model, features))
+        best_one = min(best_one, in_memory_seconds(model, features, threads=1))
         for case, spec in CASES.items():
-            run = transform_in_child(model, data / spec["file"], workdir / "out" / case, case)
-            if case not in best or run.seconds < best[case].seconds:
-                best[case] = run
-    return rows / best_memory, best
-
-
-def peak_rss_at(workdir: Path, rows: int) -> Run:
-    """One plain transform of ``rows`` rows, for the memory-vs-size check."""
-    data = workdir / f"rows-{rows}"
-    data.mkdir(exist_ok=True)
-    write_data(data, rows)
-    model = workdir / "model.ubj"
-    run = transform_in_child(model, data / "features.csv", workdir / "out" / "scale", "plain")
-    for path in data.iterdir():
-        path.unlink()
-    return run
+            for mode, threads in MODES.items():
+                run = transform_in_child(model, data / spec["file"], workdir / "out" / case,
+                                         case, threads)
+                if (case, mode) not in best or run.seconds < best[case, mode].seconds:
+                    best[case, mode] = run
+    del features
+    return Size(rows, rows / best_memory, rows / best_one, best)
 
 
 CLI_CHILD = """
@@ -261,61 +302,72 @@ def cli_transform(workdir: Path, rows: int, repeat: int) -> tuple[float, Run, fl
     return memory_rate, best, job_rate
 
 
-def report(memory_rate: float, runs: dict[str, Run]) -> list[str]:
-    lines = [f"in-memory inplace_predict: {memory_rate:,.0f} rows/s"]
-    for case, run in runs.items():
-        lines += [
-            f"{TITLES[case]}: {run.rate:,.0f} rows/s ({run.rows:,} rows in {run.seconds:.2f} s)",
-            f"  transform/in-memory = {run.rate / memory_rate:.2f} (target >= 0.5)",
-            f"  peak RSS = {run.peak_rss_mib:.0f} MiB (target < 1024; "
-            f"{run.base_rss_mib:.0f} MiB after imports and model load)",
-        ]
+def report(size: Size) -> list[str]:
+    lines = [f"{size.rows:,} rows: in-memory inplace_predict {size.memory_rate:,.0f} rows/s on "
+             f"every core, {size.memory_rate_one:,.0f} rows/s on one thread"]
+    for case in CASES:
+        one, parallel = size.runs[case, "one core"], size.runs[case, "parallel"]
+        lines.append(f"  {TITLES[case]}:")
+        for mode, run in (("one core", one), ("parallel", parallel)):
+            lines.append(
+                f"    {mode:>8}: {run.rate:>9,.0f} rows/s ({run.seconds:.2f} s), CPU "
+                f"{run.cpu_percent:3.0f}%, peak RSS {run.peak_rss_mib:.0f} MiB "
+                f"({run.base_rss_mib:.0f} after imports and model load)")
+        lines.append(
+            f"    parallel/one core = {parallel.rate / one.rate:.2f}; transform/in-memory = "
+            f"{parallel.rate / size.memory_rate:.2f} (target >= 0.5), one core vs one thread "
+            f"{one.rate / size.memory_rate_one:.2f}; peak RSS target < 1024 MiB")
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--scale-rows", type=int, default=3_000_000, help="0 skips the check")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rows", default="1000000,3000000", help="input sizes, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-cli", action="store_true", help="skip `smlp transform` (d)")
     parser.add_argument("--child", nargs=2, metavar=("CASE", "SPEC"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(*args.child)
         return 0
+    sizes = [int(part) for part in args.rows.split(",")]
     with tempfile.TemporaryDirectory(prefix="smlp-bench-transform-") as tmp:
         workdir = Path(tmp)
-        load_before = os.getloadavg()[0]
-        memory_rate, runs = measure(workdir, args.rows, args.repeat)
-        load_after = os.getloadavg()[0]
         print(
-            f"transform benchmark: {args.rows:,} rows x {N_FEATURES} float features, "
-            f"xgboost {TREES} trees depth {DEPTH}; best of {args.repeat}"
+            f"transform benchmark: x {N_FEATURES} float features, xgboost {TREES} trees depth "
+            f"{DEPTH}; best of {args.repeat}; {len(os.sched_getaffinity(0))} usable cores"
         )
-        for line in report(memory_rate, runs):
-            print(line)
-        print(
-            f"load average {load_before:.1f} before, {load_after:.1f} after on {os.cpu_count()} "
-            "cores: other work on the machine lowers both rates, and the ratio"
-        )
-        cli_memory, cli_run, job_rate = cli_transform(workdir, args.rows, min(args.repeat, 3))
-        print(
-            f"(d) `smlp transform` end to end: {cli_run.rate:,.0f} rows/s over the whole "
-            f"command ({cli_run.seconds:.2f} s incl. start-up and model load; the job itself "
-            f"reports {job_rate:,.0f} rows/s); in-memory with the same model "
-            f"{cli_memory:,.0f} rows/s"
-        )
-        print(f"  smlp transform/in-memory = {cli_run.rate / cli_memory:.2f} whole command, "
-              f"{job_rate / cli_memory:.2f} job (target >= 0.5); peak RSS = "
-              f"{cli_run.peak_rss_mib:.0f} MiB (target < 1024)")
-        if args.scale_rows:
-            big = peak_rss_at(workdir, args.scale_rows)
-            small = runs["plain"]
+        measured = []
+        for rows in sizes:
+            load_before = os.getloadavg()[0]
+            size = measure(workdir, rows, args.repeat)
+            measured.append(size)
+            for line in report(size):
+                print(line)
+            print(f"  load average {os.getloadavg()[0]:.1f} (was {load_before:.1f}): other work "
+                  "on the machine lowers the rates and the parallel gain")
+            if rows != sizes[0]:
+                shutil.rmtree(workdir / f"rows-{rows}")
+        if len(measured) > 1:
+            small, big = measured[0].runs["plain", "parallel"], measured[-1].runs["plain",
+                                                                                "parallel"]
             print(
-                f"RSS vs size (no filters): {small.rows:,} rows -> {small.peak_rss_mib:.0f} MiB, "
-                f"{big.rows:,} rows -> {big.peak_rss_mib:.0f} MiB "
+                f"RSS vs size (no filters, parallel): {small.rows:,} rows -> "
+                f"{small.peak_rss_mib:.0f} MiB, {big.rows:,} rows -> {big.peak_rss_mib:.0f} MiB "
                 f"(x{big.peak_rss_mib / small.peak_rss_mib:.2f})"
             )
+        if not args.no_cli:
+            rows = sizes[0]
+            cli_memory, cli_run, job_rate = cli_transform(workdir, rows, min(args.repeat, 3))
+            print(
+                f"(d) `smlp transform` end to end, {rows:,} rows: {cli_run.rate:,.0f} rows/s over "
+                f"the whole command ({cli_run.seconds:.2f} s incl. start-up and model load; the "
+                f"job itself reports {job_rate:,.0f} rows/s); in-memory with the same model "
+                f"{cli_memory:,.0f} rows/s"
+            )
+            print(f"  smlp transform/in-memory = {cli_run.rate / cli_memory:.2f} whole command, "
+                  f"{job_rate / cli_memory:.2f} job (target >= 0.5); peak RSS = "
+                  f"{cli_run.peak_rss_mib:.0f} MiB (target < 1024)")
     return 0
 
 

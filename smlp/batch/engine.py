@@ -5,7 +5,7 @@ formatted on its own, and its lines are written in input order. An input larger 
 block runs its blocks (of one file or of several) on a small thread pool, one worker per
 usable core: pyarrow releases the GIL while it parses and formats, xgboost and faiss while
 they predict. The calling thread reads the next block and writes finished ones in order, so
-at most ``depth`` blocks are in memory whatever the input size. An input smaller than one
+at most two blocks per worker are in memory whatever the input size. An input smaller than one
 block is done on the calling thread: a thread would only add its start-up and hand-over.
 Output goes to a temp file in the output folder, renamed to ``<name>.out`` only once complete.
 
@@ -148,7 +148,7 @@ def _run_pool(job: _Job, files: list[Path], output_dir: Path, workers: int,
     so the run fails with the same message whatever the number of workers.
     """
     pool = ThreadPoolExecutor(workers, thread_name_prefix="smlp-batch") if workers else None
-    depth = workers + 1 if workers else 1  # blocks in flight: one waiting per busy worker
+    depth = 2 * workers if workers else 1  # blocks in flight: one queued per busy worker
     turns = _Turns() if pool is not None and serial_predict else None
     pending: deque[_Pending] = deque()
     opened: list[_Output] = []
