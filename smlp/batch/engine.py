@@ -349,7 +349,10 @@ class _Turns:
     def turn(self, number: int) -> Iterator[None]:
         with self._ready:
             self._ready.wait_for(lambda: self._next == number)
-        yield
+        try:
+            yield
+        finally:
+            self.skip(number)  # formatting needs no turn
 
     def skip(self, number: int) -> None:
         """Block ``number`` is done with predict (or never needed it): the next one's turn."""

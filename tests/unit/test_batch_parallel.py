@@ -8,7 +8,9 @@ block and file boundaries.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -202,3 +204,35 @@ def test_omp_num_threads_keeps_a_run_on_one_core(tmp_path: Path,
 
     run_batch(source, tmp_path / "out", predict, 8, JOINED, block_size=BLOCK)
     assert callers == {threading.main_thread().name}
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_blocks_read_ahead_of_the_written_ones_stay_bounded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """The memory bound: at most two blocks per worker between reading and writing."""
+    from smlp.batch import engine
+
+    source = labelled_folder(tmp_path / "in", rows=(1200, 40, 1200))
+    read_blocks, finish = engine.read_blocks, engine._finish
+    read = written = 0
+    ahead: list[int] = []
+
+    def counting_reads(*args: Any) -> Iterator[Any]:
+        nonlocal read
+        for block in read_blocks(*args):
+            read += 1
+            ahead.append(read - written)
+            yield block
+
+    def counting_writes(*args: Any) -> int:
+        nonlocal written
+        blocks = finish(*args)
+        written += blocks
+        return blocks
+
+    monkeypatch.setattr(engine, "read_blocks", counting_reads)
+    monkeypatch.setattr(engine, "_finish", counting_writes)
+    run_batch(source, tmp_path / "out", lambda f: f.sum(axis=1), 8, JOINED,
+              block_size=BLOCK, workers=workers)
+    assert read == written > 4 * workers
+    assert max(ahead) == (2 * workers if workers > 1 else 1)
