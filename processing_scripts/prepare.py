@@ -155,14 +155,43 @@ def as_numbers(column: Any) -> np.ndarray | None:
         values = pc.cast(column, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return values.to_numpy(zero_copy_only=False)
+    return floats(values)
+
+
+def strings(values: list[str]) -> Any:
+    """A string array made from numpy text: pyarrow converts Python lists and scalars through
+    its pandas support, which imports pandas (about a second per job); see ``floats``."""
+    return pa.array(np.array(values, dtype=str), pa.string())
+
+
+def literal(value: str) -> Any:
+    return strings([value])[0]
+
+
+def floats(values: Any) -> np.ndarray:
+    """float64 values with NaN for nulls, read from the Arrow buffer: pyarrow's to_numpy
+    imports pandas (about a second per job) to set up its conversions."""
+    values = pc.fill_null(pc.cast(values, pa.float64()), pa.array(np.array([np.nan]))[0])
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    data = values.buffers()[1]
+    if data is None:
+        return np.empty(0, dtype=np.float64)
+    return np.frombuffer(data, dtype=np.float64,
+                         count=values.offset + len(values))[values.offset:]
+
+
+def present(column: Any) -> np.ndarray:
+    """Which cells hold a value, as numpy booleans (see ``floats``)."""
+    return floats(pc.is_valid(column)) == 1.0
 
 
 def as_text(column: Any, kind: str) -> Any:
     """Categories as smlp's in-memory path spells them: Arrow booleans as true/false."""
     if kind == "bool":
-        column = pc.if_else(pc.is_in(column, pa.array(sorted(TRUE_VALUES))), "true", "false")
-        column = pc.if_else(pc.is_null(column), pa.scalar(None, pa.string()), column)
+        column = pc.if_else(pc.is_in(column, strings(sorted(TRUE_VALUES))), literal("true"),
+                            literal("false"))
+        column = pc.if_else(pc.is_null(column), pa.nulls(1, pa.string())[0], column)
     return column
 
 
@@ -195,7 +224,7 @@ class ColumnKind:
                 self.integer = self.integer and bool(np.all(numbers == np.floor(numbers)))
         if self.boolean:
             self.boolean = bool(pc.all(pc.is_in(
-                valid, pa.array(sorted(TRUE_VALUES | FALSE_VALUES)))).as_py())
+                valid, strings(sorted(TRUE_VALUES | FALSE_VALUES)))).as_py())
 
     @property
     def kind(self) -> str:
@@ -233,7 +262,7 @@ def scan(files: list[tuple[str, Path]], args: argparse.Namespace) -> dict[str, A
             for name in names:
                 kinds[name].observe(batch.column(name), key, seen)
             target = batch.column(args.target)
-            kept = pc.is_valid(target).to_numpy(zero_copy_only=False)
+            kept = present(target)
             dropped += int((~kept).sum())
             if len(labels) <= MAX_CLASSES:
                 labels.update(v for v in pc.unique(target.drop_null()).to_pylist())
@@ -273,7 +302,7 @@ def decide_problem(target: ColumnKind, labels: set[str],
     if target.numeric:  # numbers as classes: in numeric order, spelled as Arrow casts them
         numbers = sorted({float(v) for v in labels})
         kind = pa.int64() if target.integer else pa.float64()
-        classes = pc.cast(pa.array(numbers).cast(kind), pa.string()).to_pylist()
+        classes = pc.cast(pa.array(np.array(numbers)).cast(kind), pa.string()).to_pylist()
     elif target.boolean:
         classes = sorted({"true" if v in TRUE_VALUES else "false" for v in labels})
     else:
@@ -298,8 +327,7 @@ def label_codes(column: Any, kind: str, classes: list[str]) -> np.ndarray:
         reference = np.array([float(c) for c in classes])
         return np.searchsorted(reference, numbers).astype(np.float64)
     text = as_text(column, kind)
-    return pc.index_in(text, value_set=pa.array(classes, pa.string())).to_numpy(
-        zero_copy_only=False).astype(np.float64)
+    return floats(pc.index_in(text, value_set=strings(classes)))
 
 
 # -- pass 2: the schema, fitted on the training rows ----------------------------------------
@@ -367,7 +395,7 @@ def fit(files: list[tuple[str, Path]], scanned: dict[str, Any],
         seen = 0
         for batch in batches(path, names, key):
             target = batch.column(args.target)
-            kept = pc.is_valid(target).to_numpy(zero_copy_only=False)
+            kept = present(target)
             codes = assign(split_of(args.seed, key, seen, batch.num_rows), fractions)
             seen += batch.num_rows
             if problem != "regression":
@@ -385,7 +413,7 @@ def fit(files: list[tuple[str, Path]], scanned: dict[str, Any],
                 values = as_numbers(rows.column(name))
                 moment.add(values[~np.isnan(values)])
             for name, table in counts.items():
-                text = pc.fill_null(as_text(rows.column(name), kinds[name]), MISSING)
+                text = pc.fill_null(as_text(rows.column(name), kinds[name]), literal(MISSING))
                 for item in pc.value_counts(text).to_pylist():
                     table[item["values"]] = table.get(item["values"], 0) + item["counts"]
     check_targets(problem, classes, per_class, labels, args.target)
@@ -474,17 +502,15 @@ class ShardWriter:
         self.size = 0
         self.written: list[dict[str, Any]] = []
 
-    def write(self, table: Any) -> None:
+    def write(self, lines: Any) -> None:
+        """``lines``: a string array, one output line (with its newline) per row."""
         offset = 0
-        while offset < table.num_rows:
+        while offset < len(lines):
             if self.handle is None:
                 self.handle = open(self.folder / f"part-{self.index:05d}.csv", "wb")
                 self.digest = hashlib.sha256()
-            take = min(self.rows_per_shard - self.rows, table.num_rows - offset)
-            sink = pa.BufferOutputStream()
-            pacsv.write_csv(table.slice(offset, take), sink,
-                            pacsv.WriteOptions(include_header=False))
-            data = sink.getvalue().to_pybytes()
+            take = min(self.rows_per_shard - self.rows, len(lines) - offset)
+            data = text_bytes(lines.slice(offset, take))
             self.handle.write(data)
             self.digest.update(data)
             self.rows += take
@@ -504,10 +530,20 @@ class ShardWriter:
         self.rows = self.size = 0
 
 
+def text_bytes(lines: Any) -> memoryview:
+    """The bytes of a (sliced) string array's values, back to back, without a copy."""
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32, count=len(lines) + 1,
+                           offset=lines.offset * 4)
+    return memoryview(data)[int(bounds[0]):int(bounds[-1])]
+
+
 def encode(batch: Any, schema: dict[str, Any], kinds: dict[str, str], label: np.ndarray
            ) -> Any:
-    """Label first (float64), then every encoded feature as float32, as smlp writes splits."""
-    columns = [pa.array(label, pa.float64())]
+    """Each row as its CSV line: the label (float64) first, then every encoded feature as
+    float32, each field the text Arrow's CSV writer gives it (it casts to string the same
+    way), so the shards read as smlp's own splits. One-hot groups are ready-made text."""
+    fields = [pc.cast(pa.array(label, pa.float64()), pa.string())]
     for feature in schema["features"]:
         column = batch.column(feature["name"])
         if feature["kind"] == "numeric":
@@ -515,15 +551,19 @@ def encode(batch: Any, schema: dict[str, Any], kinds: dict[str, str], label: np.
             if values is None:
                 raise PrepareError(f"column {feature['name']!r}: a value that is not a number")
             values = np.where(np.isnan(values), feature["fill"], values)
-            columns.append(pa.array(((values - feature["mean"]) / feature["scale"])
-                                    .astype(np.float32)))
+            scaled = ((values - feature["mean"]) / feature["scale"]).astype(np.float32)
+            fields.append(pc.cast(pa.array(scaled), pa.string()))
             continue
-        text = pc.fill_null(as_text(column, kinds[feature["name"]]), MISSING)
-        index = pc.index_in(text, value_set=pa.array(feature["categories"], pa.string()))
-        positions = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
-        for position in range(len(feature["categories"])):
-            columns.append(pa.array((positions == position).astype(np.float32)))
-    return pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
+        categories = feature["categories"]
+        width = len(categories)
+        patterns = [",".join("1" if j == i else "0" for j in range(width))
+                    for i in range(width)] + [",".join(["0"] * width)]
+        text = pc.fill_null(as_text(column, kinds[feature["name"]]), literal(MISSING))
+        index = pc.fill_null(pc.index_in(text, value_set=strings(categories)),
+                             pa.array(np.array([width], np.int32))[0])
+        fields.append(pc.take(strings(patterns), index))
+    fields[-1] = pc.binary_join_element_wise(fields[-1], literal(""), literal("\n"))
+    return pc.binary_join_element_wise(*fields, literal(","))
 
 
 def apply(paths: Paths) -> list[dict[str, Any]]:
@@ -543,7 +583,7 @@ def apply(paths: Paths) -> list[dict[str, Any]]:
         seen = 0
         for batch in batches(path, plan["columns"], key):
             column = batch.column(target)
-            kept = pc.is_valid(column).to_numpy(zero_copy_only=False)
+            kept = present(column)
             codes = assign(split_of(plan["seed"], key, seen, batch.num_rows), fractions)
             seen += batch.num_rows
             if plan["problem_type"] == "regression":
@@ -591,8 +631,34 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def skip_pandas_probe() -> None:
+    """pyarrow imports pandas (about a second) the first time it builds an array, to ask
+    whether the input is a pandas object; nothing here is. Let that probe find no pandas:
+    pyarrow remembers the answer. (Python scalars and lists as compute arguments would import
+    it all the same: literals are made from numpy, see ``strings``.)"""
+    import importlib.abc
+
+    class Refuse(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, *_: Any) -> Any:
+            if name == "pandas" or name.startswith("pandas."):
+                raise ModuleNotFoundError("pandas is not needed here", name=name)
+            return None
+
+    if "pandas" in sys.modules:
+        return
+    refuse = Refuse()
+    sys.meta_path.insert(0, refuse)
+    try:
+        pa.lib._pandas_api.have_pandas  # noqa: B018
+    except AttributeError:  # another pyarrow's internals: it may import pandas, that is all
+        pass
+    finally:
+        sys.meta_path.remove(refuse)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    skip_pandas_probe()
     paths = Paths(args.base_dir)
     host, hosts = paths.host()
     started = time.monotonic()
