@@ -13,7 +13,11 @@ maximum is that child's). Timings are the best of ``--repeat`` runs: the machine
 (and the first transform writes the bytecode cache). Set ``PYTHONPATH`` to another checkout to
 measure it with the same script (how the "before" numbers were taken).
 
+Prepare also prints the shards each split was written as (``--shard-mb`` sets
+``data.shard_mb``).
+
     python benchmarks/scale.py [--rows 1000000,3000000] [--repeat 2] [--skip-prepare]
+                               [--shard-mb 64]
 """
 
 from __future__ import annotations
@@ -126,12 +130,25 @@ pcsv.write_csv(table, sys.argv[2])
 """
 
 
-def bench_prepare(workdir: Path, rows: int, repeat: int) -> tuple[Measured, Measured]:
+def shards_written(store: Path) -> str:
+    """``train 2 x 61 MiB, ...``: each split's shards in the prepared store's manifest."""
+    manifest = json.loads((store / "manifest.json").read_text())
+    parts = []
+    for name, split in manifest["data"]["splits"].items():
+        shards = split.get("shards") or [split]  # a checkout from before shards: one file
+        parts.append(f"{name} {len(shards)} x {max(s['size'] for s in shards) / MIB:.0f} MiB")
+    return ", ".join(parts)
+
+
+def bench_prepare(workdir: Path, rows: int, repeat: int,
+                  shard_mb: float | None = None) -> tuple[Measured, Measured]:
     raw = workdir / f"raw-{rows}.csv"
     write_raw(raw, rows)
     size = raw.stat().st_size / MIB
     project = workdir / f"project-{rows}"
     project.mkdir(exist_ok=True)
+    if shard_mb is not None:
+        (project / "smlp.yaml").write_text(f"data: {{shard_mb: {shard_mb}}}\n")
     floor = best([sys.executable, "-c", ARROW_FLOOR, str(raw), str(workdir / "copy.csv")],
                  repeat)
     ours = best([SMLP, "data", "prepare", "--input", str(raw), "--target", "y",
@@ -142,6 +159,8 @@ def bench_prepare(workdir: Path, rows: int, repeat: int) -> tuple[Measured, Meas
           f"(target <= 2) {'OK' if ours.seconds <= 2 * floor.seconds else 'MISSED'}; "
           f"peak {ours.peak_mib:.0f} MiB (target < 1024) "
           f"{'OK' if ours.peak_mib < 1024 else 'MISSED'}")
+    print(f"  shards (data.shard_mb {shard_mb or 64}, largest shown): "
+          + shards_written(project / "store"))
     shutil.rmtree(project, ignore_errors=True)
     raw.unlink()
     return ours, floor
@@ -183,6 +202,7 @@ def main() -> None:
     parser.add_argument("--rows", default="1000000,3000000")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-prepare", action="store_true")
+    parser.add_argument("--shard-mb", type=float, help="data.shard_mb for prepare (default 64)")
     parser.add_argument("--skip-transform", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args()
@@ -195,7 +215,7 @@ def main() -> None:
                                             "ratio": ours.seconds / floor.seconds}
         if not args.skip_prepare:
             for rows in (int(r) for r in args.rows.split(",")):
-                ours, floor = bench_prepare(workdir, rows, args.repeat)
+                ours, floor = bench_prepare(workdir, rows, args.repeat, args.shard_mb)
                 results[f"prepare_{rows}"] = {
                     "seconds": ours.seconds, "peak_mib": ours.peak_mib,
                     "floor_seconds": floor.seconds, "floor_peak_mib": floor.peak_mib,
