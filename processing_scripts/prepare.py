@@ -103,7 +103,20 @@ def input_files(folder: Path) -> list[tuple[str, Path]]:
 
 
 # -- reading --------------------------------------------------------------------------------
+PARQUET = (".parquet", ".pq")
+PARQUET_ROWS = 131_072
+
+
 def header(path: Path, name: str) -> list[str]:
+    """The column names: a CSV object's first line, a Parquet object's schema."""
+    if path.suffix.lower() in PARQUET:
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise PrepareError(f"{name}: not a readable Parquet file "
+                               f"({str(exc).splitlines()[0]})") from None
     with open(path, newline="", encoding="utf-8-sig") as handle:
         try:
             row = next(csv.reader(handle))
@@ -115,7 +128,12 @@ def header(path: Path, name: str) -> list[str]:
 
 
 def batches(path: Path, names: list[str], name: str):
-    """Every column as text (missing cells null, as Arrow's CSV reader makes them), in blocks."""
+    """Every column as text, in blocks: missing cells null, as Arrow's CSV reader makes them.
+    A Parquet object's typed values are spelled as Arrow casts them (its NaN as missing),
+    so both formats meet the same column kinds."""
+    if path.suffix.lower() in PARQUET:
+        yield from parquet_batches(path, names, name)
+        return
     options = pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                    strings_can_be_null=True)
     try:
@@ -126,6 +144,30 @@ def batches(path: Path, names: list[str], name: str):
                 yield batch
     except (pa.ArrowInvalid, OSError) as exc:
         raise PrepareError(f"{name}: not a readable CSV file "
+                           f"({str(exc).splitlines()[0]})") from None
+
+
+def parquet_batches(path: Path, names: list[str], name: str):
+    import pyarrow.parquet as pq
+
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=PARQUET_ROWS, columns=names):
+            if not batch.num_rows:
+                continue
+            columns = []
+            for field, column in zip(batch.schema, batch.columns, strict=True):
+                kind = field.type
+                if pa.types.is_dictionary(kind):
+                    column, kind = column.dictionary_decode(), kind.value_type
+                if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+                    raise PrepareError(f"{name}: column {field.name!r} holds binary values; "
+                                       "expected numbers or text")
+                if pa.types.is_floating(kind):
+                    column = pc.if_else(pc.is_nan(column), pa.nulls(1, kind)[0], column)
+                columns.append(pc.cast(column, pa.string()))
+            yield pa.RecordBatch.from_arrays(columns, names=names)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise PrepareError(f"{name}: not a readable Parquet file "
                            f"({str(exc).splitlines()[0]})") from None
 
 

@@ -196,6 +196,15 @@ def test_prepare_runs_two_processing_jobs_and_records_their_shards(project, plat
     assert stage.jobs == [fit["ProcessingJobName"], apply["ProcessingJobName"]]
     assert stage.parameters["instance_count"] == 2
 
+    # smlp status can look the recorded job names up as processing jobs.
+    from smlp.backends.sagemaker import SageMakerBackend
+    from smlp.config import load_config
+
+    backend = SageMakerBackend(load_config(config), store)
+    described = backend.describe(fit["ProcessingJobName"])
+    assert (described.status, described.details["operation"]) == (
+        "Completed", "DescribeProcessingJob")
+
     # The recorded data trains and compares through the normal CLI on the local backend.
     local = ["-c", str(config), "--backend", "local"]
     smlp("train", "--algo", "xgboost,sklearn-gbm", *local)
@@ -283,13 +292,17 @@ def test_dry_run_shows_both_jobs_sharded_input_and_cost_without_credentials(proj
                                                                            no_credentials):
     path = project / "smlp.yaml"
     path.write_text("store: s3://my-bucket/smlp\nbackend: {kind: sagemaker, region: eu-west-1,"
-                    " processing: {instance_count: 2, instance_type: ml.c5.2xlarge}}\n")
+                    " processing: {instance_count: 2, instance_type: ml.c5.2xlarge},"
+                    " subnets: [subnet-0abc], security_group_ids: [sg-0abc]}\n")
     result = smlp("data", "prepare", "-i", "s3://my-bucket/raw/", "-t", "y", "--dry-run")
     plan = json.loads(result.stdout)
     fit, apply = (r["params"] for r in plan["requests"])
     assert [r["operation"] for r in plan["requests"]] == ["CreateProcessingJob"] * 2
     assert [i["S3Input"]["S3DataDistributionType"] for i in apply["ProcessingInputs"]] == [
         "FullyReplicated", "ShardedByS3Key", "FullyReplicated"]
+    for request in (fit, apply):  # jobs in the configured VPC, like training jobs
+        assert request["NetworkConfig"] == {"VpcConfig": {
+            "Subnets": ["subnet-0abc"], "SecurityGroupIds": ["sg-0abc"]}}
     assert fit["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1
     assert apply["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
     assert fit["AppSpecification"]["ImageUri"].startswith(
@@ -305,6 +318,8 @@ def test_dry_run_shows_both_jobs_sharded_input_and_cost_without_credentials(proj
     assert cost["ceiling"] == pytest.approx(3 * rate * 24, abs=0.01)
     assert any("processing jobs priced at the training rate" in a for a in cost["assumptions"])
     assert any("2 instance(s), data ShardedByS3Key" in n for n in plan["notes"])
+    assert any("s3://my-bucket/raw/ is outside the store (s3://my-bucket/smlp/): the "
+               "execution role" in n for n in plan["notes"])
     assert "processing, 2 × ml.c5.2xlarge" in result.stderr
     assert not (project / "smlp-artifacts").exists()
 

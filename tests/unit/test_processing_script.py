@@ -98,10 +98,17 @@ def fit_then_apply(tmp: Path, objects: dict[str, Path], instances: int) -> Path:
 
 
 def test_contract_run_fits_smlps_schema_and_writes_planned_shards(tmp_path):
+    """CSV and Parquet objects, spread over two hosts."""
+    import pyarrow.parquet as pq
+
     from smlp.data.prepare import read_table
     from smlp.data.schema import Schema, fit_schema
 
     objects = write_objects(tmp_path / "raw")
+    # One object as Parquet (typed columns: floats with nulls, ints, text, booleans).
+    parquet = objects.pop("b.csv").with_suffix(".parquet")
+    pq.write_table(read_table(parquet.with_suffix(".csv")), parquet)
+    objects["b.parquet"] = parquet
     out = fit_then_apply(tmp_path, objects, instances=2)
     schema = Schema.model_validate_json((out / "schema" / "schema.json").read_text())
     plan = json.loads((out / "schema" / "plan.json").read_text())

@@ -389,13 +389,14 @@ class SageMakerBackend:
         return endpoints.invoker(self, name)
 
     def describe(self, job_name: str) -> JobStatus:
-        """Whatever kind of job ``job_name`` is: training, transform or tuning."""
+        """Whatever kind of job ``job_name`` is: training, transform, tuning or processing."""
         from smlp.errors import AwsError, BackendError
 
         calls = (("DescribeTrainingJob", "TrainingJobName", "TrainingJobStatus"),
                  ("DescribeTransformJob", "TransformJobName", "TransformJobStatus"),
                  ("DescribeHyperParameterTuningJob", "HyperParameterTuningJobName",
-                  "HyperParameterTuningJobStatus"))
+                  "HyperParameterTuningJobStatus"),
+                 ("DescribeProcessingJob", "ProcessingJobName", "ProcessingJobStatus"))
         for operation, param, key in calls:
             if operation == "DescribeHyperParameterTuningJob" and len(job_name) > 32:
                 continue

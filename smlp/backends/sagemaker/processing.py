@@ -225,6 +225,7 @@ def _check_input(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> s
     ShardedByS3Key hands each instance whole objects: fewer objects than instances leaves
     some idle (and billed). In a dry run an input that cannot be listed is taken as given."""
     count = spec.settings.instance_count
+    _check_role_reach(backend, spec.input_uri, events)
     try:
         uri, keys = input_objects(backend, spec.input_uri)
     except SmlpError as exc:  # in a dry run, also missing credentials
@@ -247,6 +248,20 @@ def _check_input(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> s
     if backend.plan is not None:
         backend.plan.note(text)
     return uri
+
+
+def _check_role_reach(backend: Backend, uri: str, events: EventSink) -> None:
+    """The execution role ``smlp infra`` creates reads S3 only under the store's prefix
+    (smlp/infra/policies.py, data_access): input elsewhere needs the role granted more."""
+    root = str(backend.store.root).rstrip("/") + "/"
+    if uri.startswith(root):
+        return
+    text = (f"{uri} is outside the store ({root}): the execution role that `smlp infra` "
+            "creates may read only under the store; grant it s3:GetObject and s3:ListBucket "
+            "there, or copy the input under the store")
+    events(Event("info", f"note: {text}"))
+    if backend.plan is not None:
+        backend.plan.note(text)
 
 
 def _collect(backend: Backend, spec: PrepareJobSpec, work_uri: str,
