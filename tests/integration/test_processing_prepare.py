@@ -62,6 +62,28 @@ class ProcessingPlatform:
                                                                      Prefix=prefix)
         return bucket, sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
+    @staticmethod
+    def _log(job: str, host: str, lines: list[str]) -> None:
+        """The container's output in CloudWatch, one stream per host, as SageMaker names
+        them (``/aws/sagemaker/ProcessingJobs``, ``<job>/<host>-<id>``)."""
+        import time
+
+        import boto3
+
+        logs = boto3.client("logs", region_name=REGION)
+        group = "/aws/sagemaker/ProcessingJobs"
+        try:
+            logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        stream = f"{job}/{host}-1700000000"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)
+                  if line.strip()]
+        if events:
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
     def _run(self, **_: Any) -> None:
         request = self.requests[-1]  # moto has created (and completed) the job
         name = request["ProcessingJobName"]
@@ -95,6 +117,7 @@ class ProcessingPlatform:
             done = subprocess.run([*command, *app.get("ContainerArguments", []),
                                    "--base-dir", str(base)], capture_output=True, text=True,
                                   timeout=300)
+            self._log(name, host, (done.stdout + done.stderr).splitlines())
             message = base / "output" / "message"
             if done.returncode != 0:
                 failed = message.read_text() if message.exists() else "no message"
@@ -155,7 +178,7 @@ def upload_houses(rows: int = 900, seed: int = 0, objects: int = 3) -> None:
                       Body=("\n".join(lines) + "\n").encode())
 
 
-def write_config(project: Path, **processing: Any) -> Path:
+def write_config(project: Path, stream_logs: bool = False, **processing: Any) -> Path:
     settings = {"instance_count": 2, **processing}
     config = {
         "data": {"seed": 3},
@@ -163,7 +186,7 @@ def write_config(project: Path, **processing: Any) -> Path:
                        "sklearn-gbm": {"hyperparameters": {"n_estimators": 20}}},
         "store": STORE,
         "backend": {"kind": "sagemaker", "region": REGION, "role_arn": ROLE,
-                    "poll_seconds": 0.01, "max_poll_seconds": 0.02, "stream_logs": False,
+                    "poll_seconds": 0.01, "max_poll_seconds": 0.02, "stream_logs": stream_logs,
                     "volume_kms_key_id": "alias/smlp", "output_kms_key_id": "alias/smlp",
                     "tags": {"team": "ml"}, "processing": settings},
     }
@@ -274,10 +297,13 @@ def check_requests(fit: dict[str, Any], apply: dict[str, Any]) -> None:
 def test_a_failed_job_is_one_line_with_its_exit_message_and_keeps_the_data(project,
                                                                            platform):
     upload_houses(rows=90)
-    config = write_config(project, instance_count=1)
-    result = smlp("data", "prepare", "-i", INPUT, "-t", "cost", "-c", str(config), ok=False)
+    config = write_config(project, stream_logs=True, instance_count=1)
+    result = smlp("data", "prepare", "-i", INPUT, "-t", "cost", "-c", str(config),
+                  "--verbose", ok=False)
     assert_one_line_error(result, "target column 'cost' not found; columns are house, size", 6)
     assert "AlgorithmError" in result.output
+    # --verbose follows the job's CloudWatch stream (/aws/sagemaker/ProcessingJobs).
+    assert "  error: part-0.csv: target column 'cost' not found" in result.output
     assert len(platform.requests) == 1  # the apply job never started
 
     from smlp.manifest import load_manifest
