@@ -94,11 +94,14 @@ class Paths:
 
 
 def input_files(folder: Path) -> list[tuple[str, Path]]:
-    """Every object File mode downloaded, by its key below the input prefix (sorted)."""
+    """Every object File mode downloaded, by its key below the input prefix (sorted); empty
+    objects and the markers and checksums Spark and Hadoop leave beside their output
+    (``_SUCCESS``, ``.part-0.crc``) are not data."""
     if not folder.is_dir():
         return []
     found = [(path.relative_to(folder).as_posix(), path) for path in folder.rglob("*")
-             if path.is_file() and not path.name.startswith(".")]
+             if path.is_file() and not path.name.startswith((".", "_"))
+             and path.stat().st_size > 0]
     return sorted(found)
 
 

@@ -166,6 +166,9 @@ def test_contract_run_fits_smlps_schema_and_writes_planned_shards(tmp_path):
 
 def test_output_does_not_depend_on_the_instance_count(tmp_path):
     objects = write_objects(tmp_path / "raw", rows=600, seed=3)
+    for marker in ("_SUCCESS", "more/empty.csv", "more/.c.csv.crc"):  # not data: skipped
+        (tmp_path / "raw" / marker).write_bytes(b"" if "crc" not in marker else b"\x00\x01")
+        objects[marker] = tmp_path / "raw" / marker
     one = fit_then_apply(tmp_path / "one", objects, instances=1)
     three = fit_then_apply(tmp_path / "three", objects, instances=3)
     for split in SPLITS:
