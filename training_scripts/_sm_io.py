@@ -252,7 +252,7 @@ def _line_count(path: Path) -> int:
     lines = 0
     last = b"\n"
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
+        while chunk := handle.read(1 << 20):
             lines += chunk.count(b"\n")
             last = chunk[-1:]
     return lines + (last != b"\n")

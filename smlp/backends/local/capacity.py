@@ -1,6 +1,7 @@
 """Will a training job's data fit in this machine's memory? Asked before any job starts.
 
-The local entry points read every channel into one float64 matrix, and the library then
+The local entry points read every channel (every shard of a split, in name order, straight
+into place: training_scripts/_sm_io.read_channel) into one float64 matrix, and the library then
 makes its own copy (XGBoost's DMatrix and its quantised histogram index, faiss's float32
 vectors, scikit-learn's float32 array and sort indices): ``BYTES_PER_VALUE`` per feature value,
 plus ``BASE_BYTES`` for the interpreter and the libraries. Rows are estimated from each file's
