@@ -28,7 +28,7 @@ def tidy_help() -> None:
 
 
 # What typer.rich_utils imports at its top but uses only for markup_mode="markdown" and for
-# pretty tracebacks, neither of which smlp uses: markdown-it and pygments, ~40 % of `smlp --help`.
+# pretty tracebacks, neither of which smlp uses: markdown-it and pygments, a third of `smlp --help`.
 DEFERRED = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
 
 
