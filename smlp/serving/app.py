@@ -28,6 +28,9 @@ from starlette.routing import Route
 from smlp.errors import ConfigError
 from smlp.serving.capture import DataCapture
 from smlp.serving.payload import (
+    CSV,
+    JSON,
+    JSONLINES,
     MAX_PAYLOAD_BYTES,
     Decoder,
     PayloadError,
@@ -41,6 +44,18 @@ from smlp.serving.variants import Router, Variant
 TARGET_HEADER = "x-amzn-sagemaker-target-variant"
 INVOKED_HEADER = "X-Amzn-Invoked-Production-Variant"
 INLINE_BYTES = 64 << 10  # bigger payloads are parsed and predicted off the event loop
+# /invocations reads these request headers (ASGI servers lower-case header names).
+_TARGET, _CONTENT_TYPE, _ACCEPT, _LENGTH = (
+    b"x-amzn-sagemaker-target-variant", b"content-type", b"accept", b"content-length")
+_WANTED = frozenset((_TARGET, _CONTENT_TYPE, _ACCEPT, _LENGTH))
+# Response content types as starlette's Response writes them (text/* gets its charset).
+_MEDIA = {CSV: b"text/csv; charset=utf-8", JSON: JSON.encode(), JSONLINES: JSONLINES.encode(),
+          "text/plain": b"text/plain; charset=utf-8"}
+_INVOKED = INVOKED_HEADER.lower().encode()
+
+
+class _ClientGone(Exception):
+    """The client hung up before its body arrived: nothing to answer."""
 
 
 @dataclass
@@ -67,27 +82,62 @@ class Endpoint:
         }
 
 
-def _text(status: int, message: str, variant: str | None = None) -> Response:
-    headers = {INVOKED_HEADER: variant} if variant else None
-    return Response(message + "\n", status_code=status, media_type="text/plain",
-                    headers=headers)
+def _text(status: int, message: str) -> Response:
+    return Response(message + "\n", status_code=status, media_type="text/plain")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(receive: Any, declared: bytes | None, limit: int) -> bytes:
     """The body, refusing (413) as soon as it passes ``limit``, without reading the rest."""
-    declared = request.headers.get("content-length")
     if declared and declared.isdigit():
         check_size(int(declared), limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            raise _ClientGone()
+        chunk = message.get("body", b"")
         size += len(chunk)
         check_size(size, limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def build_app(endpoint: Endpoint) -> Starlette:
-    """The ASGI app serving ``endpoint``."""
+async def _respond(send: Any, status: int, body: bytes, media: str | None,
+                   variant: str | None) -> None:
+    """One response as starlette's ``Response`` would send it (same headers), without
+    building a Request and a Response per call: /invocations is the hot path."""
+    headers = [(_INVOKED, variant.encode("latin-1"))] if variant else []
+    if status != 204:
+        headers.append((b"content-length", str(len(body)).encode()))
+    if media is not None:
+        headers.append((b"content-type", _MEDIA[media]))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _request_headers(scope: dict[str, Any]) -> dict[bytes, str]:
+    """The first value of each header /invocations reads, as starlette's Headers.get."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+class _Raw:
+    """A plain ASGI callable as a starlette route endpoint (not wrapped in Request)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def build_app(endpoint: Endpoint) -> Callable[..., Any]:
+    """The ASGI app serving ``endpoint``: POST /invocations straight to its handler, every
+    other request (and the lifespan) through starlette."""
     from starlette.concurrency import run_in_threadpool
 
     router = endpoint.router
@@ -101,41 +151,51 @@ def build_app(endpoint: Endpoint) -> Starlette:
     async def ping(request: Request) -> Response:
         return Response(status_code=200)
 
-    async def invocations(request: Request) -> Response:
+    async def invocations(scope: Any, receive: Any, send: Any) -> None:
         started = time.perf_counter()
         variant: Variant | None = None
         status, rows = 200, 0
+        headers = _request_headers(scope)
         try:
-            target = request.headers.get(TARGET_HEADER)
+            target = headers.get(_TARGET)
             if target and target not in router.variants:
                 raise PayloadError(400, f"{TARGET_HEADER}: no variant named {target!r}; this "
                                    "endpoint has " + ", ".join(router.variants))
             variant = router.pick(target)
-            content_type = check_content_type(request.headers.get("content-type"))
-            accept = choose_accept(request.headers.get("accept"))
-            body = await _read_body(request, endpoint.max_payload)
+            content_type = check_content_type(headers.get(_CONTENT_TYPE))
+            accept = choose_accept(headers.get(_ACCEPT))
+            length = headers.get(_LENGTH)
+            body = await _read_body(receive, length.encode() if length else None,
+                                    endpoint.max_payload)
             if not body.strip():  # the XGBoost container: an empty payload is 204 No Content
                 status = 204
-                return Response(status_code=204, headers={INVOKED_HEADER: variant.name})
-            if len(body) <= INLINE_BYTES:
+            elif len(body) <= INLINE_BYTES:
                 output, rows = answer(variant, body, content_type, accept)
             else:
                 output, rows = await run_in_threadpool(answer, variant, body, content_type,
                                                        accept)
+        except _ClientGone:
+            variant = None  # not an invocation: nothing was answered
+            return
         except PayloadError as exc:
             status = exc.status
-            return _text(exc.status, str(exc), variant.name if variant else None)
+            message = str(exc)
         except Exception as exc:  # the model failed: a 500 with its one-line reason
             status = 500
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            return _text(500, f"model error: {reason}", variant.name if variant else None)
+            message = "model error: " + (" ".join(str(exc).split()) or type(exc).__name__)
         finally:
             if variant is not None:
                 variant.stats.record(status, rows, (time.perf_counter() - started) * 1000)
+        name = variant.name if variant else None
+        if status == 204:
+            return await _respond(send, 204, b"", None, name)
+        if status != 200:
+            return await _respond(send, status, (message + "\n").encode(), "text/plain", name)
+        assert variant is not None
         if endpoint.capture is not None:
-            endpoint.capture.offer(variant.name, body, request.headers.get("content-type", ""),
+            endpoint.capture.offer(variant.name, body, headers.get(_CONTENT_TYPE, ""),
                                    output, accept)
-        return Response(output, media_type=accept, headers={INVOKED_HEADER: variant.name})
+        await _respond(send, 200, output, accept, variant.name)
 
     async def describe(request: Request) -> Response:
         return JSONResponse(endpoint.describe())
@@ -174,12 +234,21 @@ def build_app(endpoint: Endpoint) -> Starlette:
 
     routes = [
         Route("/ping", ping, methods=["GET"]),
-        Route("/invocations", invocations, methods=["POST"]),
+        Route("/invocations", _Raw(invocations), methods=["POST"]),
         Route("/smlp/endpoint", describe, methods=["GET"]),
         Route("/smlp/weights", weights, methods=["POST"]),
         Route("/smlp/stop", stop, methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    routed = Starlette(routes=routes, lifespan=lifespan)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/invocations" \
+                and scope["method"] == "POST":
+            await invocations(scope, receive, send)  # the same handler starlette routes to
+        else:
+            await routed(scope, receive, send)
+
+    return app
 
 
 def _local_client(request: Request) -> bool:

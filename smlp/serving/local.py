@@ -23,7 +23,6 @@ from smlp.serving.payload import Decoder
 from smlp.serving.variants import Router, Variant, check_variant_name
 
 CONTROL_TIMEOUT = 10.0  # seconds for a control request to a local endpoint
-MANY_ROWS = 256  # from this many rows a request predicts with the model's threads
 
 
 def load_endpoint(backend: Any, spec: EndpointSpec) -> Endpoint:
@@ -49,24 +48,24 @@ def load_endpoint(backend: Any, spec: EndpointSpec) -> Endpoint:
 
 
 def serving_predictor(algorithm: str, model_dir: Path) -> Any:
-    """``model_fn`` once, then ``predict_fn`` per request, small requests on one thread.
+    """``model_fn`` once, then ``predict_fn`` per request, each on one thread.
 
-    An endpoint answers many small requests side by side: OpenMP threads per request only
-    contend (one row with XGBoost's threads on a loaded 2-core machine: 26 ms; with one:
-    2.4 ms). Requests of ``MANY_ROWS`` or more go to a second handle on the same model that
-    keeps its threads. The predictions do not depend on the thread count.
+    As the XGBoost container serves (``serve_utils.get_loaded_booster`` sets ``nthread`` 1,
+    ``serving.py`` sets ``OMP_NUM_THREADS`` 1: "Multithreading can introduce significant
+    performance overhead due to task switching"): requests use the cores by running side by
+    side, never by OpenMP threads per request, which contend on a busy machine (1,000 rows
+    on a loaded 2-core machine: 7-20 ms with two threads, 2.3 ms with one). The predictions
+    do not depend on the thread count.
     """
     from smlp.algorithms.entry_points import load_script
 
     module = load_script(algorithm)
     model = module.model_fn(str(model_dir))
-    many = model
     if callable(getattr(model, "set_param", None)):  # an xgboost Booster
-        many = module.model_fn(str(model_dir))
         model.set_param({"nthread": 1})
 
     def predict(features: Any) -> Any:
-        return module.predict_fn(features, many if len(features) >= MANY_ROWS else model)
+        return module.predict_fn(features, model)
 
     return predict
 

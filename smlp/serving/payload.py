@@ -24,9 +24,11 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from smlp.errors import SmlpError
+from smlp.serving.quick import arrow_texts, few_plain_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,8 +46,6 @@ DEFAULT_ACCEPT = CSV
 # pool costs more than parsing it (and requests already run side by side).
 THREADED_PARSE_BYTES = 1 << 20
 SMALL_ANSWER = 64  # up to this many values, a Python join beats Arrow's compute call
-QUICK_PARSE_BYTES = 4096  # up to this, plain numeric rows skip Arrow's setup
-_PLAIN_NUMBER = re.compile(rb"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 BODY = "request body"  # how errors name the payload
 # pyarrow's CSV messages, as smlp.batch.reader reads them
 _BAD_VALUE = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'$", re.DOTALL)
@@ -119,25 +119,26 @@ class Decoder:
     def _csv(self, body: bytes) -> np.ndarray:
         """SageMaker's CSV (every field a feature, float32, empty cells missing) or, when the
         first line names the schema's columns, raw rows encoded through the schema."""
+        if self.schema is not None and _has_header(body, self._header_names):
+            return self._raw_csv(body)
+        quick = few_plain_rows(body, self.n_features)
+        if quick is not None:
+            return quick
+        return self._arrow_csv(body)
+
+    def _arrow_csv(self, body: bytes) -> np.ndarray:
+        """SageMaker's CSV through Arrow's reader, as the batch reader parses a file."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
         if not body.strip():
             return np.empty((0, self.n_features), dtype=np.float32)
-        if self.schema is not None and _has_header(body, self.schema):
-            return self._raw_csv(body)
-        quick = _few_plain_rows(body, self.n_features)
-        if quick is not None:
-            return quick
-        names = [f"c{i}" for i in range(self.n_features)]
+        one_thread, threaded, convert = self._csv_options
         try:
             table = pcsv.read_csv(
-                pa.py_buffer(body), read_options=pcsv.ReadOptions(
-                    column_names=names, use_threads=len(body) > THREADED_PARSE_BYTES),
-                convert_options=pcsv.ConvertOptions(
-                    column_types={name: pa.float32() for name in names},
-                    strings_can_be_null=False))
+                pa.py_buffer(body), convert_options=convert,
+                read_options=threaded if len(body) > THREADED_PARSE_BYTES else one_thread)
         except pa.ArrowInvalid as exc:
             raise PayloadError(400, self._csv_error(body, str(exc))) from None
         if table.num_rows == 0:
@@ -145,6 +146,24 @@ class Decoder:
         columns = [col.fill_null(np.nan) if col.null_count else col for col in table.columns]
         return np.column_stack([col.to_numpy() for col in columns]).astype(
             np.float32, copy=False)
+
+    @cached_property
+    def _csv_options(self) -> tuple[Any, Any, Any]:
+        """Arrow's reader options, made once: (one thread, threaded, float32 columns)."""
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        names = [f"c{i}" for i in range(self.n_features)]
+        return (pcsv.ReadOptions(column_names=names, use_threads=False),
+                pcsv.ReadOptions(column_names=names, use_threads=True),
+                pcsv.ConvertOptions(column_types={name: pa.float32() for name in names},
+                                    strings_can_be_null=False))
+
+    @cached_property
+    def _header_names(self) -> frozenset[str]:
+        """The names whose presence in a first line makes it a header."""
+        assert self.schema is not None
+        return frozenset([f.name for f in self.schema.features] + [self.schema.target])
 
     def _raw_csv(self, body: bytes) -> np.ndarray:
         import numpy as np
@@ -266,47 +285,10 @@ class Decoder:
         return features
 
 
-def _few_plain_rows(body: bytes, width: int) -> np.ndarray | None:
-    """A few rows of plain decimals parsed without Arrow's per-call setup (~1 ms), to the
-    same float32 values Arrow gives; None (use Arrow) for anything else.
-
-    Python's float() rounds the decimal to float64, then to float32: that double rounding
-    can only go wrong when the float64 lands exactly on a float32 midpoint it was rounded
-    onto (a midpoint is a float64, so rounding cannot cross it), which is checked; Arrow
-    handles those rows.
-    """
-    import numpy as np
-
-    if len(body) > QUICK_PARSE_BYTES:
-        return None
-    lines = body.split(b"\n")
-    if lines and not lines[-1].strip():
-        lines.pop()
-    fields = [field for line in lines for field in line.rstrip(b"\r").split(b",")]
-    if not lines or len(fields) != width * len(lines) or not all(
-            _PLAIN_NUMBER.match(field) for field in fields):
-        return None
-    wide = np.array([float(field) for field in fields], dtype=np.float64)
-    with np.errstate(over="ignore"):
-        narrow = wide.astype(np.float32)
-    if not np.isfinite(narrow).all():
-        return None
-    toward = np.nextafter(narrow, np.where(wide > narrow, np.inf, -np.inf).astype(np.float32))
-    midpoints = (narrow.astype(np.float64) + toward.astype(np.float64)) / 2
-    for at in np.flatnonzero(wide == midpoints):  # rare: is the decimal that midpoint itself?
-        from decimal import Decimal
-
-        if Decimal(fields[at].decode()) != Decimal(float(wide[at])):
-            return None  # it was rounded onto the midpoint: Arrow rounds it correctly
-    return narrow.reshape(len(lines), width)
-
-
-def _has_header(body: bytes, schema: Schema) -> bool:
+def _has_header(body: bytes, known: frozenset[str]) -> bool:
     """The first line names the schema's raw columns (the rule ``smlp transform`` applies)."""
     first = body.lstrip(b"\r\n").split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    names = {field.strip().strip('"') for field in first.split(",")}
-    known = {f.name for f in schema.features} | {schema.target}
-    return bool(names & known)
+    return not known.isdisjoint(field.strip().strip('"') for field in first.split(","))
 
 
 def _is_number(value: Any) -> bool:
@@ -323,16 +305,24 @@ def prediction_text(predictions: Any) -> list[str]:
     round-trip text); a row of class scores becomes its values joined by commas, as the
     containers' CSV encoders write a 2-D answer."""
     import numpy as np
-    import pyarrow as pa
 
     values = np.asarray(predictions)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim == 2:
-        flat = pa.array(values.reshape(-1)).cast(pa.string()).to_pylist()
+        flat = _texts(values.reshape(-1))
         width = values.shape[1]
         return [",".join(flat[i:i + width]) for i in range(0, len(flat), width)]
-    return pa.array(values).cast(pa.string()).to_pylist()
+    return _texts(values)
+
+
+def _texts(values: Any) -> list[str]:
+    quick = arrow_texts(values)
+    if quick is not None:
+        return quick
+    import pyarrow as pa
+
+    return list(pa.array(values).cast(pa.string()).to_pylist())
 
 
 def encode(predictions: Any, accept: str) -> bytes:

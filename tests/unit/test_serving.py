@@ -261,7 +261,7 @@ def test_few_rows_parse_to_arrows_float32_exactly() -> None:
     Arrow), and leaves anything that is not a plain decimal to Arrow."""
     import pyarrow.csv as pcsv
 
-    from smlp.serving.payload import _few_plain_rows
+    from smlp.serving.quick import few_plain_rows as _few_plain_rows
 
     def arrow(body: bytes, width: int) -> np.ndarray:
         names = [f"c{i}" for i in range(width)]
@@ -294,3 +294,156 @@ def test_csv_answer_is_the_same_text_for_few_and_many_rows() -> None:
     assert encode(values, "text/csv").decode() == expected  # Arrow-built lines
     assert encode(values[:5], "text/csv").decode() == \
         "".join(expected.splitlines(keepends=True)[:5])  # joined in Python
+
+
+QUICK_BODIES = [
+    b"1,2,3\n",
+    b"1,2,3",  # no final newline
+    b"1,,3\n,,\n",  # empty fields: missing values (NaN), as Arrow reads them
+    b"1e-7,-0,+.5\n1.,.5e1,00012\r\n",
+    b"268417080,16777217,-16777219\n",  # integers on float32 midpoints: ties to even
+    b"3.4e38,1.1755e-38,-1.23456789e-30\n",
+    b"0.1,0.2,0.30000000000000004\n" * 40,
+]
+NOT_QUICK_BODIES = [
+    b"1.00000005960464477539062500000000000001,0,0\n",  # rounded onto a float32 midpoint
+    b"1e-40,0,0\n",  # a float32 subnormal
+    b"1e39,0,0\n", b"3.4028235e38,0,0\n",  # over float32's largest (Arrow rounds it down)
+    b"nan,1,2\n", b" 1,2,3\n", b'"1",2,3\n', b"1,2,3\n\n4,5,6\n",
+]
+
+
+def bits(matrix: np.ndarray) -> bytes:
+    return np.ascontiguousarray(matrix, dtype=np.float32).tobytes()
+
+
+def test_quick_csv_path_gives_arrows_matrix_bit_for_bit() -> None:
+    """One-row and few-row payloads skip Arrow's reader but give its float32 values (NaN for
+    an empty field, ties to even on a midpoint) bit for bit; what the quick path is unsure of
+    goes to Arrow."""
+    from smlp.serving.quick import few_plain_rows
+
+    decoder = Decoder(3)
+    for body in QUICK_BODIES:
+        assert few_plain_rows(body, 3) is not None, body
+        assert bits(decoder.decode(body, "text/csv")) == bits(decoder._arrow_csv(body)), body
+    for body in NOT_QUICK_BODIES:
+        assert few_plain_rows(body, 3) is None, body
+        assert bits(decoder.decode(body, "text/csv")) == bits(decoder._arrow_csv(body)), body
+    assert decoder.decode(b"1e-40,0,0\n", "text/csv")[0, 0] == np.float32(1e-40)
+
+
+@pytest.mark.parametrize("body", [
+    b"1,2\n", b"1,2,3,4\n", b"1,2,3\n1,2\n", b"1,2,3\n1,2,3,4\n", b"1,b,3\n", b"1,2,3\n1,,x\n",
+    b"1e,2,3\n", b"1,2,3\n,\n", b"1_0,2,3\n",
+])
+def test_quick_csv_path_refuses_as_arrow_does(body: bytes) -> None:
+    """A misfit row is never answered by the quick path: the 400 and its message are the
+    ones the general (Arrow) path gives for the same body."""
+    from smlp.serving.quick import few_plain_rows
+
+    decoder = Decoder(3)
+    assert few_plain_rows(body, 3) is None
+    assert status_of(lambda: decoder.decode(body, "text/csv")) == \
+        status_of(lambda: decoder._arrow_csv(body))
+
+
+def test_quick_text_is_arrows_cast_text() -> None:
+    """A few predictions are written by numpy's shortest-digits formatter, to the text Arrow's
+    cast writes (what transform writes): random float32 and float64 bit patterns, the
+    positional/scientific boundaries (1e-6, 1e10) from both sides, zeros and specials."""
+    from smlp.serving.quick import QUICK_TEXT_VALUES, arrow_texts
+
+    rng = np.random.default_rng(3)
+    singles = rng.integers(0, 2**32, 6000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    doubles = rng.integers(0, 2**63, 3000, dtype=np.uint64).view(np.float64)
+    edges = np.array([10.0 ** e for e in range(-8, 12)] + [0.0, -0.0, np.nan, -np.nan, np.inf,
+                                                           -np.inf, 1e-5, 1e9, 0.19283637])
+    for dtype in (np.float32, np.float64):
+        near = edges.astype(dtype)
+        near = np.concatenate([near, np.nextafter(near, dtype(np.inf)),
+                               np.nextafter(near, dtype(-np.inf)), -near])
+        typed = [near, singles if dtype is np.float32 else doubles,
+                 (rng.normal(size=3000) * 10.0 ** rng.integers(-9, 12, 3000)).astype(dtype)]
+        for values in typed:
+            for at in range(0, len(values), QUICK_TEXT_VALUES):
+                chunk = values[at:at + QUICK_TEXT_VALUES]
+                assert arrow_texts(chunk) == pa.array(chunk).cast(pa.string()).to_pylist()
+    assert arrow_texts(np.zeros(QUICK_TEXT_VALUES + 1, dtype=np.float32)) is None
+    assert arrow_texts(np.array([1, 2])) is None  # integers: Arrow's cast
+    assert encode(np.array([1e-7, 0.5], dtype=np.float32), "text/csv") == b"1e-7\n0.5\n"
+
+
+def test_invocations_answer_with_the_headers_starlette_wrote() -> None:
+    """/invocations is a plain ASGI handler: the same statuses, content types (text/* with
+    its charset), lengths and variant header starlette's Response sent; other methods and
+    routes still go through starlette."""
+    import asyncio
+
+    import httpx
+
+    from smlp.serving.app import Endpoint, build_app
+
+    endpoint = Endpoint("ep", Router([Variant("v", 1, lambda x: x[:, 0] * 2, "m")]),
+                        Decoder(2))
+    app = build_app(endpoint)
+
+    async def calls() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4321))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ep") as client:
+            csv = {"Content-Type": "text/csv"}
+            return [
+                await client.post("/invocations", content=b"1.5,2\n", headers=csv),
+                await client.post("/invocations", content=b"1.5,2\n",
+                                  headers={**csv, "Accept": "application/json"}),
+                await client.post("/invocations", content=b" \n", headers=csv),
+                await client.post("/invocations", content=b"1,2,3\n", headers=csv),
+                await client.post("/invocations", content=b"1,2\n",
+                                  headers={"Content-Type": "image/png"}),
+                await client.post("/invocations", content=b"1,2\n",
+                                  headers={**csv, "X-Amzn-SageMaker-Target-Variant": "w"}),
+                await client.get("/invocations"),
+                await client.get("/ping"),
+            ]
+
+    ok, as_json, empty, wide, png, unknown, get, ping = asyncio.run(calls())
+    assert (ok.status_code, ok.content, ok.headers["content-type"]) == (
+        200, b"3\n", "text/csv; charset=utf-8")
+    assert ok.headers["content-length"] == "2"
+    assert ok.headers["x-amzn-invoked-production-variant"] == "v"
+    assert as_json.headers["content-type"] == "application/json"
+    assert json.loads(as_json.content) == {"predictions": [{"score": 3}]}
+    assert empty.status_code == 204 and "content-type" not in empty.headers
+    assert "content-length" not in empty.headers
+    assert empty.headers["x-amzn-invoked-production-variant"] == "v"
+    assert (wide.status_code, wide.headers["content-type"]) == (400, "text/plain; charset=utf-8")
+    assert wide.text == "request body: line 1: expected 2 feature columns, got 3\n"
+    assert wide.headers["x-amzn-invoked-production-variant"] == "v"
+    assert png.status_code == 415 and png.text.startswith("Content-Type image/png")
+    assert unknown.status_code == 400 and "x-amzn-invoked-production-variant" not in \
+        unknown.headers
+    assert (get.status_code, ping.status_code) == (405, 200)
+    stats = endpoint.router.variants["v"].stats
+    assert (stats.invocations, stats.errors_4xx, stats.rows) == (5, 2, 2)  # not "unknown"
+
+
+def test_a_client_that_hangs_up_gets_no_answer_and_is_not_counted() -> None:
+    import asyncio
+
+    from smlp.serving.app import Endpoint, build_app
+
+    endpoint = Endpoint("ep", Router([Variant("v", 1, lambda x: x[:, 0], "m")]), Decoder(2))
+    app = build_app(endpoint)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": [
+        (b"content-type", b"text/csv")], "query_string": b"", "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    assert sent == []
+    assert endpoint.router.variants["v"].stats.invocations == 0
