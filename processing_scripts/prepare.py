@@ -8,16 +8,18 @@ installs pyarrow==17.0.0).
 
 Two jobs, because statistics must be global while the input is sharded:
 
-``fit`` (one instance, the whole input FullyReplicated) streams every object twice. Pass 1
-decides each column's kind over all rows (numeric when every non-missing cell parses as a
-number, else categorical), the problem type and the classes, checks for infinite values and
-counts each object's rows per split. Pass 2 fits the schema on the training rows only: the
-fill value (median; exact up to 1,000,000 values per column, else the median of a uniform
-reservoir sample of that size seeded by ``--seed``, recorded as ``fill_method``), mean and
-population standard deviation (merged per block, Chan et al.), and the 50 most frequent
-categories (ties by value; a missing cell is ``__missing__``). It writes ``schema.json`` (the
-same fields and meaning as ``smlp.data.schema.Schema``) and ``plan.json``: the objects, their
-rows per split and the number of the first shard each object writes per split.
+``fit`` (one instance, the whole input FullyReplicated) streams every object once. It decides
+each column's kind over all rows (numeric when every non-missing cell parses as a number, else
+categorical), the problem type and the classes, checks for infinite values, counts each
+object's rows per split, and fits the schema on the training rows only: the fill value
+(median; exact up to 1,000,000 values per column, else the median of a uniform reservoir
+sample of that size seeded by ``--seed``, recorded as ``fill_method``), mean and population
+standard deviation (merged per block, Chan et al.), and the 50 most frequent categories (ties
+by value; a missing cell is ``__missing__``). Statistics are gathered as the kinds are decided;
+a column that turns out to be text after blocks of numbers is counted again in a second pass,
+for that column only. It writes ``schema.json`` (the same fields and meaning as
+``smlp.data.schema.Schema``) and ``plan.json``: the objects, their rows per split and the
+number of the first shard each object writes per split.
 
 ``apply`` (``instance_count`` instances, the input ShardedByS3Key, the fit output
 FullyReplicated) encodes the objects it was given with that schema and writes SageMaker's CSV
@@ -25,6 +27,14 @@ FullyReplicated) encodes the objects it was given with that schema and writes Sa
 numbers come from the plan, so the output does not depend on how SageMaker spread the objects
 or on how many instances there were. Each instance lists what it wrote (rows, bytes, sha256)
 in ``summary/<host>.json``.
+
+Why the fit reads everything on one instance: per-instance statistics merged afterwards
+would need every instance to agree on each column's kind before counting (a column of numbers
+in one shard may hold text in another) and exact category counts to be shipped around; a fit
+on a sample would make categories and means depend on the sample. One streaming reader is
+exact and deterministic, costs one instance for one read of the input (the time is in
+benchmarks/processing.py), and the encoding and writing, the heavier part, is what the apply
+job spreads over the instances.
 
 Split assignment needs no global row numbers: a row's split is decided by a seeded hash of
 (the object's key below the input prefix, the row's index within the object), mapped to
@@ -240,8 +250,10 @@ def as_text(column: Any, kind: str) -> Any:
     return column
 
 
-# -- pass 1: kinds, targets, rows -----------------------------------------------------------
+# -- the fit: one pass over every object ------------------------------------------------------
 class ColumnKind:
+    """What a column's cells have been so far: all numbers, all Arrow booleans, or text."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.numeric = True
@@ -249,27 +261,28 @@ class ColumnKind:
         self.integer = True
         self.present = 0
 
-    def observe(self, column: Any, source: str, first_row: int) -> None:
-        valid = column.drop_null()
-        self.present += len(valid)
-        if not len(valid):
-            return
+    def observe(self, column: Any, source: str, first_row: int) -> np.ndarray | None:
+        """The block as numbers (NaN for missing) while every cell so far is one, else None."""
+        count = len(column) - column.null_count
+        self.present += count
+        values = None
         if self.numeric:
-            numbers = as_numbers(valid)
-            if numbers is None:
+            values = as_numbers(column) if count else np.full(len(column), np.nan)
+            if values is None:
                 self.numeric = False
             else:
-                infinite = np.isinf(numbers)
+                infinite = np.isinf(values)
                 if infinite.any():
-                    row = first_row + int(np.flatnonzero(np.isinf(
-                        as_numbers(column)))[0]) + 1
+                    row = first_row + int(np.flatnonzero(infinite)[0]) + 1
                     raise PrepareError(f"{source}: column {self.name!r} has an infinite value "
                                        f"in data row {row}; replace it with a number or leave "
                                        "the cell empty (missing)")
-                self.integer = self.integer and bool(np.all(numbers == np.floor(numbers)))
-        if self.boolean:
+                finite = values[~np.isnan(values)]
+                self.integer = self.integer and bool(np.all(finite == np.floor(finite)))
+        if self.boolean and count:
             self.boolean = bool(pc.all(pc.is_in(
-                valid, strings(sorted(TRUE_VALUES | FALSE_VALUES)))).as_py())
+                column.drop_null(), strings(sorted(TRUE_VALUES | FALSE_VALUES)))).as_py())
+        return values
 
     @property
     def kind(self) -> str:
@@ -278,8 +291,80 @@ class ColumnKind:
         return "bool" if self.boolean else "text"
 
 
-def scan(files: list[tuple[str, Path]], args: argparse.Namespace) -> dict[str, Any]:
-    """Pass 1 over every object: column kinds, problem type and classes, rows per split."""
+def count_text(counts: dict[str, int], column: Any) -> None:
+    text = pc.fill_null(column, literal(MISSING))
+    for item in pc.value_counts(text).to_pylist():
+        counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+
+
+class FeatureStats:
+    """A feature's kind and its training-row statistics, gathered in the same pass: moments
+    while its cells are numbers, category counts once they are not. A column that turns out
+    to be text after numeric blocks is counted again in a second pass (``rescan``)."""
+
+    def __init__(self, name: str, rng: np.random.Generator) -> None:
+        self.kind = ColumnKind(name)
+        self.moments = Moments(rng)
+        self.counts: dict[str, int] = {}
+        self.rescan = False
+
+    def add(self, column: Any, train: np.ndarray, train_rows: Any, source: str,
+            first_row: int) -> None:
+        had_numbers = self.kind.numeric and self.kind.present > 0
+        values = self.kind.observe(column, source, first_row)
+        if values is not None:
+            chosen = values[train]
+            self.moments.add(chosen[~np.isnan(chosen)])
+            return
+        self.rescan = self.rescan or had_numbers
+        if not self.rescan:
+            count_text(self.counts, column.filter(train_rows))
+
+    def categories(self) -> dict[str, int]:
+        """The counts with Arrow's boolean spellings as smlp writes them (true, false)."""
+        if self.kind.kind != "bool":
+            return self.counts
+        merged: dict[str, int] = {}
+        for value, count in self.counts.items():
+            name = value if value == MISSING else "true" if value in TRUE_VALUES else "false"
+            merged[name] = merged.get(name, 0) + count
+        return merged
+
+
+class TargetStats:
+    """The target's kind, its values per split while there are few (the classes), and the
+    training labels' moments (a constant regression target is refused)."""
+
+    def __init__(self, name: str, rng: np.random.Generator) -> None:
+        self.kind = ColumnKind(name)
+        self.labels = Moments(rng)
+        self.counts: list[dict[str, int]] = [{} for _ in SPLITS]
+        self.overflow = False
+
+    def add(self, column: Any, kept: np.ndarray, codes: np.ndarray, source: str,
+            first_row: int) -> None:
+        values = self.kind.observe(column, source, first_row)
+        if values is not None:
+            self.labels.add(values[kept & (codes == 0)])
+        if self.overflow:
+            return
+        for index in range(len(SPLITS)):
+            chosen = kept & (codes == index)
+            if chosen.any():
+                count_text(self.counts[index], column.filter(pa.array(chosen)))
+        if len(self.distinct()) > MAX_CLASSES:
+            self.overflow = True
+            self.counts = [{} for _ in SPLITS]
+
+    def distinct(self) -> set[str]:
+        return set().union(*self.counts)
+
+
+def survey(files: list[tuple[str, Path]], args: argparse.Namespace
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One pass over every object: column kinds, the problem type and classes, rows per
+    split and object, and the schema's statistics over the training rows (plus a second pass
+    only for a column that turned out to be text after blocks of numbers)."""
     if not files:
         raise PrepareError("no input objects under the input prefix")
     names = header(files[0][1], files[0][0])
@@ -292,9 +377,14 @@ def scan(files: list[tuple[str, Path]], args: argparse.Namespace) -> dict[str, A
     if duplicated:
         raise PrepareError(f"{files[0][0]}: column name {duplicated[0]!r} appears more than "
                            "once; give every column its own name")
-    kinds = {name: ColumnKind(name) for name in names}
+    features = [n for n in names if n not in (args.target, args.id_column)]
+    if not features:
+        raise PrepareError("no feature columns besides the target and ID")
     fractions = fraction_args(args.splits)
-    labels: set[str] = set()
+    rng = np.random.default_rng(args.seed)
+    stats = {name: FeatureStats(name, rng) for name in features}
+    target = TargetStats(args.target, np.random.default_rng(args.seed))
+    ids = 0
     entries = []
     dropped = 0
     for key, path in files:
@@ -304,34 +394,65 @@ def scan(files: list[tuple[str, Path]], args: argparse.Namespace) -> dict[str, A
         rows = {split: 0 for split in SPLITS}
         seen = 0
         for batch in batches(path, names, key):
-            for name in names:
-                kinds[name].observe(batch.column(name), key, seen)
-            target = batch.column(args.target)
-            kept = present(target)
+            column = batch.column(args.target)
+            kept = present(column)
             dropped += int((~kept).sum())
-            if len(labels) <= MAX_CLASSES:
-                labels.update(v for v in pc.unique(target.drop_null()).to_pylist())
-            codes = assign(split_of(args.seed, key, seen, batch.num_rows), fractions)[kept]
+            codes = assign(split_of(args.seed, key, seen, batch.num_rows), fractions)
+            target.add(column, kept, codes, key, seen)
+            train = kept & (codes == 0)
+            train_rows = pa.array(train)
+            for name, feature in stats.items():
+                feature.add(batch.column(name), train, train_rows, key, seen)
+            if args.id_column:
+                ids += batch.num_rows - batch.column(args.id_column).null_count
             for index, split in enumerate(SPLITS):
-                rows[split] += int((codes == index).sum())
+                rows[split] += int((kept & (codes == index)).sum())
             seen += batch.num_rows
         entries.append({"key": key, "size": path.stat().st_size, "rows": rows})
-    for name, kind in kinds.items():
-        if kind.present == 0:
-            raise PrepareError(f"column {name!r} is all missing; drop it or fill it in")
-    problem, classes = decide_problem(kinds[args.target], labels, args)
+    missing = [n for n, f in stats.items() if f.kind.present == 0]
+    missing += [args.target] if target.kind.present == 0 else []
+    missing += [args.id_column] if args.id_column and ids == 0 else []
+    if missing:
+        raise PrepareError(f"column {missing[0]!r} is all missing; drop it or fill it in")
+    problem, classes = decide_problem(target.kind, target.distinct(), target.overflow, args)
     totals = {split: sum(e["rows"][split] for e in entries) for split in SPLITS}
     if sum(totals.values()) < MIN_ROWS:
         raise PrepareError(f"{sum(totals.values())} rows with a target; need at least "
                            f"{MIN_ROWS}")
     if totals["test"] == 0 or totals["validation"] == 0:
         raise PrepareError("too few rows for a validation and a test split")
-    return {"columns": names, "kinds": {n: k.kind for n, k in kinds.items()},
-            "problem_type": problem, "classes": classes, "objects": entries,
-            "rows": totals, "dropped_rows": dropped}
+    check_targets(problem, classes, target, args.target)
+    kinds = {name: feature.kind.kind for name, feature in stats.items()}
+    kinds[args.target] = target.kind.kind
+    if args.id_column:
+        kinds[args.id_column] = "text"
+    recount(files, names, [n for n, f in stats.items() if f.rescan], stats, target.kind.kind,
+            args)
+    scanned = {"columns": names, "kinds": kinds, "problem_type": problem, "classes": classes,
+               "objects": entries, "rows": totals, "dropped_rows": dropped}
+    return scanned, schema_json(features, stats, scanned, args)
 
 
-def decide_problem(target: ColumnKind, labels: set[str],
+def recount(files: list[tuple[str, Path]], names: list[str], columns: list[str],
+            stats: dict[str, FeatureStats], target_kind: str, args: argparse.Namespace) -> None:
+    """Second pass, only for columns found to be text after blocks of numbers."""
+    if not columns:
+        return
+    fractions = fraction_args(args.splits)
+    for name in columns:
+        stats[name].counts = {}
+    for key, path in files:
+        seen = 0
+        for batch in batches(path, names, key):
+            kept = present(batch.column(args.target))
+            codes = assign(split_of(args.seed, key, seen, batch.num_rows), fractions)
+            seen += batch.num_rows
+            train_rows = pa.array(kept & (codes == 0))
+            for name in columns:
+                count_text(stats[name].counts, batch.column(name).filter(train_rows))
+
+
+def decide_problem(target: ColumnKind, labels: set[str], overflow: bool,
                    args: argparse.Namespace) -> tuple[str, list[str]]:
     """As ``smlp.data.labels.decide``: text and booleans are classes, numbers regression."""
     wanted = args.problem_type
@@ -341,7 +462,7 @@ def decide_problem(target: ColumnKind, labels: set[str],
             raise PrepareError(f"target column {name!r} must be numeric for regression; use "
                                "--problem-type auto, binary or multiclass")
         return "regression", []
-    if len(labels) > MAX_CLASSES:
+    if overflow or len(labels) > MAX_CLASSES:
         raise PrepareError(f"target column {name!r} has more than {MAX_CLASSES} distinct "
                            "values; is it a regression target? use --problem-type regression")
     if target.numeric:  # numbers as classes: in numeric order, spelled as Arrow casts them
@@ -375,7 +496,6 @@ def label_codes(column: Any, kind: str, classes: list[str]) -> np.ndarray:
     return floats(pc.index_in(text, value_set=strings(classes)))
 
 
-# -- pass 2: the schema, fitted on the training rows ----------------------------------------
 class Moments:
     """Count, mean and squared deviations merged per block, plus the median's sample."""
 
@@ -421,73 +541,36 @@ class Moments:
         return float(np.median(sample))
 
 
-def fit(files: list[tuple[str, Path]], scanned: dict[str, Any],
-        args: argparse.Namespace) -> dict[str, Any]:
-    """Pass 2: the schema's statistics over the training rows of every object."""
-    names = scanned["columns"]
-    kinds = scanned["kinds"]
-    features = [n for n in names if n not in (args.target, args.id_column)]
-    if not features:
-        raise PrepareError("no feature columns besides the target and ID")
-    fractions = fraction_args(args.splits)
-    rng = np.random.default_rng(args.seed)
-    moments = {n: Moments(rng) for n in features if kinds[n] == "numeric"}
-    counts: dict[str, dict[str, int]] = {n: {} for n in features if kinds[n] != "numeric"}
-    problem, classes = scanned["problem_type"], scanned["classes"]
-    per_class = np.zeros((len(SPLITS), max(len(classes), 1)), dtype=np.int64)
-    labels = Moments(np.random.default_rng(args.seed))
-    for key, path in files:
-        seen = 0
-        for batch in batches(path, names, key):
-            target = batch.column(args.target)
-            kept = present(target)
-            codes = assign(split_of(args.seed, key, seen, batch.num_rows), fractions)
-            seen += batch.num_rows
-            if problem != "regression":
-                encoded = label_codes(target, kinds[args.target], classes)
-                for index in range(len(SPLITS)):
-                    chosen = encoded[kept & (codes == index)].astype(np.int64)
-                    per_class[index] += np.bincount(chosen, minlength=len(classes))
-            train = pa.array(kept & (codes == 0))
-            if not pc.any(train).as_py():
-                continue
-            rows = batch.filter(train)
-            if problem == "regression":
-                labels.add(as_numbers(rows.column(args.target)))
-            for name, moment in moments.items():
-                values = as_numbers(rows.column(name))
-                moment.add(values[~np.isnan(values)])
-            for name, table in counts.items():
-                text = pc.fill_null(as_text(rows.column(name), kinds[name]), literal(MISSING))
-                for item in pc.value_counts(text).to_pylist():
-                    table[item["values"]] = table.get(item["values"], 0) + item["counts"]
-    check_targets(problem, classes, per_class, labels, args.target)
-    return schema_json(features, kinds, moments, counts, scanned, args)
-
-
-def check_targets(problem: str, classes: list[str], per_class: np.ndarray, labels: Moments,
-                  target: str) -> None:
+def check_targets(problem: str, classes: list[str], target: TargetStats, name: str) -> None:
     if problem == "regression":
-        if labels.count and labels.m2 == 0.0:
-            raise PrepareError(f"target column {target!r} has the same value in every "
+        if target.labels.count and target.labels.m2 == 0.0:
+            raise PrepareError(f"target column {name!r} has the same value in every "
                                "training row; there is nothing to learn")
         return
-    for code, name in enumerate(classes):
+    per_class = np.zeros((len(SPLITS), len(classes)), dtype=np.int64)
+    for index, counts in enumerate(target.counts):
+        values = list(counts)
+        if not values:
+            continue
+        codes = label_codes(strings(values), target.kind.kind, classes).astype(np.int64)
+        for value, code in zip(values, codes, strict=True):
+            per_class[index, code] += counts[value]
+    for code, label in enumerate(classes):
         empty = [split for index, split in enumerate(SPLITS) if per_class[index, code] == 0]
         if empty:
-            raise PrepareError(f"class {name!r} of target {target!r} has no rows in the "
+            raise PrepareError(f"class {label!r} of target {name!r} has no rows in the "
                                f"{', '.join(empty)} split; add rows of it or drop the class")
 
 
-def schema_json(features: list[str], kinds: dict[str, str], moments: dict[str, Moments],
-                counts: dict[str, dict[str, int]], scanned: dict[str, Any],
+def schema_json(features: list[str], stats: dict[str, FeatureStats], scanned: dict[str, Any],
                 args: argparse.Namespace) -> dict[str, Any]:
     """The fields of ``smlp.data.schema.Schema``, in its order."""
     encoded = []
     sampled = False
     for name in features:
-        if name in moments:
-            moment = moments[name]
+        feature = stats[name]
+        if feature.kind.numeric:
+            moment = feature.moments
             if moment.count == 0:
                 raise PrepareError(f"column {name!r} is all missing in the training rows; drop "
                                    "it or fill it in")
@@ -497,7 +580,7 @@ def schema_json(features: list[str], kinds: dict[str, str], moments: dict[str, M
                             "mean": moment.mean if args.standardize else 0.0,
                             "scale": std if std > 0 else 1.0})
         else:
-            ranked = sorted(counts[name].items(), key=lambda item: (-item[1], item[0]))
+            ranked = sorted(feature.categories().items(), key=lambda item: (-item[1], item[0]))
             encoded.append({"kind": "categorical", "name": name,
                             "categories": [value for value, _ in ranked[:MAX_CATEGORIES]]})
     schema: dict[str, Any] = {"schema_version": 1, "target": args.target,
@@ -712,8 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.step == "fit":
             if len(hosts) != 1:
                 raise PrepareError(f"the fit step runs on one instance, not {len(hosts)}")
-            scanned = scan(files, args)
-            schema = fit(files, scanned, args)
+            scanned, schema = survey(files, args)
             plan = shard_plan(scanned, rows_per_shard(schema, args.shard_mb))
             plan.update(seed=args.seed, fractions=fraction_args(args.splits))
             folder = paths.output / "schema"

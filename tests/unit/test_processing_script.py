@@ -262,3 +262,42 @@ def test_moments_merge_blocks_and_sample_the_median_beyond_the_limit():
     assert moments.mean == pytest.approx(values.mean(), rel=1e-9)
     assert (moments.m2 / moments.count) ** 0.5 == pytest.approx(values.std(), rel=1e-9)
     assert abs(moments.median() - np.median(values)) < 0.01
+
+
+def test_a_column_of_numbers_that_turns_to_text_later_is_categorical_from_its_first_row(
+        tmp_path):
+    """The kinds are decided over every object: a column whose first object holds only
+    numbers and a later one text is categorical, its categories counted over all training
+    rows (a second pass), as smlp's fit counts them when the column is read as text."""
+    import pyarrow.csv as pacsv
+
+    from smlp.data.schema import Schema, fit_schema
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rng = np.random.default_rng(4)
+    objects = {}
+    for key, codes in (("a.csv", ["1", "2", "3"]), ("b.csv", ["2", "x", "y"])):
+        lines = ["code,v,y"] + [f"{rng.choice(codes)},{rng.normal():.3f},{rng.normal():.3f}"
+                                for _ in range(300)]
+        (raw / key).write_text("\n".join(lines) + "\n")
+        objects[key] = raw / key
+    base = tmp_path / "opt" / "ml"
+    shutil.copytree(raw, base / "processing" / "input" / "data")
+    done = run(base, "fit", "--target", "y", "--seed", "11")
+    assert done.returncode == 0, done.stderr
+    schema = Schema.model_validate_json(
+        (base / "processing" / "output" / "schema" / "schema.json").read_text())
+
+    module = script_module()
+    fractions = {"train": 0.7, "validation": 0.15, "test": 0.15}
+    options = pacsv.ConvertOptions(column_types={"code": pa.string()}, strings_can_be_null=True)
+    train = []
+    for key in sorted(objects):
+        table = pacsv.read_csv(objects[key], convert_options=options)
+        codes = module.assign(module.split_of(11, key, 0, table.num_rows), fractions)
+        train.append(table.filter(pa.array(codes == 0)))
+    expected = fit_schema(pa.concat_tables(train), "y", None, True, "reference")
+    assert schema.features[0].kind == "categorical"
+    assert schema.features[0].categories == expected.features[0].categories
+    assert set(schema.features[0].categories) == {"1", "2", "3", "x", "y"}
