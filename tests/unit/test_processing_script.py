@@ -301,3 +301,18 @@ def test_a_column_of_numbers_that_turns_to_text_later_is_categorical_from_its_fi
     assert schema.features[0].kind == "categorical"
     assert schema.features[0].categories == expected.features[0].categories
     assert set(schema.features[0].categories) == {"1", "2", "3", "x", "y"}
+
+
+def test_a_class_missing_from_a_split_is_refused(tmp_path):
+    """Hash splits are not stratified: a class too rare to reach every split is an error
+    naming it (smlp's stratified local split needs 3 rows per class for the same reason)."""
+    base = tmp_path / "opt" / "ml"
+    data = base / "processing" / "input" / "data"
+    data.mkdir(parents=True)
+    lines = ["x,kind"] + [f"{i},common" for i in range(200)] + ["1,rare", "2,rare"]
+    (data / "a.csv").write_text("\n".join(lines) + "\n")
+    done = run(base, "fit", "--target", "kind")
+    assert done.returncode == 1
+    message = (base / "output" / "message").read_text()
+    assert message.startswith("class 'rare' of target 'kind' has no rows in the ")
+    assert message.endswith("split; add rows of it or drop the class")
