@@ -375,3 +375,19 @@ def test_an_input_prefix_without_objects_is_refused_before_any_job(project, plat
                   "-c", str(config), ok=False)
     assert_one_line_error(result, "--input s3://smlp-test/nothing/: no objects there", 2)
     assert platform.requests == []
+
+
+def test_one_object_named_by_a_key_that_prefixes_others_is_refused(project, platform):
+    """An S3Prefix input takes every object whose key starts with it (API reference,
+    ProcessingS3Input, S3DataType)."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=REGION)
+    for key in ("raw/houses.csv", "raw/houses.csv.bak"):
+        s3.put_object(Bucket="smlp-test", Key=key, Body=b"x,y\n1,2\n")
+    config = write_config(project)
+    result = smlp("data", "prepare", "-i", "s3://smlp-test/raw/houses.csv", "-t", "y",
+                  "-c", str(config), ok=False)
+    assert_one_line_error(result, "--input s3://smlp-test/raw/houses.csv: as a SageMaker "
+                          "S3Prefix it also matches raw/houses.csv.bak", 2)
+    assert platform.requests == []

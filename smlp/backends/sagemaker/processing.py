@@ -162,8 +162,8 @@ def requests(spec: PrepareJobSpec, image: str, code_uri: str, work_uri: str,
 
 def input_objects(backend: Backend, uri: str) -> tuple[str, list[str]]:
     """The input as SageMaker's S3Prefix will match it, and the object keys it matches: one
-    object, or the folder ``uri`` names (a trailing ``/`` added so ``raw/a`` does not also
-    match ``raw/ab.csv``)."""
+    object (alone: a prefix matching more is refused), or the folder ``uri`` names (a
+    trailing ``/`` added so ``raw/a`` does not also match ``raw/ab.csv``)."""
     from smlp.backends.sagemaker.session import aws_errors
     from smlp.backends.sagemaker.transform_io import split_s3
 
@@ -172,6 +172,10 @@ def input_objects(backend: Backend, uri: str) -> tuple[str, list[str]]:
     with aws_errors("ListObjectsV2"):
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
         keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    if key in keys and len(keys) > 1:  # S3Prefix would take the others too
+        others = ", ".join(k for k in keys if k != key)
+        raise ConfigError(f"--input {uri}: as a SageMaker S3Prefix it also matches {others}; "
+                          "move the object into a folder of its own and give the folder")
     if key in keys or not key:
         return (uri, [key]) if key in keys else (uri, keys)
     folder = key.rstrip("/") + "/"
