@@ -3,6 +3,11 @@
 Each prepared data set is a version under its own prefix, ``data/<version>/`` (the version is a
 short hash of its contents), so writing new data never touches the recorded one: the switch is
 the manifest update, the last step. Old versions stay in the store until cleaned.
+
+Each split is a folder of shards, ``data/<version>/<split>/part-NNNNN.csv`` (``shard_key``):
+whole rows, at most ``data.shard_mb`` each, the train split in at least one shard per instance
+of the largest configured training job (``min_shards``). ``publish_shards`` records shards
+already in the store (also those a SageMaker Processing job wrote) as the new data.
 """
 
 from __future__ import annotations
