@@ -36,10 +36,10 @@ from smlp.manifest_io import is_absolute, to_key
 from smlp.store import LocalStore, S3Store, Store
 
 # Top-level store prefixes smlp writes artifacts under (stages/*.py, sagemaker/sourcedir.py,
-# the spot checkpoint default in sagemaker/backend.py). ``running/`` (crash markers) and
-# ``manifest.json`` are never touched.
+# the spot checkpoint default in sagemaker/backend.py, sagemaker/processing.py's job
+# folders). ``running/`` (crash markers) and ``manifest.json`` are never touched.
 CLEANABLE_PREFIXES = ("data", "training", "tuning", "compare", "transform", "code",
-                      "checkpoints")
+                      "checkpoints", "processing")
 PARTIAL_MIN_AGE_SECONDS = 60.0  # a partial younger than this may belong to a write in flight
 PLAN_ATTEMPTS = 3  # lists made before giving up on a project that keeps changing
 S3_DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys per request

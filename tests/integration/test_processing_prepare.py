@@ -391,3 +391,24 @@ def test_one_object_named_by_a_key_that_prefixes_others_is_refused(project, plat
     assert_one_line_error(result, "--input s3://smlp-test/raw/houses.csv: as a SageMaker "
                           "S3Prefix it also matches raw/houses.csv.bak", 2)
     assert platform.requests == []
+
+
+def test_clean_keeps_the_recorded_preparation_and_removes_an_older_one(project, platform):
+    """A processing job's folder (schema, plan, summaries) is kept while the manifest names
+    the job; a later prepare leaves the earlier job's folder and data version to smlp clean."""
+    from smlp.store import open_store
+
+    upload_houses(rows=300)
+    config = write_config(project, instance_count=1)
+    for _ in range(2):
+        smlp("data", "prepare", "-i", INPUT, "-t", "price", "-c", str(config))
+    first, second = (r["ProcessingJobName"] for r in platform.requests[1::2])
+    store = open_store(STORE)
+    versions = [r["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"].split("/")[-2]
+                for r in platform.requests[1::2]]
+    assert store.list(f"processing/{first}/") and store.list(f"data/{versions[0]}/")
+    smlp("clean", "-c", str(config))
+    assert store.list(f"processing/{first}/") == []
+    assert store.list(f"data/{versions[0]}/") == []
+    assert store.list(f"processing/{second}/summary/")
+    assert store.list(f"data/{versions[1]}/train/")
