@@ -140,3 +140,29 @@ def test_a_store_written_before_shards_still_compares_and_trains(tmp_path: Path,
     old = json.loads((fixture / "manifest.json").read_text())["candidates"]["xgboost"]
     assert retrained.data_sha256 == old["data_sha256"]
     assert retrained.training_metrics == pytest.approx(old["training_metrics"], rel=1e-6)
+
+
+def test_shards_on_s3_are_uploaded_checked_by_metadata_and_trained_on(
+        pipelines: dict[str, Any], make_store: Any, project: Path) -> None:
+    """The S3 store: every shard uploaded with its sha256 in the object metadata (so the
+    checks before training read no data), and a local job fetches every shard of a channel."""
+    from smlp.stages.train import verify_data
+
+    store = make_store("s3")
+    config = load_config(None, {**SMALL, **SHARDED, "store": store.root,
+                                "backend.work_dir": str(project / ".smlp")})
+    data = generate(config, store)
+    shards = [s for split in data.splits.values() for s in split.shards]
+    assert len(shards) >= 5
+    for shard in shards:
+        head = store.client.head_object(Bucket=store.bucket, Key=store._object_key(
+            store.key(shard.uri)))
+        assert head["Metadata"]["sha256"] == shard.sha256 and head["ContentLength"] == shard.size
+    reads: list[str] = []
+    original = store.client.get_object
+    store.client.get_object = lambda **k: reads.append(k["Key"]) or original(**k)
+    verify_data(store, data)
+    assert not any("/data/" in key for key in reads)
+    store.client.get_object = original
+    (candidate,) = train(config, store, LocalBackend(config, store), ["xgboost"])
+    assert candidate.training_metrics == pipelines["many"][2]["xgboost"].training_metrics
