@@ -1,10 +1,11 @@
 """Writing a split as shards: complete SageMaker CSV files of whole rows, in row order.
 
 A shard closes when it reaches the target size (``data.shard_mb``), and at the row bounds that
-give at least ``min_shards`` shards of near-equal rows (a SageMaker job of N instances reading
-the train channel ``ShardedByS3Key`` gets one or more whole files per instance: fewer files
-than instances leaves instances idle). Read in name order the shards are the split's rows in
-order, byte for byte what one file would hold.
+give at least ``min_shards`` shards of near-equal rows: with ``ShardedByS3Key`` "each instance
+gets approximately 1/n of the number of S3 objects", and more instances than objects leaves
+some with no data, billed (SageMaker API reference, ``S3DataSource.S3DataDistributionType``).
+Read in name order the shards are the split's rows in order, byte for byte what one file would
+hold.
 """
 
 from __future__ import annotations
