@@ -39,7 +39,7 @@ def prepare_on_sagemaker(config: Config, store: Store, backend: Any, input_uri: 
         name=name, input_uri=input_uri, target=target, id_column=id_column, seed=data.seed,
         splits=(data.splits.train, data.splits.validation, data.splits.test),
         standardize=data.standardize, problem_type=data.problem_type,
-        shard_mb=float(getattr(data, "shard_mb", 64.0)), version=version, settings=settings)
+        shard_mb=data.shard_mb, version=version, settings=settings)
     parameters = {"input": input_uri, "target": target, "id_column": id_column,
                   "seed": data.seed, "splits": data.splits.model_dump(),
                   "standardize": data.standardize, "problem_type": data.problem_type,
