@@ -56,9 +56,9 @@ def generate(
 
 @app.command()
 def prepare(
-    input: Annotated[str, typer.Option("--input", "-i", help="CSV or Parquet file; with "
-                                       "--backend sagemaker, s3://bucket/key of CSV objects "
-                                       "(an object or a prefix).")],
+    input: Annotated[str, typer.Option(
+        "--input", "-i", metavar="PATH", help="CSV or Parquet file; with --backend sagemaker, "
+        "s3://bucket/key of one object or of a folder of CSV or Parquet objects.")],
     target: Annotated[str, typer.Option("--target", "-t", help="Target column.")],
     id_column: Annotated[str | None, typer.Option("--id-column", help="ID column.")] = None,
     config: ConfigOption = None,
