@@ -236,13 +236,13 @@ def _check_input(backend: Backend, spec: PrepareJobSpec, events: EventSink) -> s
         if not backend.dry_run:
             raise
         backend.plan.note(f"{spec.input_uri}: not listed ({exc}); the dry run assumes it "
-                          "holds CSV objects with a header")
+                          "holds CSV or Parquet objects")
         backend.plan.note(f"{spec.name}: {count} instance(s), data ShardedByS3Key over the "
                           f"objects of {spec.input_uri}")
         return spec.input_uri
     if not keys:
-        raise ConfigError(f"--input {spec.input_uri}: no objects there; expected a CSV object "
-                          "or a prefix of CSV objects (each with the header)")
+        raise ConfigError(f"--input {spec.input_uri}: no objects there; expected a CSV or "
+                          "Parquet object, or a folder of them (CSVs with their header)")
     text = (f"{spec.name}: {count} instance(s), data ShardedByS3Key over {len(keys)} "
             f"object(s) of {uri}")
     if len(keys) < count:
