@@ -367,6 +367,12 @@ def test_bad_inputs_are_one_line_errors(project, no_credentials, tmp_path):
     assert_one_line_error(
         smlp("data", "prepare", "-i", "s3://b/raw/", "-t", "y", ok=False),
         "SageMaker Processing does not offer ml.m5.huge; e.g. ml.m5.large", 2)
+    (project / "smlp.yaml").write_text(
+        "backend: {kind: sagemaker, processing: {container_version: 1.2-1}}\n")
+    assert_one_line_error(
+        smlp("data", "prepare", "-i", "s3://b/raw/", "-t", "y", ok=False),
+        "'1.2-1': the processing script needs pyarrow, which the scikit-learn container ships "
+        "from 1.4-2 on", 2)
 
 
 def test_an_input_prefix_without_objects_is_refused_before_any_job(project, platform):

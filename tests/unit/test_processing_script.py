@@ -240,7 +240,8 @@ def test_script_imports_only_what_the_scikit_learn_container_ships():
     nothing from smlp (SageMaker copies only this file)."""
     import ast
 
-    tree = ast.parse(SCRIPT.read_text())
+    # The oldest allowed container, 1.4-2, runs Python 3.10 (its base Dockerfile).
+    tree = ast.parse(SCRIPT.read_text(), feature_version=(3, 10))
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
