@@ -4,38 +4,36 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.text import Text
 
 from smlp.cli.common import console, err_console
 from smlp.events import Event
 
+if TYPE_CHECKING:  # rich.progress is imported when a bar is drawn: most runs draw none
+    from rich.progress import Progress, TaskID
+
 PROGRESS_MIN_BYTES = 8 << 20  # a bar only for inputs big enough to wait for
 ENDED = {"Completed", "Failed", "Stopped"}
 
 
-class _Detail(ProgressColumn):
+def _detail_column() -> Any:
     """``12/1000 rounds`` for a training job, ``42% 0:00:07 left`` for a transform."""
+    from rich.progress import ProgressColumn
 
-    def render(self, task: Any) -> Text:
-        if task.fields.get("unit") == "rounds":
-            shown = f"{task.completed:.0f}/{task.total:.0f} rounds" if task.total else ""
-        else:
-            left = task.time_remaining
-            shown = f"{task.percentage:>3.0f}%" + (
-                f" {int(left) // 60}:{int(left) % 60:02d} left" if left is not None else "")
-        return Text(shown)
+    class Detail(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            if task.fields.get("unit") == "rounds":
+                shown = f"{task.completed:.0f}/{task.total:.0f} rounds" if task.total else ""
+            else:
+                left = task.time_remaining
+                shown = f"{task.percentage:>3.0f}%" + (
+                    f" {int(left) // 60}:{int(left) % 60:02d} left" if left is not None else "")
+            return Text(shown)
+
+    return Detail()
 
 
 class EventRenderer:
@@ -95,9 +93,17 @@ class EventRenderer:
 
     def _bar(self) -> Progress:
         if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Detail(),
-                TimeElapsedColumn(), console=err_console, transient=True,
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                _detail_column(), TimeElapsedColumn(), console=err_console, transient=True,
             )
             self._progress.start()
         return self._progress

@@ -38,7 +38,8 @@ print(json.dumps({
     "plugins_scanned": plugins is not None,
     "commands": sorted({entry.module for entry in COMMANDS.values()} & loaded),
     "heavy": sorted(m for m in ("pydantic", "pandas", "sklearn", "xgboost", "rich.markdown",
-                                "rich.traceback", "pygments", "markdown_it") if m in sys.modules),
+                                "rich.traceback", "pygments", "markdown_it", "rich.progress")
+                    if m in sys.modules),
 }))
 """
 
@@ -71,6 +72,12 @@ def test_a_mistyped_command_imports_no_command_module() -> None:
 )
 def test_a_command_imports_its_own_module_only(args: list[str], module: str) -> None:
     assert probe(*args)["commands"] == [module]
+
+
+def test_a_run_draws_no_bar_and_imports_no_progress_bars() -> None:
+    """rich.progress is imported when a bar is drawn (long inputs on a terminal), not on every
+    run of the commands that can draw one."""
+    assert "rich.progress" not in probe("transform", "--input-filter", "$[oops")["heavy"]
 
 
 def first_paragraph(text: str) -> str:
