@@ -311,13 +311,21 @@ def report(size: Size) -> list[str]:
         for mode, run in (("one core", one), ("parallel", parallel)):
             lines.append(
                 f"    {mode:>8}: {run.rate:>9,.0f} rows/s ({run.seconds:.2f} s), CPU "
-                f"{run.cpu_percent:3.0f}%, peak RSS {run.peak_rss_mib:.0f} MiB "
+                f"{run.cpu_percent:3.0f}% ({run.cpu_seconds:.1f} s), peak RSS "
+                f"{run.peak_rss_mib:.0f} MiB "
                 f"({run.base_rss_mib:.0f} after imports and model load)")
         lines.append(
             f"    parallel/one core = {parallel.rate / one.rate:.2f}; transform/in-memory = "
             f"{parallel.rate / size.memory_rate:.2f} (target >= 0.5), one core vs one thread "
             f"{one.rate / size.memory_rate_one:.2f}; peak RSS target < 1024 MiB")
     return lines
+
+
+def _autogroup() -> bool:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             print(f"  load average {os.getloadavg()[0]:.1f} (was {load_before:.1f}): other work "
                   "on the machine lowers the rates and the parallel gain")
+            if _autogroup() and os.getloadavg()[0] > len(os.sched_getaffinity(0)):
+                print("  the kernel shares CPU per session (sched_autogroup): on a busy machine "
+                      "this run's threads split one session's share, so compare CPU seconds "
+                      "(the work done), not rates")
             if rows != sizes[0]:
                 shutil.rmtree(workdir / f"rows-{rows}")
         if len(measured) > 1:
