@@ -236,3 +236,29 @@ def test_blocks_read_ahead_of_the_written_ones_stay_bounded(
               block_size=BLOCK, workers=workers)
     assert read == written > 4 * workers
     assert max(ahead) == (2 * workers if workers > 1 else 1)
+
+
+def test_set_threads_caps_each_prediction(models: dict[str, Path]) -> None:
+    """What keeps workers x threads within the cores: xgboost's nthread, faiss's per-thread
+    OpenMP setting in the thread that predicts."""
+    import json
+
+    import faiss
+
+    booster = load_predictor("xgboost", models["xgboost"])
+    booster.set_threads(1)  # type: ignore[attr-defined]
+    config = json.loads(booster.model.save_config())  # type: ignore[attr-defined]
+    assert config["learner"]["generic_param"]["nthread"] == "1"
+
+    knn = load_predictor("knn", models["knn"])
+    knn.set_threads(1)  # type: ignore[attr-defined]
+    seen: list[int] = []
+
+    def predict_in_a_thread() -> None:
+        knn(make_data(50)[0])
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=predict_in_a_thread)
+    worker.start()
+    worker.join()
+    assert seen == [1]
