@@ -50,6 +50,7 @@ BODY = "request body"  # how errors name the payload
 # pyarrow's CSV messages, as smlp.batch.reader reads them
 _BAD_VALUE = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'$", re.DOTALL)
 _BAD_WIDTH = re.compile(r"Expected (\d+) columns, got (\d+)")
+_PADDED = re.compile(r'[\s"]')  # what a header field may carry around its name
 
 
 class PayloadError(SmlpError):
@@ -288,6 +289,8 @@ class Decoder:
 def _has_header(body: bytes, known: frozenset[str]) -> bool:
     """The first line names the schema's raw columns (the rule ``smlp transform`` applies)."""
     first = body.lstrip(b"\r\n").split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    if _PADDED.search(first) is None:  # nothing to strip (a plain numeric row): no loop
+        return not known.isdisjoint(first.split(","))
     return not known.isdisjoint(field.strip().strip('"') for field in first.split(","))
 
 
