@@ -86,14 +86,19 @@ def prepare(
     cfg = load(config, {"data.seed": seed, "data.standardize": standardize, "store": store,
                         **split_fractions(splits),
                         "data.problem_type": problem_type, "backend.kind": backend}, dry_run)
-    if cfg.backend.kind == "sagemaker":
+    from smlp.errors import ConfigError
+
+    # A local file is prepared here (and uploaded to the store) even when the config trains on
+    # SageMaker; Processing jobs run for input already in S3, or when --backend asks for them.
+    if cfg.backend.kind == "sagemaker" and (input.startswith("s3://") or backend):
         _prepare_on_sagemaker(cfg, input, target, id_column, verbose)
         return
     if input.startswith("s3://"):
-        from smlp.errors import ConfigError
-
         raise ConfigError(f"--input {input}: the local backend reads local files; download it, "
                           "or prepare it where it is with --backend sagemaker")
+    if dry_run:
+        raise ConfigError(f"--dry-run: {input} is prepared on this machine, which sends no "
+                          "request to plan; a dry run is for --backend sagemaker")
     with EventRenderer() as events:
         record = run_prepare(cfg, open_store(cfg.store), Path(input), target, id_column, events)
     console.print(f"{len(record.features)} features; data ready in {_data_folder(record)}")

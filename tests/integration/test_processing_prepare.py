@@ -356,8 +356,13 @@ def test_bad_inputs_are_one_line_errors(project, no_credentials, tmp_path):
     (project / "smlp.yaml").write_text(
         "store: s3://my-bucket/smlp\nbackend: {kind: sagemaker, region: eu-west-1}\n")
     assert_one_line_error(
-        smlp("data", "prepare", "-i", str(local_file), "-t", "y", "--dry-run", ok=False),
+        smlp("data", "prepare", "-i", str(local_file), "-t", "y", "--backend", "sagemaker",
+             "--dry-run", ok=False),
         f"--input {local_file}: the sagemaker backend prepares data already in S3", 2)
+    # without --backend a local file is prepared here, even for a SageMaker project
+    assert_one_line_error(
+        smlp("data", "prepare", "-i", str(local_file), "-t", "y", "--dry-run", ok=False),
+        f"--dry-run: {local_file} is prepared on this machine", 2)
     (project / "smlp.yaml").unlink()
     assert_one_line_error(
         smlp("data", "prepare", "-i", "s3://my-bucket/raw/", "-t", "y", ok=False),
