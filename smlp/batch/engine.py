@@ -168,11 +168,12 @@ def _run_pool(job: _Job, files: list[Path], output_dir: Path, workers: int,
                 break
             if block is None:
                 pending.append(_Pending(out, None))
-                continue
-            pending.append(_Pending(out, _submit(pool, _Task(job, *block, turns, number))))
-            number += 1
-            in_flight += 1
-            while in_flight >= depth:
+            else:
+                pending.append(_Pending(out, _submit(pool, _Task(job, *block, turns, number))))
+                number += 1
+                in_flight += 1
+            # Bounded blocks (memory) and bounded file ends (open files: many empty shards).
+            while in_flight >= depth or len(pending) > 2 * depth:
                 in_flight -= _finish(job, pending.popleft(), opened, done)
         while pending:
             _finish(job, pending.popleft(), opened, done)

@@ -262,3 +262,30 @@ def test_set_threads_caps_each_prediction(models: dict[str, Path]) -> None:
     worker.start()
     worker.join()
     assert seen == [1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_open_files_stay_bounded_over_many_small_shards(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    from smlp.batch import engine
+
+    source = labelled_folder(tmp_path / "in", rows=(900, *([0] * 40), *([3] * 40), 900))
+    opened, commit = engine._Output.open, engine._Output.commit
+    now: list[int] = [0]
+    most: list[int] = []
+
+    def counting_open(path: Path, output_dir: Path) -> engine._Output:
+        now[0] += 1
+        most.append(now[0])
+        return opened(path, output_dir)
+
+    def counting_commit(self: engine._Output) -> None:
+        now[0] -= 1
+        commit(self)
+
+    monkeypatch.setattr(engine._Output, "open", staticmethod(counting_open))
+    monkeypatch.setattr(engine._Output, "commit", counting_commit)
+    result = run_batch(source, tmp_path / "out", lambda f: f.sum(axis=1), 8, JOINED,
+                       block_size=BLOCK, workers=workers)
+    assert len(result.files) == 82 and result.rows == 1920
+    assert now == [0] and max(most) <= 4 * workers + 1
