@@ -267,8 +267,9 @@ def main() -> None:
         try:
             # Short blocks, interleaved, the best block of each kept: the machine is shared,
             # and its load changes faster than one long run per server would notice. Who goes
-            # first alternates by round: on the loaded machine the first server of a pair was
-            # measured faster whichever it was (0.68 with the reference first, 0.96 swapped).
+            # first alternates by round: on the loaded machine the first server of a pair
+            # measured faster (one-row ratio 0.37-0.68 over 3 runs with the reference always
+            # first, 0.96 with it always second), whichever it was.
             for round_ in range(args.repeat):
                 order = ("bare", "smlp") if round_ % 2 == 0 else ("smlp", "bare")
                 for concurrency in (1, 8):
