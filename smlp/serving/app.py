@@ -167,7 +167,7 @@ def build_app(endpoint: Endpoint) -> Callable[..., Any]:
             length = headers.get(_LENGTH)
             body = await _read_body(receive, length.encode() if length else None,
                                     endpoint.max_payload)
-            if not body.strip():  # the XGBoost container: an empty payload is 204 No Content
+            if not body or body.isspace():  # the XGBoost container: empty is 204 No Content
                 status = 204
             elif len(body) <= INLINE_BYTES:
                 output, rows = answer(variant, body, content_type, accept)

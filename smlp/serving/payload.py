@@ -133,7 +133,7 @@ class Decoder:
         import pyarrow as pa
         import pyarrow.csv as pcsv
 
-        if not body.strip():
+        if not body or body.isspace():  # (isspace: no copy of a big body, as strip makes)
             return np.empty((0, self.n_features), dtype=np.float32)
         one_thread, threaded, convert = self._csv_options
         try:
@@ -288,7 +288,9 @@ class Decoder:
 
 def _has_header(body: bytes, known: frozenset[str]) -> bool:
     """The first line names the schema's raw columns (the rule ``smlp transform`` applies)."""
-    first = body.lstrip(b"\r\n").split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    start = len(body) - len(body.lstrip(b"\r\n"))
+    end = body.find(b"\n", start)
+    first = body[start:end if end >= 0 else len(body)].decode("utf-8", errors="replace")
     if _PADDED.search(first) is None:  # nothing to strip (a plain numeric row): no loop
         return not known.isdisjoint(first.split(","))
     return not known.isdisjoint(field.strip().strip('"') for field in first.split(","))
