@@ -21,7 +21,6 @@ from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from smlp.arrays import strings, text, to_numpy
@@ -256,6 +255,8 @@ def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:
         try:
             column = column.cast(pa.float32())
         except pa.ArrowInvalid:
+            import pyarrow.compute as pc  # off the common path: ~75 ms to import
+
             nulls = pc.is_in(column, value_set=strings(_NULLS))
             try:
                 column = pc.if_else(nulls, None, column).cast(pa.float32())
@@ -305,6 +306,8 @@ def _refuse_unseen(plan: FilePlan, found: UnseenCounts) -> None:
 
 def _quote(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Re-quote fields the CSV parse unquoted, so the joined row is valid CSV again."""
+    import pyarrow.compute as pc  # only for input with quotes: ~75 ms to import
+
     needs = pc.match_substring_regex(column, r'[,"\r\n]')
     if not pc.any(needs).as_py():
         return column
