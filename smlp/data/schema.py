@@ -162,11 +162,17 @@ def _cast_float64(column: Any, feature: NumericFeature, source: str, pc: Any) ->
     return to_numpy(pc.cast(column, pa.float64()))
 
 
+_QUICK_ONE_HOT_ROWS = 1024  # up to this, a text column one-hot encodes in Python
+
+
 def _one_hot(column: Any, categories: list[str],
              unseen: dict[str | None, int] | None = None) -> Any:
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) and len(column) <= _QUICK_ONE_HOT_ROWS:
+        return _one_hot_quick(column.to_pylist(), categories, unseen)
+    import pyarrow.compute as pc  # ~75 ms to import: a few rows' transform goes without
 
     from smlp import arrays
 
@@ -180,6 +186,24 @@ def _one_hot(column: Any, categories: list[str],
         for item in pc.value_counts(text.filter(pa.array(~known))).to_pylist():
             value = None if item["values"] == MISSING else item["values"]
             unseen[value] = unseen.get(value, 0) + item["counts"]
+    return encoded
+
+
+def _one_hot_quick(values: list[str | None], categories: list[str],
+                   unseen: dict[str | None, int] | None) -> Any:
+    """``_one_hot`` for a few text cells, the same matrix and unseen counts."""
+    import numpy as np
+
+    index = {category: i for i, category in reversed(list(enumerate(categories)))}
+    encoded = np.zeros((len(values), len(categories)), dtype=np.float32)
+    for row, value in enumerate(values):
+        text = MISSING if value is None else value
+        position = index.get(text)
+        if position is not None:
+            encoded[row, position] = 1.0
+        elif unseen is not None:
+            key = None if text == MISSING else text
+            unseen[key] = unseen.get(key, 0) + 1
     return encoded
 
 
