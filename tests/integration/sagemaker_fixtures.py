@@ -250,9 +250,15 @@ def _tar_folder(folder: Path) -> bytes:
 
 def record_sagemaker(store: Any, work_dir: Path, monkeypatch: Any) -> SageMakerTraffic:
     """Record (and emulate) every SageMaker client the backend creates from now on."""
+    recorder = SageMakerTraffic(store, work_dir)
+    attach_to_sagemaker_clients(recorder, monkeypatch)
+    return recorder
+
+
+def attach_to_sagemaker_clients(recorder: Any, monkeypatch: Any) -> None:
+    """``recorder.attach`` every SageMaker client the backend creates from now on."""
     from smlp.backends.sagemaker.session import AwsSession
 
-    recorder = SageMakerTraffic(store, work_dir)
     original = AwsSession.client
 
     def client(self: AwsSession, service: str) -> Any:
@@ -262,7 +268,6 @@ def record_sagemaker(store: Any, work_dir: Path, monkeypatch: Any) -> SageMakerT
         return made
 
     monkeypatch.setattr(AwsSession, "client", client)
-    return recorder
 
 
 def prepare_data(config: Any, store: Any) -> Any:

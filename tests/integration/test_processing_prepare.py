@@ -24,7 +24,13 @@ import numpy as np
 import pytest
 
 from tests.integration.cli_helpers import assert_one_line_error, smlp
-from tests.integration.sagemaker_fixtures import REGION, ROLE, STORE, split_s3
+from tests.integration.sagemaker_fixtures import (
+    REGION,
+    ROLE,
+    STORE,
+    attach_to_sagemaker_clients,
+    split_s3,
+)
 
 CONTAINER = "/opt/ml"
 INPUT = "s3://smlp-test/raw/houses/"
@@ -142,19 +148,9 @@ class ProcessingPlatform:
 @pytest.fixture
 def platform(make_store: Any, project: Path, monkeypatch: pytest.MonkeyPatch
              ) -> ProcessingPlatform:
-    from smlp.backends.sagemaker.session import AwsSession
-
     make_store("s3")  # the moto bucket smlp-test
     recorder = ProcessingPlatform(project / ".platform")
-    original = AwsSession.client
-
-    def client(self: AwsSession, service: str) -> Any:
-        made = original(self, service)
-        if service == "sagemaker":
-            recorder.attach(made)
-        return made
-
-    monkeypatch.setattr(AwsSession, "client", client)
+    attach_to_sagemaker_clients(recorder, monkeypatch)
     return recorder
 
 
