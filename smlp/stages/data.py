@@ -43,7 +43,9 @@ def shard_key(version: str, split: str, index: int) -> str:
     """The store key of shard ``index`` (from 0) of ``split`` in data version ``version``:
     ``data/<version>/<split>/part-00000.csv``. A split is the folder of its shards (a SageMaker
     channel's prefix); shards sort by name in row order."""
-    return f"{DATA_PREFIX}/{version}/{split}/part-{index:05d}.csv"
+    from smlp.data.shards import shard_name
+
+    return f"{DATA_PREFIX}/{version}/{split}/{shard_name(index)}"
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def generate(config: Config, store: Store, events: EventSink = ignore) -> DataRe
         events(Event("info", f"generated {data.rows:,} rows (seed {data.seed})"))
         prepared = prepare_table(table, target_for(problem), None, data.splits, data.seed,
                                  data.standardize, source="synthetic data", problem_type=problem)
-        _say_problem(prepared, events)
+        say_problem(prepared.schema, events)
         return _publish(store, prepared, record, config, events)
 
 
@@ -110,7 +112,7 @@ def prepare(config: Config, store: Store, input_path: Path, target: str,
                                  problem_type=data.problem_type)
         if prepared.dropped_rows:
             events(Event("info", f"dropped {prepared.dropped_rows:,} rows with no {target}"))
-        _say_problem(prepared, events)
+        say_problem(prepared.schema, events)
         return _publish(store, prepared, record, config, events)
 
 
@@ -128,7 +130,7 @@ def _prepare_streaming(config: Config, store: Store, input_path: Path, target: s
             events(Event("info", f"dropped {streamed.dropped_rows:,} rows with no {target}"))
         if streamed.schema.fill_method != "median":
             events(Event("info", f"fill values: {streamed.schema.fill_method}"))
-        _say_problem(streamed, events)
+        say_problem(streamed.schema, events)
         return _upload_and_publish(store, streamed.schema, streamed.shards, record, events)
 
 
@@ -144,8 +146,8 @@ def shard_bytes(config: Config) -> int:
     return int(config.data.shard_mb * (1 << 20))
 
 
-def _say_problem(prepared: Any, events: EventSink) -> None:
-    schema = prepared.schema
+def say_problem(schema: Any, events: EventSink) -> None:
+    """Which problem the target makes (a SageMaker Processing prepare says it too)."""
     if schema.problem_type == "regression":
         events(Event("info", f"problem type: regression (target {schema.target!r} is numeric)"))
         return

@@ -60,7 +60,7 @@ def _publish(store: Store, result: Any, version: str, record: Any,
              events: EventSink) -> DataRecord:
     from smlp.data.schema import Schema
     from smlp.errors import IntegrityError
-    from smlp.stages.data import SPLITS, ShardInfo, publish_shards, shard_key
+    from smlp.stages.data import SPLITS, ShardInfo, publish_shards, say_problem, shard_key
 
     try:
         schema = Schema.model_validate_json(result.schema)
@@ -69,11 +69,7 @@ def _publish(store: Store, result: Any, version: str, record: Any,
     plan = result.plan
     if plan.get("dropped_rows"):
         events(Event("info", f"dropped {plan['dropped_rows']:,} rows with no {schema.target}"))
-    if schema.problem_type == "regression":
-        events(Event("info", f"problem type: regression (target {schema.target!r} is numeric)"))
-    else:
-        events(Event("info", f"problem type: {schema.problem_type} (target {schema.target!r}, "
-                             f"{len(schema.classes)} classes)"))
+    say_problem(schema, events)
     if schema.fill_method != "median":
         events(Event("info", f"fill values: {schema.fill_method}"))
     shards = {split: [ShardInfo(key=shard_key(version, split, item["index"]),
