@@ -38,7 +38,7 @@ from smlp.batch.output import PREDICTION
 from smlp.batch.reader import Block, FilePlan, parse_block, plan_file, read_blocks
 from smlp.errors import DataError
 from smlp.fileio import temp_path_for
-from smlp.serving.quick import arrow_texts
+from smlp.number_text import arrow_texts
 
 MIB = 1 << 20
 DEFAULT_BLOCK_SIZE = 16 * MIB  # ~190k rows of 8 floats: amortises per-call costs; see benchmark

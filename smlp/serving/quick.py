@@ -3,7 +3,8 @@
 A real-time request is usually one row. Arrow's CSV reader costs ~0.2-1 ms to set up and its
 string cast ~30 µs per call, more than the model takes for that row; ``smlp transform`` (Arrow
 throughout) fixes the values, so both shortcuts here give Arrow's result bit for bit or hand
-the payload back (``None``) for Arrow to do.
+the payload back (``None``) for Arrow to do. The number formatting lives in smlp.number_text
+(the batch engine writes with it too); it is named here as well for the endpoint's code.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from math import frexp
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smlp.number_text import QUICK_TEXT_VALUES, arrow_texts
+
+__all__ = ["QUICK_PARSE_BYTES", "QUICK_TEXT_VALUES", "arrow_texts", "few_plain_rows"]
 
 if TYPE_CHECKING:
     import numpy as np
 
 QUICK_PARSE_BYTES = 4096  # up to this, plain numeric rows skip Arrow's reader
-QUICK_TEXT_VALUES = 16  # up to this many values, numpy's formatter beats Arrow's cast
 _NUMBER = rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # all of it Arrow's parser takes
 _PLAIN_LINE = re.compile(rb"(?:%s)?(?:,(?:%s)?)*" % (_NUMBER, _NUMBER))
 _FLOAT32_MIN = 2.0 ** -126  # below it float32 is subnormal: its midpoints sit elsewhere
@@ -71,37 +75,3 @@ def few_plain_rows(body: bytes, width: int) -> np.ndarray | None:
         values.append(value)
     narrow = np.array(values, dtype=np.float32)  # one rounding, float64 -> float32
     return narrow.reshape(len(lines), width)
-
-
-def arrow_texts(values: Any) -> list[str] | None:
-    """Each value as Arrow's cast to string writes it (what ``smlp transform`` writes), for a
-    few float32/float64 values; None (use Arrow) otherwise.
-
-    Arrow writes the shortest digits that read back to the same value of that type,
-    positional when the decimal exponent is in [-6, 10) ("0.000001", "123456790"), else
-    scientific with at least one exponent digit and its sign ("1e-7", "1e+10"); no trailing
-    ".0"; "nan" for any NaN, "inf"/"-inf". numpy's Dragon4 gives the same shortest digits.
-    """
-    import numpy as np
-
-    if not isinstance(values, np.ndarray) or values.dtype not in (np.float32, np.float64) \
-            or values.size > QUICK_TEXT_VALUES:
-        return None
-    return [_text(value) for value in values.reshape(-1)]
-
-
-def _text(value: Any) -> str:
-    import numpy as np
-
-    number = float(value)
-    if number != number:
-        return "nan"
-    if number in (float("inf"), float("-inf")):
-        return "inf" if number > 0 else "-inf"
-    if number == 0 or 1e-5 <= abs(number) < 1e9:  # its shortest decimal's exponent: -5..9
-        return np.format_float_positional(value, unique=True, trim="-")
-    scientific = np.format_float_scientific(value, unique=True, trim="-", exp_digits=1)
-    exponent = int(scientific[scientific.index("e") + 1:])
-    if -6 <= exponent < 10:
-        return np.format_float_positional(value, unique=True, trim="-")
-    return scientific
