@@ -22,7 +22,6 @@ outstanding request per connection), so the client costs the same for both.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import statistics
 import subprocess
@@ -64,10 +63,9 @@ def feature_rows(folder: Path) -> list[bytes]:
 
 
 # -- the servers (child process) -------------------------------------------------------------
-def smlp_app(folder: Path) -> Any:
+def smlp_endpoint(folder: Path) -> Any:
     from smlp.backends import get_backend
     from smlp.config import load_config
-    from smlp.serving.app import build_app
     from smlp.serving.deploy import endpoint_spec
     from smlp.serving.local import load_endpoint
     from smlp.store import open_store
@@ -77,11 +75,12 @@ def smlp_app(folder: Path) -> Any:
     store = open_store(config.store)
     backend = get_backend(config, store)
     spec = endpoint_spec(config, store, backend.name, "xgboost", port=0)
-    return build_app(load_endpoint(backend, spec))
+    return load_endpoint(backend, spec)
 
 
-def bare_app(folder: Path) -> Any:
-    """The reference: the least an ASGI app can do to answer one CSV row with the model."""
+def bare_app(folder: Path, direct: bool = False) -> Any:
+    """The reference: the least an ASGI app can do to answer one CSV row with the model;
+    ``direct``: calling the C entry point smlp's endpoint calls instead of inplace_predict."""
     import numpy as np
     import xgboost
 
@@ -100,6 +99,11 @@ def bare_app(folder: Path) -> Any:
     booster.load_model(bytearray((model_dir / "xgboost-model").read_bytes()))
     booster.set_param({"nthread": 1})  # as the endpoint does: requests run side by side
     width = booster.num_features()
+    predict = booster.inplace_predict
+    if direct:
+        from smlp.serving.booster import fast_booster_predict
+
+        predict = fast_booster_predict(booster, booster.inplace_predict) or predict
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -121,7 +125,7 @@ def bare_app(folder: Path) -> Any:
         else:
             text = body.strip().replace(b"\n", b",").decode()
             features = np.fromstring(text, sep=",", dtype=np.float32).reshape(-1, width)
-            predictions = booster.inplace_predict(features)
+            predictions = predict(features)
             answer = "".join(f"{float(v)}\n" for v in predictions).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/csv"),
@@ -132,10 +136,20 @@ def bare_app(folder: Path) -> Any:
 
 
 def serve(kind: str, folder: Path, port: int) -> None:
-    import uvicorn
+    """smlp's endpoint as ``smlp deploy`` runs it; the reference under the same uvicorn
+    settings, with the same garbage-collector settling after loading."""
+    if kind == "smlp":
+        from smlp.serving.app import build_app
+        from smlp.serving.server import run_foreground
 
-    app = smlp_app(folder) if kind == "smlp" else bare_app(folder)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        endpoint = smlp_endpoint(folder)
+        run_foreground(endpoint, build_app(endpoint), "127.0.0.1", port)
+        return
+    from smlp.serving.server import make_server, settle_heap
+
+    server = make_server(bare_app(folder, direct=kind == "bare-direct"), "127.0.0.1", port)
+    settle_heap()
+    server.run()
 
 
 class Server:
@@ -162,74 +176,145 @@ class Server:
         self.process.wait(timeout=60)
 
 
-# -- the load (this process): raw keep-alive HTTP/1.1 ---------------------------------------
+# -- the load (a separate client process): raw keep-alive HTTP/1.1 -------------------------
 def request_bytes(body: bytes) -> bytes:
     return (b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/csv\r\n"
             b"Accept: text/csv\r\nContent-Length: " + str(len(body)).encode()
             + b"\r\n\r\n" + body)
 
 
-async def _connection(port: int, bodies: list[bytes], latencies: list[float]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        for body in bodies:
-            started = time.perf_counter()
-            writer.write(request_bytes(body))
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            if status != 200:
-                raise RuntimeError(f"HTTP {status}")
-            latencies.append(time.perf_counter() - started)
-    finally:
-        writer.close()
+def drive(port: int, requests: list[bytes], concurrency: int) -> dict[str, float]:
+    """Send ``requests`` (ready-made bytes) over ``concurrency`` keep-alive connections, one
+    outstanding request on each, from one thread with a selector; a response is read as far
+    as its Content-Length says, nothing else of it is parsed but the status."""
+    import selectors
+    import socket
 
-
-def load(port: int, bodies: list[bytes], concurrency: int) -> dict[str, float]:
-    per = [bodies[i::concurrency] for i in range(concurrency)]
+    per = [requests[i::concurrency] for i in range(concurrency)]
+    selector = selectors.DefaultSelector()
     latencies: list[float] = []
+    state: dict[socket.socket, list[Any]] = {}
+    for part in per:
+        if not part:
+            continue
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        state[sock] = [part, 0, bytearray(), 0.0, -1]  # requests, next, buffer, sent at, size
+        selector.register(sock, selectors.EVENT_READ)
 
-    async def run() -> float:
-        started = time.perf_counter()
-        await asyncio.gather(*(_connection(port, part, latencies) for part in per))
-        return time.perf_counter() - started
+    def send(sock: socket.socket) -> None:
+        entry = state[sock]
+        entry[2].clear()
+        entry[4] = -1
+        entry[3] = time.perf_counter()
+        sock.sendall(entry[0][entry[1]])
 
-    asyncio.run(_warm(port, bodies[:20]))
-    seconds = asyncio.run(run())
+    started = time.perf_counter()
+    for sock in state:
+        send(sock)
+    open_ = len(state)
+    try:
+        while open_:
+            for key, _ in selector.select():
+                sock = key.fileobj  # type: ignore[assignment]
+                entry = state[sock]
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    raise RuntimeError("the server closed the connection")
+                buffer = entry[2]
+                buffer += chunk
+                if entry[4] < 0:
+                    end = buffer.find(b"\r\n\r\n")
+                    if end < 0:
+                        continue
+                    head = bytes(buffer[:end]).lower()
+                    if head[9:12] != b"200":
+                        raise RuntimeError(f"HTTP {head[9:12].decode()}")
+                    at = head.index(b"content-length:") + 15
+                    stop = head.find(b"\r\n", at)
+                    entry[4] = end + 4 + int(head[at:stop if stop >= 0 else None])
+                if len(buffer) < entry[4]:
+                    continue
+                latencies.append(time.perf_counter() - entry[3])
+                entry[1] += 1
+                if entry[1] < len(entry[0]):
+                    send(sock)
+                else:
+                    selector.unregister(sock)
+                    open_ -= 1
+        seconds = time.perf_counter() - started
+    finally:
+        for sock in state:
+            sock.close()
+        selector.close()
     ordered = sorted(latencies)
-    return {"rps": len(bodies) / seconds, "p50_ms": 1000 * statistics.median(ordered),
+    return {"rps": len(requests) / seconds, "p50_ms": 1000 * statistics.median(ordered),
             "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
-            "seconds": seconds, "requests": len(bodies)}
+            "seconds": seconds, "requests": len(requests)}
 
 
-async def _warm(port: int, bodies: list[bytes]) -> None:
-    await _connection(port, bodies, [])
+def client_main(sets_file: Path) -> None:
+    """The client process: loads the request sets once, then runs one block per command
+    line read from stdin (``port set concurrency``), answering with one JSON line."""
+    import json
+    import pickle
+
+    sets = {name: [request_bytes(body) for body in bodies]
+            for name, bodies in pickle.loads(sets_file.read_bytes()).items()}
+    for line in sys.stdin:
+        port, name, concurrency = line.split()
+        requests = sets[name]
+        drive(int(port), requests[:20], min(int(concurrency), 20))  # warm the connection path
+        print(json.dumps(drive(int(port), requests, int(concurrency))), flush=True)
 
 
-def transform_cost_per_row(folder: Path, rows: list[bytes], repeat: int) -> float:
-    """Seconds per row of ``smlp transform`` (the stage, in this process) on a file."""
+class Client:
+    """The load generator, a process of its own (see the module's docstring)."""
+
+    def __init__(self, folder: Path, sets: dict[str, list[bytes]]) -> None:
+        import pickle
+
+        path = folder / "request-sets.pickle"
+        path.write_bytes(pickle.dumps(sets))
+        self.process = subprocess.Popen([sys.executable, __file__, "--client", str(path)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, cwd=ROOT)
+
+    def load(self, port: int, name: str, concurrency: int) -> dict[str, float]:
+        import json
+
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{port} {name} {concurrency}\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError("the client process failed")
+        return dict(json.loads(answer))
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def transform_seconds(folder: Path, rows: list[bytes], name: str) -> float:
+    """Wall seconds of one ``smlp transform`` (the stage, in this process) of ``rows``."""
     from smlp.backends import get_backend
     from smlp.config import load_config
     from smlp.stages.transform import transform
     from smlp.store import open_store
 
-    source = folder / "transform-input.csv"
-    source.write_bytes(b"".join(rows))
+    source = folder / f"transform-{name}.csv"
+    if not source.exists():
+        source.write_bytes(b"".join(rows))
     os.chdir(folder)
+    started = time.perf_counter()
     config = load_config(None)
     store = open_store(config.store)
     backend = get_backend(config, store)
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        out = folder / f"transform-{time.monotonic_ns()}"
-        transform(config, store, backend, str(source), str(out), "xgboost")
-        best = min(best, time.perf_counter() - started)
-    return best / len(rows)
+    transform(config, store, backend, str(source), str(folder / f"out-{time.monotonic_ns()}"),
+              "xgboost")
+    return time.perf_counter() - started
 
 
 CORES = os.cpu_count() or 1
@@ -245,12 +330,16 @@ def main() -> None:
                         help="1,000-row requests per block (transform reads them all as a file)")
     parser.add_argument("--repeat", type=int, default=6,
                         help="rounds of interleaved blocks; the best block of each is kept")
-    parser.add_argument("--serve", choices=["smlp", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["smlp", "bare", "bare-direct"], help=argparse.SUPPRESS)
+    parser.add_argument("--client", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.project, args.port)
+        return
+    if args.client:
+        client_main(args.client)
         return
     global START_LOAD
     START_LOAD = os.getloadavg()[0]  # the machine is shared: say how busy it was
@@ -262,8 +351,11 @@ def main() -> None:
         big = [b"".join(rows[(i * 1000 + k) % len(rows)] for k in range(1000))
                for i in range(args.big_requests)]
         results: dict[str, dict[str, Any]] = {}
-        per_row_transform = float("inf")
-        servers = {kind: Server(kind, folder) for kind in ("bare", "smlp")}  # idle until used
+        big_lines, first_line = b_lines(big), b_lines(big)[:1]
+        transform_big = transform_small = float("inf")
+        kinds = ("bare", "bare-direct", "smlp")
+        servers = {kind: Server(kind, folder) for kind in kinds}  # idle until used
+        client = Client(folder, {"singles": singles, "big": big})
         try:
             # Short blocks, interleaved, the best block of each kept: the machine is shared,
             # and its load changes faster than one long run per server would notice. Who goes
@@ -271,22 +363,28 @@ def main() -> None:
             # measured faster (one-row ratio 0.37-0.68 over 3 runs with the reference always
             # first, 0.96 with it always second), whichever it was.
             for round_ in range(args.repeat):
-                order = ("bare", "smlp") if round_ % 2 == 0 else ("smlp", "bare")
+                order = kinds if round_ % 2 == 0 else kinds[::-1]
                 for concurrency in (1, 8):
                     for kind in order:
                         keep(results, f"{kind}-c{concurrency}",
-                             load(servers[kind].port, singles, concurrency))
+                             client.load(servers[kind].port, "singles", concurrency))
                 for concurrency in sorted({1, CORES}):
                     keep(results, f"smlp-1000-c{concurrency}",
-                         load(servers["smlp"].port, big, concurrency))
-                per_row_transform = min(per_row_transform,
-                                        transform_cost_per_row(folder, b_lines(big), 1))
+                         client.load(servers["smlp"].port, "big", concurrency))
+                transform_big = min(transform_big, transform_seconds(folder, big_lines, "big"))
+                transform_small = min(transform_small,
+                                      transform_seconds(folder, first_line, "one-row"))
         finally:
+            client.close()
             for server in servers.values():
                 server.close()
         report_endpoint(args, results)
-    print(f"1,000-row requests vs smlp transform on the same {len(big) * 1000:,} rows: "
-          f"{1e6 * per_row_transform:.2f} us/row")
+    count = len(big_lines)
+    per_row_transform = (transform_big - transform_small) / (count - 1)
+    print(f"1,000-row requests vs smlp transform of the same {count:,} rows: "
+          f"{1e3 * transform_big:.0f} ms, of which {1e3 * transform_small:.0f} ms its start-up "
+          f"(a 1-row transform), so {1e6 * per_row_transform:.2f} us/row "
+          f"({1e6 * transform_big / count:.2f} us/row with the start-up)")
     for concurrency in sorted({1, CORES}):
         run = results[f"smlp-1000-c{concurrency}"]
         per_row = run["seconds"] / (run["requests"] * 1000)
@@ -310,6 +408,11 @@ def report_endpoint(args: Any, results: dict[str, dict[str, Any]]) -> None:
               f"{ours['p50_ms']:.2f} ms, p99 {ours['p99_ms']:.2f} ms | bare ASGI "
               f"{ref['rps']:,.0f} req/s, p50 {ref['p50_ms']:.2f} ms, p99 {ref['p99_ms']:.2f} ms"
               f" | throughput ratio {ratio:.2f} (goal >= 0.80) {verdict(ratio >= 0.8)}")
+    for concurrency in (1, 8):
+        ours, ref = results[f"smlp-c{concurrency}"], results[f"bare-direct-c{concurrency}"]
+        print(f"  (serving overhead alone, concurrency {concurrency}: the bare app calling the "
+              f"C predict smlp calls {ref['rps']:,.0f} req/s, p99 {ref['p99_ms']:.2f} ms | "
+              f"ratio {ours['rps'] / ref['rps']:.2f})")
     p99 = results["smlp-c1"]["p99_ms"]
     print(f"  p99 at concurrency 1: {p99:.2f} ms (goal < 20 ms) {verdict(p99 < 20)}")
 

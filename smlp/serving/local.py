@@ -61,12 +61,15 @@ def serving_predictor(algorithm: str, model_dir: Path) -> Any:
 
     module = load_script(algorithm)
     model = module.model_fn(str(model_dir))
-    if callable(getattr(model, "set_param", None)):  # an xgboost Booster
-        model.set_param({"nthread": 1})
 
     def predict(features: Any) -> Any:
         return module.predict_fn(features, model)
 
+    if callable(getattr(model, "set_param", None)):  # an xgboost Booster
+        from smlp.serving.booster import fast_booster_predict
+
+        model.set_param({"nthread": 1})
+        return fast_booster_predict(model, predict) or predict
     return predict
 
 
