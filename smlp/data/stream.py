@@ -17,6 +17,9 @@ and the samples.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from smlp.arrays import keep_pandas_out, strings, text, to_numpy
@@ -71,6 +73,7 @@ class StreamedData:
     shards: dict[str, list[WrittenShard]]
     rows: dict[str, int]
     dropped_rows: int
+    source_sha256: str | None = None  # the input's, when a pass read it whole (else None)
 
 
 @dataclass
@@ -91,11 +94,19 @@ class _Moments:
     sample: list[np.ndarray] = field(default_factory=list)
     reservoir: np.ndarray | None = None
 
-    def add(self, values: np.ndarray, rng: np.random.Generator) -> None:
+    @staticmethod
+    def sums(values: np.ndarray) -> tuple[int, float, float]:
+        """A block's count, mean and sum of squared deviations from it."""
         if not values.size:
+            return 0, 0.0, 0.0
+        mean = float(values.mean())
+        return values.size, mean, float(((values - mean) ** 2).sum())
+
+    def merge(self, values: np.ndarray, n: int, mean: float, m2: float,
+              rng: np.random.Generator) -> None:
+        """Add a block (``values`` and their ``sums``), blocks in input order."""
+        if not n:
             return
-        n, mean = values.size, float(values.mean())
-        m2 = float(((values - mean) ** 2).sum())
         total = self.count + n
         delta = mean - self.mean
         self.mean += delta * n / total
@@ -123,9 +134,15 @@ class _Moments:
         self.seen += values.size
 
     def median(self) -> float:
+        """``np.median``'s value (the middle one, or the mean of the middle two), without
+        its masked-array check: that imports numpy.ma (~85 ms)."""
         values = self.reservoir if self.reservoir is not None else np.concatenate(
             self.sample or [np.empty(0)])
-        return float(np.median(values))
+        half = values.size // 2
+        if values.size % 2:
+            return float(np.partition(values, half)[half])
+        middle = np.partition(values, [half - 1, half])[half - 1:half + 1]
+        return float(middle.sum() / 2)
 
     @property
     def exact(self) -> bool:
@@ -169,6 +186,8 @@ def _header(path: Path) -> list[str]:
 
 def _is_integer(column: pa.Array) -> bool:
     """Whether ``read_csv`` would read the column as int64 (no decimal point anywhere)."""
+    import pyarrow.compute as pc
+
     try:
         pc.cast(column, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -178,6 +197,8 @@ def _is_integer(column: pa.Array) -> bool:
 
 def _as_float(column: pa.Array) -> np.ndarray | None:
     """The column as float64 (nulls NaN), or None when some value is not a number."""
+    import pyarrow.compute as pc
+
     try:
         values = pc.cast(column, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -186,8 +207,9 @@ def _as_float(column: pa.Array) -> np.ndarray | None:
 
 
 def _scan(path: Path, target: str, id_column: str | None, source: str,
-          spill: Path) -> tuple[list[str], dict[str, _Column], pa.ChunkedArray, int]:
-    """Pass 1: names, per-column type and counts, the typed target column, the row count.
+          spill: Path) -> tuple[list[str], dict[str, _Column], pa.ChunkedArray, int, str | None]:
+    """Pass 1: names, per-column type and counts, the typed target column, the row count, and
+    the file's sha256 (None when the file had to be read twice).
 
     First with the types pyarrow infers from the first block, keeping the parsed blocks in
     ``spill`` (Arrow IPC: the later passes read them back instead of parsing the CSV again);
@@ -228,8 +250,10 @@ def _scan(path: Path, target: str, id_column: str | None, source: str,
     raw = pa.chunked_array(targets, pa.string())
     info = columns[target]
     if info.numeric and raw.null_count < len(raw):  # as read_csv types it
+        import pyarrow.compute as pc
+
         raw = pc.cast(raw, pa.int64() if info.integer else pa.float64())
-    return names, columns, raw, rows
+    return names, columns, raw, rows, None
 
 
 class _TypesChanged(Exception):
@@ -237,18 +261,27 @@ class _TypesChanged(Exception):
 
 
 def _scan_typed(path: Path, names: list[str], target: str,
-                spill: Path) -> tuple[dict[str, _Column], pa.ChunkedArray, int]:
-    reader = _typed_reader(path)
-    with pa.OSFile(str(spill), "wb") as sink, pa.ipc.new_stream(sink, reader.schema) as out:
-        return _scan_batches(path, reader, names, target, out)
+                spill: Path) -> tuple[dict[str, _Column], pa.ChunkedArray, int, str]:
+    with _CsvBlocks(path) as blocks:
+        import pyarrow.compute  # noqa: F401  (~0.2 s to import: while the first block parses)
+
+        schema = blocks.schema()
+        for field in schema:
+            if pa.types.is_binary(field.type):
+                raise _not_utf8(path)  # pyarrow reads a column of bad UTF-8 as binary
+        with pa.OSFile(str(spill), "wb") as sink, pa.ipc.new_stream(sink, schema) as out:
+            columns, targets, rows = _scan_batches(path, blocks, names, target, out)
+        return columns, targets, rows, blocks.sha256()
 
 
-def _scan_batches(path: Path, reader: Any, names: list[str], target: str,
+def _scan_batches(path: Path, blocks: Iterator[pa.RecordBatch], names: list[str], target: str,
                   out: Any) -> tuple[dict[str, _Column], pa.ChunkedArray, int]:
+    import pyarrow.compute as pc
+
     columns = {name: _Column(name) for name in names}
     targets: list[pa.Array] = []
     rows = 0
-    for batch in _prefetch(_read_typed(path, reader)):
+    for batch in blocks:
         for name, info in columns.items():
             array = batch.column(name)
             info.nulls += array.null_count
@@ -269,30 +302,118 @@ def _scan_batches(path: Path, reader: Any, names: list[str], target: str,
     return columns, pa.chunked_array(targets), rows
 
 
-def _read_typed(path: Path, reader: Any) -> Iterator[pa.RecordBatch]:
-    while True:
+def _threads() -> int:
+    """Threads for parsing and formatting: the cores, up to 4 (each holds a block or two)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class _CsvBlocks:
+    """The typed blocks of a CSV file, parsed on every core, in file order.
+
+    The file is cut where pyarrow's own reader cuts it, at a line end (values hold no
+    newlines: ``ParseOptions.newlines_in_values`` is off). The first block is parsed with
+    the types pyarrow infers, each later one with those types: what ``pyarrow.csv.open_csv``
+    does, but several blocks at a time (its reader parses one after the other). The file's
+    bytes are hashed as they are read.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self.path = path
+        self._digest = hashlib.sha256()
+        self._handle = open(path, "rb")
+        self._carry = b""
+        self._ended = False
+        self._types: dict[str, Any] = {}
+        self._rows = 0  # data rows in the blocks handed out so far
+        self._workers = _threads()
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="smlp-parse")
+        self._pending: deque[Future[pa.Table]] = deque()
+        self._first = self._pool.submit(self._parse, self._next_bytes() or b"", True)
+        self._head: pa.Table | None = None
+
+    def __enter__(self) -> _CsvBlocks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        self._handle.close()
+
+    def schema(self) -> pa.Schema:
+        """The types inferred from the first block (with the header): every block's."""
+        self._head = self._result(self._first)
+        self._types = {field.name: field.type for field in self._head.schema}
+        self._fill()
+        return self._head.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        table = self._head if self._head is not None else self._result(self._first)
+        self._head = None
+        while True:
+            yield from table.combine_chunks().to_batches()  # one chunk already: no copy
+            self._rows += table.num_rows
+            if not self._pending:
+                return
+            table = self._result(self._pending.popleft())
+            self._fill()
+
+    def sha256(self) -> str:
+        """The file's sha256 (once every block has been read)."""
+        while self._next_bytes() is not None:
+            pass
+        return self._digest.hexdigest()
+
+    def _fill(self) -> None:
+        while len(self._pending) <= self._workers:
+            data = self._next_bytes()
+            if data is None:
+                return
+            self._pending.append(self._pool.submit(self._parse, data, False))
+
+    def _next_bytes(self) -> Any:
+        """The next block of whole lines (a memoryview), or None past the end of the file."""
+        while not self._ended:
+            block = self._handle.read(BLOCK_BYTES)
+            if not block:
+                self._ended = True
+                rest, self._carry = self._carry, b""
+                return rest or None
+            self._digest.update(block)
+            if self._carry:
+                block = self._carry + block
+            cut = block.rfind(b"\n") + 1 or block.rfind(b"\r") + 1
+            if cut:
+                self._carry = block[cut:]
+                return memoryview(block)[:cut]
+            self._carry = block  # a line longer than a block: read on
+        return None
+
+    def _parse(self, data: Any, first: bool) -> pa.Table:
+        read = pacsv.ReadOptions(use_threads=False, block_size=len(data) + 1,
+                                 column_names=None if first else list(self._types))
+        convert = pacsv.ConvertOptions(strings_can_be_null=True,
+                                       column_types=None if first else self._types)
+        return pacsv.read_csv(pa.py_buffer(data), read_options=read, convert_options=convert)
+
+    def _result(self, future: Any) -> pa.Table:
         try:
-            yield reader.read_next_batch()
-        except StopIteration:
-            return
+            return future.result()
         except pa.ArrowInvalid as exc:
-            if "conversion error" in str(exc):
+            message = str(exc).splitlines()[0]
+            if "conversion error" in message:
                 raise _TypesChanged from None
-            raise DataError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})"
-                            ) from None
+            if "UTF8" in message or "utf-8" in message.lower():
+                raise _not_utf8(self.path) from None
+            if future is not self._first:  # pyarrow counts rows from the block's start
+                message = _ROW.sub(lambda m: f"Row #{int(m[1]) + 1 + self._rows}", message)
+            raise DataError(f"{self.path}: not a readable CSV file ({message})") from None
 
 
-def _typed_reader(path: Path) -> Any:
-    try:
-        return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
-                              convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-    except (pa.ArrowInvalid, OSError) as exc:
-        message = str(exc).splitlines()[0]
-        if "conversion error" in message:
-            raise _TypesChanged from None
-        if "UTF8" in message or "utf-8" in message.lower():
-            raise _not_utf8(path) from None
-        raise DataError(f"{path}: not a readable CSV file ({message})") from None
+_ROW = re.compile(r"Row #(\d+)")
 
 
 def _split_labels(target: pa.ChunkedArray, target_name: str, problem_type: str,
@@ -300,6 +421,8 @@ def _split_labels(target: pa.ChunkedArray, target_name: str, problem_type: str,
                   source: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(problem type, keep mask over all rows, split per kept row, label value per kept row,
     classes): the same rows per split as ``prepare.prepare_table``."""
+    import pyarrow.compute as pc
+
     from smlp.data import labels as label_rules
 
     decided = label_rules.decide(target, target_name, problem_type, source)
@@ -353,7 +476,8 @@ def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFra
     keep_pandas_out()  # nothing here needs it: ~0.4 s of start-up saved
     source = str(path)
     spill = folder / "input.arrows"
-    names, columns, target_text, total = _scan(path, target, id_column, source, spill)
+    names, columns, target_text, total, source_sha256 = _scan(path, target, id_column, source,
+                                                              spill)
     if spill.exists():
         path = spill  # the parsed blocks, read back by the next two passes
     for name in names:
@@ -384,25 +508,50 @@ def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFra
             writer.discard()
         raise
     return StreamedData(schema=schema, shards={s: w.close() for s, w in writers.items()},
-                        rows=rows, dropped_rows=int(total - keep.sum()))
+                        rows=rows, dropped_rows=int(total - keep.sum()),
+                        source_sha256=source_sha256)
 
 
 def _blocks(path: Path, types: dict[str, Any], keep: np.ndarray,
-            labels: np.ndarray) -> Iterator[tuple[pa.RecordBatch, np.ndarray, slice]]:
-    """(feature batch of the kept rows, their split labels, their slice of the kept rows)."""
+            labels: np.ndarray) -> Iterator[tuple[pa.RecordBatch, np.ndarray, np.ndarray, slice]]:
+    """(feature batch, the positions in it of its kept rows, their split labels, their slice
+    of the kept rows)."""
     start = kept = 0
-    names = list(types)
     for batch in _prefetch(_typed_batches(path, types)):
-        mask = keep[start:start + batch.num_rows]
+        rows = np.flatnonzero(keep[start:start + batch.num_rows])
         start += batch.num_rows
-        count = int(mask.sum())
-        if not count:
-            continue
-        selected = pa.RecordBatch.from_arrays([batch.column(n) for n in names], names=names)
-        if count < batch.num_rows:
-            selected = selected.filter(pa.array(mask))
-        yield selected, labels[kept:kept + count], slice(kept, kept + count)
-        kept += count
+        if rows.size:
+            yield batch, rows, labels[kept:kept + rows.size], slice(kept, kept + rows.size)
+            kept += rows.size
+
+
+def _in_order(work: Any, items: Iterator[tuple[Any, ...]]) -> Iterator[Any]:
+    """``work(*item)`` for each item on ``_threads()`` threads (pyarrow's compute and numpy
+    release the GIL), the results in the items' order, a few blocks ahead at most."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    threads = _threads()
+    pending: deque[Future[Any]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="smlp-prepare") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(work, *item))
+                if len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _array(values: np.ndarray) -> pa.Array:
+    """A numpy vector as an Arrow array without a copy (``pa.array`` would import numpy.ma,
+    ~85 ms, to ask whether it is masked)."""
+    values = np.ascontiguousarray(values)
+    kind = pa.from_numpy_dtype(values.dtype)
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
 
 
 def _typed_batches(path: Path, types: dict[str, Any]) -> Iterator[pa.RecordBatch]:
@@ -422,6 +571,8 @@ def _typed_batches(path: Path, types: dict[str, Any]) -> Iterator[pa.RecordBatch
 def _as_type(column: pa.Array, kind: Any) -> pa.Array:
     """A spilled column as the pass reads it: numbers as float64, anything else as text (as
     the in-memory path casts a bool or timestamp column to make categories of it)."""
+    import pyarrow.compute as pc
+
     return column if column.type == kind else pc.cast(column, kind)
 
 
@@ -471,22 +622,20 @@ def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
 def _fit(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
          target: str, id_column: str | None, standardize: bool, seed: int,
          source: str) -> Schema:
-    """Pass 2: fill values, scaling and categories from the training rows only."""
+    """Pass 2: fill values, scaling and categories from the training rows only (each block's
+    sums on a thread, merged in input order: the same numbers as one block at a time)."""
     rng = np.random.default_rng(seed)
     moments = {n: _Moments() for n, t in types.items() if t == pa.float64()}
     counts: dict[str, dict[str, int]] = {n: {} for n, t in types.items() if t != pa.float64()}
-    for batch, split, _ in _blocks(path, types, keep, labels):
-        train = pa.array(split == 0)
-        if not pc.any(train).as_py():
-            continue
-        part = batch.filter(train)
-        for name, moment in moments.items():
-            values = to_numpy(part.column(name))
-            moment.add(values[~np.isnan(values)], rng)
-        for name, seen in counts.items():
-            labelled = pc.fill_null(part.column(name), MISSING)
-            for item in pc.value_counts(labelled).to_pylist():
-                seen[item["values"]] = seen.get(item["values"], 0) + item["counts"]
+    blocks = ((batch, rows[split == 0], list(moments), list(counts))
+              for batch, rows, split, _ in _blocks(path, types, keep, labels))
+    for numbers, texts in _in_order(_train_sums, blocks):
+        for name, (values, n, mean, m2) in numbers.items():
+            moments[name].merge(values, n, mean, m2, rng)
+        for name, pairs in texts.items():
+            seen = counts[name]
+            for value, count in pairs:
+                seen[value] = seen.get(value, 0) + count
     result: list[NumericFeature | CategoricalFeature] = []
     sampled = False
     for name in types:
@@ -508,9 +657,34 @@ def _fit(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray
                   fill_method=sampled_median() if sampled else "median")
 
 
+def _train_sums(batch: pa.RecordBatch, rows: np.ndarray, numeric: list[str],
+                categorical: list[str]) -> tuple[dict[str, tuple[np.ndarray, int, float, float]],
+                                                 dict[str, list[tuple[str, int]]]]:
+    """One block's training rows: each numeric column's values (no NaN) with their count,
+    mean and sum of squared deviations; each text column's value counts."""
+    import pyarrow.compute as pc
+
+    numbers: dict[str, tuple[np.ndarray, int, float, float]] = {}
+    texts: dict[str, list[tuple[str, int]]] = {}
+    if not rows.size:
+        return numbers, texts
+    part = batch.take(_array(rows))
+    for name in numeric:
+        values = to_numpy(part.column(name))
+        values = values[~np.isnan(values)]
+        numbers[name] = (values, *_Moments.sums(values))
+    for name in categorical:
+        counted = pc.value_counts(pc.fill_null(part.column(name), MISSING))
+        texts[name] = list(zip(counted.field("values").to_pylist(),
+                               counted.field("counts").to_pylist(), strict=True))
+    return numbers, texts
+
+
 def _one_hot_text(column: pa.Array, categories: list[str]) -> pa.Array:
     """A categorical column's one-hot fields as one text column ("0,1,0"): the bytes the CSV
     writer gives float32 0/1 fields, without formatting each field."""
+    import pyarrow.compute as pc
+
     width = len(categories)
     patterns = [",".join("1" if j == i else "0" for j in range(width)) for i in range(width)]
     patterns.append(",".join(["0"] * width))  # unseen here, or beyond the top categories
@@ -523,13 +697,15 @@ def _lines(schema: Schema, batch: pa.RecordBatch, label: np.ndarray,
            source: str) -> pa.Array:
     """The block's output lines, label first: each field cast to text as the CSV writer
     casts it (float64 label, float32 features), one-hot groups as ready-made text."""
+    import pyarrow.compute as pc
+
     from smlp.data.schema import _numeric
 
-    fields = [pc.cast(pa.array(label, pa.float64()), pa.string())]
+    fields = [pc.cast(_array(label.astype(np.float64, copy=False)), pa.string())]
     for feature in schema.features:
         column = batch.column(feature.name)
         if isinstance(feature, NumericFeature):
-            numbers = pa.array(_numeric(column, feature, source).astype(np.float32))
+            numbers = _array(_numeric(column, feature, source).astype(np.float32))
             fields.append(pc.cast(numbers, pa.string()))
         else:
             fields.append(_one_hot_text(column, feature.categories))
@@ -541,32 +717,29 @@ def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarr
            values: np.ndarray, schema: Schema, writers: dict[str, ShardWriter],
            source: str) -> dict[str, int]:
     """Pass 3: encode each block and append its rows to their split's shards (the bytes
-    ``prepare.write_split`` writes for the same rows, in input order)."""
-    from collections import deque
-    from concurrent.futures import Future, ThreadPoolExecutor
-
+    ``prepare.write_split`` writes for the same rows, in input order). Formatting numbers as
+    text is the costliest step: a block per thread, written in input order."""
     rows = dict.fromkeys(SPLITS, 0)
-
-    def flush(job: tuple[Future[pa.Array], np.ndarray]) -> None:
-        lines, split = job[0].result(), job[1]
-        for position, name in enumerate(SPLITS):
-            chosen = split == position
-            if chosen.any():
-                data, ends = _text_bytes(lines.filter(pa.array(chosen)))
+    blocks = ((schema, batch, kept, split, values[where], source)
+              for batch, kept, split, where in _blocks(path, types, keep, labels))
+    for lines, sizes in _in_order(_encode, blocks):
+        start = 0
+        for name, size in zip(SPLITS, sizes, strict=True):
+            if size:
+                data, ends = _text_bytes(lines.slice(start, size))
                 writers[name].write(data, ends)
-                rows[name] += int(chosen.sum())
-
-    # Formatting numbers as text is the costliest step: two blocks at a time (pyarrow's
-    # compute releases the GIL), written in input order.
-    pending: deque[tuple[Future[pa.Array], np.ndarray]] = deque()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="smlp-prepare") as pool:
-        for batch, split, where in _blocks(path, types, keep, labels):
-            pending.append((pool.submit(_lines, schema, batch, values[where], source), split))
-            if len(pending) > 2:
-                flush(pending.popleft())
-        while pending:
-            flush(pending.popleft())
+                rows[name] += size
+                start += size
     return rows
+
+
+def _encode(schema: Schema, batch: pa.RecordBatch, kept: np.ndarray, split: np.ndarray,
+            label: np.ndarray, source: str) -> tuple[pa.Array, list[int]]:
+    """The block's kept rows' lines grouped by split (train, validation, test), each group in
+    input order, and the groups' sizes: one ``take`` of the input, no filtering of text."""
+    order = np.argsort(split, kind="stable")
+    sizes = np.bincount(split, minlength=len(SPLITS)).tolist()
+    return _lines(schema, batch.take(_array(kept[order])), label[order], source), sizes
 
 
 def _text_bytes(array: pa.Array) -> tuple[pa.Buffer, np.ndarray]:

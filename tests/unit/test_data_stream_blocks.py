@@ -1,0 +1,82 @@
+"""The streamed prepare's first pass: blocks parsed on several threads are the blocks
+pyarrow's own reader gives, the file is hashed as it is read, and bad input still fails in
+one line naming where."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+from smlp.config.data import SplitFractions
+from smlp.data import stream
+from smlp.errors import DataError
+from tests.unit.test_data_stream import write_raw
+
+
+def _prepare(path: Path, out: Path) -> stream.StreamedData:
+    out.mkdir(exist_ok=True)
+    return stream.prepare_csv(path, "y", "id", SplitFractions(), 7, True, "auto", out)
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "none"])
+def test_blocks_hold_what_pyarrows_reader_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 ending: str) -> None:
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 4096)
+    raw = write_raw(tmp_path / "raw.csv", 2000)
+    body = raw.read_text()
+    body = body.rstrip("\n") if ending == "none" else body.replace("\n", ending)
+    raw.write_bytes(body.encode())
+    with stream._CsvBlocks(raw) as blocks:
+        schema = blocks.schema()
+        ours = pa.Table.from_batches(list(blocks), schema)
+        digest = blocks.sha256()
+    theirs = pacsv.read_csv(raw, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    assert ours.num_rows == 2000
+    assert ours.equals(theirs.cast(schema))
+    assert digest == hashlib.sha256(raw.read_bytes()).hexdigest()
+
+
+def test_the_input_is_hashed_by_the_pass_that_reads_it(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 4096)
+    raw = write_raw(tmp_path / "raw.csv", 3000)
+    assert _prepare(raw, tmp_path / "a").source_sha256 == hashlib.sha256(
+        raw.read_bytes()).hexdigest()
+    late = write_raw(tmp_path / "late.csv", 3000, empty_first=2500)  # read twice: no hash
+    assert _prepare(late, tmp_path / "b").source_sha256 is None
+
+
+def test_bad_utf8_in_the_first_block_names_the_line(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow types a first block's column of bad UTF-8 as binary: refused like any
+    non-UTF-8 file, not a traceback from a later cast."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 4096)
+    raw = write_raw(tmp_path / "raw.csv", 3000)
+    lines = raw.read_bytes().split(b"\n")
+    fields = lines[3].split(b",")
+    fields[4] = b"M\xfcnchen"
+    lines[3] = b",".join(fields)
+    raw.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError, match=r"raw.csv:4: not UTF-8 text \(byte 0xfc\)"):
+        _prepare(raw, tmp_path / "out")
+
+
+def test_a_short_row_in_a_later_block_is_named_by_its_row(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """pyarrow numbers the rows of the block it parses; the error counts them from the
+    file's first line, as ``read_csv`` over the whole file does."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 4096)
+    raw = write_raw(tmp_path / "raw.csv", 3000)
+    lines = raw.read_text().split("\n")
+    lines[2500] = "2499,1"  # line 2501: the header is row 1
+    raw.write_text("\n".join(lines))
+    with pytest.raises(pa.ArrowInvalid, match=r"Row #2501: Expected 6 columns, got 2"):
+        pacsv.read_csv(raw, read_options=pacsv.ReadOptions(use_threads=False))
+    with pytest.raises(DataError, match=r"raw.csv: not a readable CSV file \(CSV parse error: "
+                                        r"Row #2501: Expected 6 columns, got 2: 2499,1\)"):
+        _prepare(raw, tmp_path / "out")
