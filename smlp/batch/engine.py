@@ -26,19 +26,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-import pyarrow as pa
 
-from smlp.arrays import keep_pandas_out, strings, text
+from smlp.batch.few_rows import QUICK_ROWS
 from smlp.batch.jsonpath import ColumnPath, parse_path
 from smlp.batch.options import BatchOptions, BatchResult, RowEncoder, UnseenCounts, merge_unseen
 from smlp.batch.output import PREDICTION
-from smlp.batch.reader import Block, FilePlan, parse_block, plan_file, read_blocks
+from smlp.batch.reader import Block, FilePlan, load_arrow, parse_block, plan_file, read_blocks
 from smlp.errors import DataError
 from smlp.fileio import temp_path_for
 from smlp.number_text import arrow_texts
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MIB = 1 << 20
 DEFAULT_BLOCK_SIZE = 16 * MIB  # ~190k rows of 8 floats: amortises per-call costs; see benchmark
@@ -66,7 +68,6 @@ def run_batch(
     (default: the usable cores, see ``usable_cores``). Neither changes the output.
     """
     started = time.perf_counter()
-    keep_pandas_out()
     input_filter = parse_path(options.input_filter, "transform.input_filter")
     output_filter = parse_path(options.output_filter, "transform.output_filter")
     files = input_files(Path(input_path))
@@ -275,7 +276,7 @@ class _Task:
     def _run(self) -> _Done:
         block = parse_block(self.plan, self.offset, self.data)
         self.data = bytearray()  # the block's text is parsed: let it go
-        buffers: list[pa.Buffer] = []
+        buffers: list[bytes | pa.Buffer] = []
         if block.rows:
             if self.turns is None:
                 predictions = _predict(self.plan, self.job.predict, block)
@@ -293,7 +294,7 @@ class _Done:
     offset: int
     nbytes: int
     rows: int
-    buffers: list[pa.Buffer]
+    buffers: list[bytes | pa.Buffer]
     unseen: UnseenCounts
 
 
@@ -377,17 +378,20 @@ def _predict(plan: FilePlan, predict: Predict, block: Block) -> dict[str, np.nda
 
 
 def _format(plan: FilePlan, block: Block, outputs: dict[str, np.ndarray]
-            ) -> Iterator[pa.Buffer]:
+            ) -> Iterator[bytes | pa.Buffer]:
     """The block's output lines as text buffers: the plan's fields joined by commas."""
     quick = _quick_lines(plan, block, outputs)
     if quick is not None:
         yield quick
         return
+    pa, _ = load_arrow()
     import pyarrow.compute as pc  # ~75 ms to import: only for blocks past the quick path
+
+    from smlp.arrays import strings, text
 
     values = {name: pa.array(value).cast(pa.string()) for name, value in outputs.items()}
     fields: list[pa.Array | pa.ChunkedArray] = [
-        values[f.value] if f.column is None else block.text[f.column]
+        values[f.value] if f.column is None else _arrow_text(block.text[f.column])
         for f in plan.output.fields
     ]
     if not fields:
@@ -399,27 +403,58 @@ def _format(plan: FilePlan, block: Block, outputs: dict[str, np.ndarray]
         yield _text_bytes(chunk)
 
 
+def _arrow_text(column: Any) -> Any:
+    """An input column as Arrow text: a few rows read in Python hold theirs in a list."""
+    if isinstance(column, list):
+        from smlp.arrays import strings
+
+        return strings(column)
+    return column
+
+
 def _quick_lines(plan: FilePlan, block: Block, outputs: dict[str, np.ndarray]
-                 ) -> pa.Buffer | None:
+                 ) -> bytes | None:
     """A few rows' lines in Python, the same bytes as the Arrow path; None: use Arrow.
 
-    A 10-row transform otherwise imports ``pyarrow.compute`` (a sixth of its start-up) to
+    A small transform otherwise imports ``pyarrow.compute`` (a sixth of its start-up) to
     cast and join a few values; ``arrow_texts`` writes floats as Arrow's cast does.
     """
     columns: list[list[str]] = []
     for f in plan.output.fields:
         if f.column is None:
-            texts = arrow_texts(outputs[f.value])
+            texts = _value_texts(outputs[f.value])
         else:
             column = block.text[f.column]
-            texts = None if column.null_count else column.to_pylist()
+            if isinstance(column, list):  # read in Python: the cells as written
+                texts = column
+            else:
+                texts = None if column.null_count else column.to_pylist()
         if texts is None or len(texts) != block.rows:
             return None
         columns.append(texts)
     if not columns:
-        return pa.py_buffer(b"\n" * block.rows)
+        return b"\n" * block.rows
     lines = [",".join(row) + "\n" for row in zip(*columns, strict=True)]
-    return pa.py_buffer("".join(lines).encode())
+    return "".join(lines).encode()
+
+
+def _value_texts(values: np.ndarray) -> list[str] | None:
+    """Up to QUICK_ROWS model outputs as Arrow's cast to string writes them; None: use Arrow.
+
+    Floats through ``arrow_texts``; integers as their digits; text (a classifier's labels, or
+    its probabilities already written as one field) as it is.
+    """
+    texts = arrow_texts(values, QUICK_ROWS)
+    if texts is not None or not isinstance(values, np.ndarray) or values.ndim != 1 \
+            or values.size > QUICK_ROWS:
+        return texts
+    if values.dtype.kind in "iu":
+        return [str(value) for value in values.tolist()]
+    if values.dtype.kind in "OU":
+        items = values.tolist()
+        if all(type(item) is str for item in items):
+            return items
+    return None
 
 
 def _text_bytes(array: pa.Array) -> pa.Buffer:

@@ -1,12 +1,13 @@
 """Turning one CSV file into parsed blocks: features for the model, text for the joined output.
 
-Only imported on the transform path, so pyarrow and numpy are imported at the top.
-
 The file is cut into byte blocks at newlines (SageMaker's ``SplitType=Line`` splits there too,
 quotes or not) and each block is parsed by ``pyarrow.csv.read_csv``: feature columns straight
 to float32, columns the output keeps as strings (their text as written), other columns not at
 all. Cutting the blocks ourselves keeps memory bounded by the block size and lets errors name
 a line number.
+
+A block of a few plain rows (smlp.batch.few_rows) is parsed in Python to the same values
+instead, so a small transform never imports pyarrow (~55 ms); anything else goes to Arrow.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pcsv
 
-from smlp.arrays import strings, text, to_numpy
+from smlp.batch.few_rows import split_rows
 from smlp.batch.jsonpath import ColumnPath
 from smlp.batch.options import (
     BatchOptions,
@@ -33,37 +33,65 @@ from smlp.batch.options import (
 )
 from smlp.batch.output import OutputPlan, output_plan
 from smlp.errors import SchemaMismatchError
+from smlp.number_text import ARROW_NULLS, arrow_float32, arrow_float64
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
 
 _BAD_VALUE = re.compile(r"In CSV column #(\d+): .*invalid value '(.*)'$", re.DOTALL)
 _BAD_CAST = re.compile(r"Failed to parse string: '(.*)' as a scalar", re.DOTALL)
 _BAD_WIDTH = re.compile(r"Expected (\d+) columns, got (\d+)")
 _EMPTY_LINES = (b"\n", b"\r\n", b"\r")
-_NULLS = pcsv.ConvertOptions().null_values
+
+
+_ARROW: list[tuple[Any, Any]] = []
+
+
+def load_arrow() -> tuple[Any, Any]:
+    """pyarrow and its CSV reader, imported when a block first needs them, with pandas kept
+    out of pyarrow's first array (smlp.arrays.keep_pandas_out)."""
+    if not _ARROW:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        from smlp.arrays import keep_pandas_out
+
+        keep_pandas_out()
+        _ARROW.append((pa, pcsv))
+    return _ARROW[0]
 
 
 @dataclass
 class Block:
-    """One parsed block; ``text`` holds the columns the output needs, by name."""
+    """One parsed block; ``text`` holds the columns the output needs, by name (Arrow arrays,
+    or lists of str for a block parsed in Python)."""
 
     offset: int
     nbytes: int
     rows: int
     features: np.ndarray
-    text: dict[str, pa.ChunkedArray]
+    text: dict[str, Any]
     unseen: UnseenCounts = field(default_factory=dict)  # the engine adds them up, in order
 
 
 @dataclass
 class FilePlan:
-    """How to parse every block of one file, decided from its first line."""
+    """How to parse every block of one file, decided from its first line.
+
+    ``types`` says how Arrow reads each column it reads (``float32``, ``float64``,
+    ``string``); the Arrow options are built from it only when a block needs Arrow.
+    """
 
     path: Path
     names: list[str]
     n_features: int
-    convert: pcsv.ConvertOptions
     features: list[str] = field(default_factory=list)  # headerless: feature columns, in order
     cast: frozenset[str] = frozenset()  # feature columns read as text (the output keeps them)
-    text_convert: pcsv.ConvertOptions | None = None  # encoder + join: second, all-text parse
+    types: dict[str, Any] = field(default_factory=dict)
+    include: list[str] | None = None  # the columns Arrow reads (None: every one)
+    nullable_text: bool = False  # text cells in ARROW_NULLS read as null
+    text_columns: list[str] | None = None  # encoder + join: second, all-text parse
     output: OutputPlan = field(default_factory=lambda: OutputPlan([], header=False))
     encoder: RowEncoder | None = None
     unseen: UnseenCounts | None = None  # the run's counts, when the encoder is asked to count
@@ -71,7 +99,27 @@ class FilePlan:
 
     @property
     def read_options(self) -> pcsv.ReadOptions:
+        _, pcsv = load_arrow()
         return pcsv.ReadOptions(column_names=self.names)
+
+    @cached_property
+    def convert(self) -> pcsv.ConvertOptions:
+        pa, pcsv = load_arrow()
+        types = {name: pa.type_for_alias(kind) if isinstance(kind, str) else kind
+                 for name, kind in self.types.items()}
+        if self.include is None:
+            return pcsv.ConvertOptions(column_types=types, strings_can_be_null=self.nullable_text)
+        return pcsv.ConvertOptions(column_types=types, include_columns=self.include,
+                                   strings_can_be_null=self.nullable_text)
+
+    @cached_property
+    def text_convert(self) -> pcsv.ConvertOptions | None:
+        if self.text_columns is None:
+            return None
+        pa, pcsv = load_arrow()
+        return pcsv.ConvertOptions(
+            column_types={name: pa.string() for name in self.text_columns},
+            include_columns=self.text_columns, strings_can_be_null=False)
 
 
 def plan_file(
@@ -96,24 +144,15 @@ def plan_file(
         first = handle.readline()
     if not first:
         return None
-    try:
-        row = pcsv.read_csv(
-            pa.py_buffer(first),
-            read_options=pcsv.ReadOptions(autogenerate_column_names=encoder is None),
-            convert_options=pcsv.ConvertOptions(strings_can_be_null=False),
-        )
-    except pa.ArrowInvalid as exc:
-        reason = str(exc).splitlines()[0]
-        raise SchemaMismatchError(f"{path}: cannot parse the first row as CSV: {reason}") from exc
-    width = row.num_columns
+    names = _first_row(path, first, encoder is None)
+    width = len(names)
     if encoder is None:
         names = [f"c{i}" for i in range(width)]
         carry, start = first, skipped
     else:
-        names = row.column_names
         carry, start = b"", skipped + len(first)
     output = output_plan(path, names, encoder is not None, options, output_filter)
-    plan = FilePlan(path, names, n_features, pcsv.ConvertOptions(), output=output)
+    plan = FilePlan(path, names, n_features, output=output)
     if encoder is None:
         _plan_features(plan, width, input_filter, output.input_columns)
     else:
@@ -122,6 +161,24 @@ def plan_file(
             plan.unseen = {} if unseen is None else unseen
             plan.refuse_unseen = options.unseen_categories == "error"
     return plan, carry, start
+
+
+def _first_row(path: Path, first: bytes, headerless: bool) -> list[str]:
+    """The first row's cells: the header's names (or, headerless, one cell per column)."""
+    rows = split_rows(first)
+    if rows and (headerless or all(rows[0]) and len(set(rows[0])) == len(rows[0])):
+        return rows[0]
+    pa, pcsv = load_arrow()
+    try:
+        row = pcsv.read_csv(
+            pa.py_buffer(first),
+            read_options=pcsv.ReadOptions(autogenerate_column_names=headerless),
+            convert_options=pcsv.ConvertOptions(strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        reason = str(exc).splitlines()[0]
+        raise SchemaMismatchError(f"{path}: cannot parse the first row as CSV: {reason}") from exc
+    return row.column_names
 
 
 def _plan_features(plan: FilePlan, width: int, path_filter: ColumnPath, text: set[str]) -> None:
@@ -136,35 +193,36 @@ def _plan_features(plan: FilePlan, width: int, path_filter: ColumnPath, text: se
         )
     plan.features = [plan.names[i] for i in idx]
     plan.cast = frozenset(text.intersection(plan.features))
-    types = {name: pa.float32() for name in plan.features}
-    types.update({name: pa.string() for name in text})
-    plan.convert = pcsv.ConvertOptions(
-        column_types=types,
-        include_columns=[name for name in plan.names if name in types],
-        strings_can_be_null=False,
-    )
+    plan.types = dict.fromkeys(plan.features, "float32")
+    plan.types.update(dict.fromkeys(text, "string"))
+    plan.include = [name for name in plan.names if name in plan.types]
 
 
 def _plan_encoder(plan: FilePlan, encoder: RowEncoder, text: set[str]) -> None:
-    types = dict(encoder.column_types())
-    missing = [name for name in types if name not in plan.names]
+    kinds = _column_kinds(encoder)
+    missing = [name for name in kinds if name not in plan.names]
     if missing:
         raise SchemaMismatchError(
             f"{plan.path}: header lacks column(s) {', '.join(missing)}; "
             f"it has {', '.join(plan.names)}"
         )
-    for name in plan.names:
-        types.setdefault(name, pa.string())
+    plan.types = {name: kinds.get(name, "string") for name in plan.names}
     plan.encoder = encoder
     # Empty and NA cells arrive as nulls, as when smlp prepared the training data, so the
     # encoder sees missing values the same way; the joined text is parsed separately.
-    plan.convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    plan.nullable_text = True
     if text:
-        plan.text_convert = pcsv.ConvertOptions(
-            column_types={name: pa.string() for name in text},
-            include_columns=[name for name in plan.names if name in text],
-            strings_can_be_null=False,
-        )
+        plan.text_columns = [name for name in plan.names if name in text]
+
+
+def _column_kinds(encoder: RowEncoder) -> dict[str, Any]:
+    """The encoder's columns and how Arrow reads them: ``float64`` or ``string`` from an
+    encoder that says so without pyarrow (smlp's Schema), else its Arrow types."""
+    kinds = getattr(encoder, "column_kinds", None)
+    if kinds is not None:
+        return dict(kinds())
+    load_arrow()
+    return dict(encoder.column_types())
 
 
 def read_blocks(
@@ -197,13 +255,17 @@ def read_blocks(
 
 def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
     """Parse one block into the model's features and the output's text columns."""
+    few = _parse_few(plan, offset, data)
+    if few is not None:
+        return few
+    pa, pcsv = load_arrow()
     try:
         table = pcsv.read_csv(
             pa.py_buffer(data), read_options=plan.read_options, convert_options=plan.convert
         )
     except pa.ArrowInvalid as exc:
         raise _parse_error(plan, exc, offset, data) from exc
-    text: dict[str, pa.ChunkedArray] = {}
+    text: dict[str, Any] = {}
     unseen: UnseenCounts = {}
     if plan.encoder is None:
         # One pass from columns to a row-major float32 matrix, the layout predict wants.
@@ -220,6 +282,55 @@ def parse_block(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block:
     return Block(offset, len(data), table.num_rows, features, text, unseen)
 
 
+def _parse_few(plan: FilePlan, offset: int, data: bytes | bytearray) -> Block | None:
+    """A block of a few plain rows parsed in Python, to the values Arrow would give; None
+    (use Arrow) for anything else, including every row Arrow would refuse."""
+    rows = split_rows(data, len(plan.names))
+    if not rows:
+        return None
+    cells = dict(zip(plan.names, zip(*rows, strict=True), strict=True))
+    unseen: UnseenCounts = {}
+    if plan.encoder is None:
+        vectors = [_floats(cells[name], arrow_float32) for name in plan.features]
+        if any(vector is None for vector in vectors):
+            return None
+        features = np.ascontiguousarray(
+            np.array(vectors, dtype=np.float32).T.reshape(len(rows), len(vectors)))
+    else:
+        encode_rows = getattr(plan.encoder, "encode_rows", None)
+        if encode_rows is None:
+            return None
+        columns: dict[str, list[Any]] = {}
+        for name, kind in plan.types.items():
+            if kind == "float64":
+                floats = _floats(cells[name], arrow_float64)
+                if floats is None:
+                    return None
+                columns[name] = floats
+            elif kind == "string":
+                columns[name] = [None if cell in ARROW_NULLS else cell for cell in cells[name]]
+            else:
+                return None
+        counting = plan.unseen is not None
+        try:
+            encoded = encode_rows(columns, len(rows), unseen=unseen if counting else None)
+        except SchemaMismatchError as exc:
+            raise SchemaMismatchError(f"{plan.path}: {str(exc).removeprefix('input: ')}") from None
+        features = _checked(plan, encoded, len(rows), unseen)
+    text = {name: list(cells[name]) for name in plan.output.input_columns}
+    return Block(offset, len(data), len(rows), features, text, unseen)
+
+
+def _floats(cells: tuple[str, ...], convert: Any) -> list[float] | None:
+    values = []
+    for cell in cells:
+        value = convert(cell)
+        if value is None:
+            return None
+        values.append(value)
+    return values
+
+
 def _as_written(plan: FilePlan, table: pa.Table, data: bytes | bytearray
                 ) -> dict[str, pa.ChunkedArray]:
     """The columns the output copies, as the text written in the file.
@@ -228,6 +339,7 @@ def _as_written(plan: FilePlan, table: pa.Table, data: bytes | bytearray
     so only numbers and columns with cells read as null (empty, ``NA``, ...) take the second,
     all-text parse of the block.
     """
+    pa, pcsv = load_arrow()
     text: dict[str, pa.ChunkedArray] = {}
     rest: list[str] = []
     for name in plan.output.input_columns:
@@ -237,10 +349,10 @@ def _as_written(plan: FilePlan, table: pa.Table, data: bytes | bytearray
         else:
             rest.append(name)
     if rest:
-        assert plan.text_convert is not None
+        assert plan.text_columns is not None
         convert = pcsv.ConvertOptions(
             column_types={name: pa.string() for name in rest},
-            include_columns=[name for name in plan.text_convert.include_columns if name in rest],
+            include_columns=[name for name in plan.text_columns if name in rest],
             strings_can_be_null=False,
         )
         strings = pcsv.read_csv(pa.py_buffer(data), read_options=plan.read_options,
@@ -251,13 +363,16 @@ def _as_written(plan: FilePlan, table: pa.Table, data: bytes | bytearray
 
 def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:
     """A feature column as a float32 vector, missing values as NaN."""
+    from smlp.arrays import strings, to_numpy
+
+    pa, _ = load_arrow()
     if name in plan.cast:
         try:
             column = column.cast(pa.float32())
         except pa.ArrowInvalid:
             import pyarrow.compute as pc  # off the common path: ~75 ms to import
 
-            nulls = pc.is_in(column, value_set=strings(_NULLS))
+            nulls = pc.is_in(column, value_set=strings(sorted(ARROW_NULLS)))
             try:
                 column = pc.if_else(nulls, None, column).cast(pa.float32())
             except pa.ArrowInvalid as exc:
@@ -275,6 +390,7 @@ def _as_float(plan: FilePlan, name: str, column: pa.ChunkedArray) -> np.ndarray:
 def _encode(plan: FilePlan, table: pa.Table, found: UnseenCounts) -> np.ndarray:
     """The block's feature matrix; adds the categories the encoder did not know to ``found``."""
     assert plan.encoder is not None
+    pa, _ = load_arrow()
     batch = pa.RecordBatch.from_arrays(
         [col.combine_chunks() for col in table.columns], names=table.column_names
     )
@@ -285,13 +401,19 @@ def _encode(plan: FilePlan, table: pa.Table, found: UnseenCounts) -> np.ndarray:
             encoded = plan.encoder.encode(batch, unseen=found)  # type: ignore[call-arg]
     except SchemaMismatchError as exc:  # the encoder knows columns, the engine knows the file
         raise SchemaMismatchError(f"{plan.path}: {str(exc).removeprefix('input: ')}") from None
+    return _checked(plan, encoded, table.num_rows, found)
+
+
+def _checked(plan: FilePlan, encoded: Any, rows: int, found: UnseenCounts) -> np.ndarray:
+    """The encoder's matrix as float32, refused when it has the wrong shape or (by policy)
+    when the block had categories the model was not trained on."""
     if found and plan.refuse_unseen:
         _refuse_unseen(plan, found)
     features = np.ascontiguousarray(encoded, dtype=np.float32)
-    if features.ndim != 2 or features.shape != (table.num_rows, plan.n_features):
+    if features.ndim != 2 or features.shape != (rows, plan.n_features):
         raise SchemaMismatchError(
-            f"{plan.path}: the recorded schema encodes {table.num_rows} rows into shape "
-            f"{features.shape}; the model expects ({table.num_rows}, {plan.n_features})"
+            f"{plan.path}: the recorded schema encodes {rows} rows into shape "
+            f"{features.shape}; the model expects ({rows}, {plan.n_features})"
         )
     return features
 
@@ -308,6 +430,8 @@ def _quote(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Re-quote fields the CSV parse unquoted, so the joined row is valid CSV again."""
     import pyarrow.compute as pc  # only for input with quotes: ~75 ms to import
 
+    from smlp.arrays import text
+
     needs = pc.match_substring_regex(column, r'[,"\r\n]')
     if not pc.any(needs).as_py():
         return column
@@ -321,6 +445,7 @@ def _parse_error(
     plan: FilePlan, exc: pa.ArrowInvalid, offset: int, data: bytes | bytearray
 ) -> Exception:
     """Translate pyarrow's message into one line naming the file, and line or column."""
+    pa, _ = load_arrow()
     message = str(exc)
     match = _BAD_VALUE.search(message)
     if match:

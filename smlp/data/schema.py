@@ -80,6 +80,10 @@ class Schema(BaseModel):
             f.name: pa.float64() if f.kind == "numeric" else pa.string() for f in self.features
         }
 
+    def column_kinds(self) -> dict[str, str]:
+        """``column_types`` by name (``float64``, ``string``), for a reader without pyarrow."""
+        return {f.name: "float64" if f.kind == "numeric" else "string" for f in self.features}
+
     def encode(self, batch: Any, source: str = "input",
                unseen: dict[str, dict[str | None, int]] | None = None) -> Any:
         """Encode a pyarrow Table/RecordBatch of raw columns into a float32 feature matrix.
@@ -87,19 +91,29 @@ class Schema(BaseModel):
         With ``unseen``, add to it per column the categories no training row had (or beyond
         the top ``MAX_CATEGORIES``), which encode as all zeros: transform reports them.
         """
+        return self._encode(set(batch.schema.names), batch.num_rows, batch.column, source,
+                            unseen)
+
+    def encode_rows(self, columns: dict[str, list[Any]], rows: int, source: str = "input",
+                    unseen: dict[str, dict[str | None, int]] | None = None) -> Any:
+        """``encode`` for a few rows read in Python (smlp.batch.few_rows), the same matrix and
+        counts: numeric columns as floats (NaN: missing), text columns as str or None."""
+        return self._encode(set(columns), rows, columns.__getitem__, source, unseen)
+
+    def _encode(self, names: set[str], rows: int, column_of: Any, source: str,
+                unseen: dict[str, dict[str | None, int]] | None) -> Any:
         import numpy as np
 
-        names = set(batch.schema.names)
         missing = [f.name for f in self.features if f.name not in names]
         if missing:
             raise SchemaMismatchError(
                 f"{source}: missing column(s) {', '.join(missing)}; the schema expects "
                 + ", ".join(f.name for f in self.features)
             )
-        out = np.empty((batch.num_rows, self.n_features), dtype=np.float32)
+        out = np.empty((rows, self.n_features), dtype=np.float32)
         position = 0
         for feature in self.features:
-            column = batch.column(feature.name)
+            column = column_of(feature.name)
             if isinstance(feature, NumericFeature):
                 out[:, position] = _numeric(column, feature, source)
                 position += 1
@@ -130,8 +144,12 @@ def _numeric(column: Any, feature: NumericFeature, source: str) -> Any:
 
 def _float64(column: Any) -> Any:
     """A float, or null-free integer, column as float64 values without ``pyarrow.compute``;
-    None otherwise, or when an integer is past 2**53 (where Arrow's cast refuses it)."""
+    None otherwise, or when an integer is past 2**53 (where Arrow's cast refuses it). A list
+    (``encode_rows``) holds floats already."""
     import numpy as np
+
+    if isinstance(column, list):
+        return np.array(column, dtype=np.float64)
     import pyarrow as pa
 
     from smlp.arrays import to_numpy
@@ -167,6 +185,8 @@ _QUICK_ONE_HOT_ROWS = 1024  # up to this, a text column one-hot encodes in Pytho
 
 def _one_hot(column: Any, categories: list[str],
              unseen: dict[str | None, int] | None = None) -> Any:
+    if isinstance(column, list):  # ``encode_rows``: text already in Python
+        return _one_hot_quick(column, categories, unseen)
     import numpy as np
     import pyarrow as pa
 
