@@ -13,8 +13,11 @@ maximum is that child's). Timings are the best of ``--repeat`` runs: the machine
 (and the first transform writes the bytecode cache). Set ``PYTHONPATH`` to another checkout to
 measure it with the same script (how the "before" numbers were taken).
 
-Prepare also prints the shards each split was written as (``--shard-mb`` sets
-``data.shard_mb``).
+Prepare runs alternate with their floor's (a busy neighbour slows both alike); each run's time
+is printed, with the fastest runs' CPU time (user + system, all threads) and the load average:
+on a machine whose cores are all busy the time ratio tends to the CPU ratio, as neither
+process gets more than its share of the cores. Prepare also prints the shards each split was
+written as (``--shard-mb`` sets ``data.shard_mb``).
 
     python benchmarks/scale.py [--rows 1000000,3000000] [--repeat 2] [--skip-prepare]
                                [--shard-mb 64]
@@ -45,6 +48,7 @@ FLOOR_CODE = ("import sys; sys.modules['sklearn'] = None; import xgboost")
 class Measured:
     seconds: float
     peak_mib: float
+    cpu_seconds: float = 0.0  # user + system, every thread (with /usr/bin/time only)
 
 
 def write_raw(path: Path, rows: int, seed: int = 0) -> None:
@@ -93,10 +97,12 @@ def run_child(command: list[str], cwd: Path | None = None) -> Measured:
     if TIME:
         with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
             started = time.perf_counter()
-            subprocess.run([TIME, "-f", "%M", "-o", rss.name, *command], cwd=cwd, env=env,
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run([TIME, "-f", "%U %S %M", "-o", rss.name, *command], cwd=cwd,
+                           env=env, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
             seconds = time.perf_counter() - started
-            return Measured(seconds, int(rss.read().split()[-1]) / 1024)  # KiB
+            user, system, kib = rss.read().split()[-3:]
+            return Measured(seconds, int(kib) / 1024, float(user) + float(system))
     # Without /usr/bin/time: a fresh measuring interpreter per command, so RUSAGE_CHILDREN's
     # maximum is this one command's.
     probe = ("import json,resource,subprocess,sys,time\n"
@@ -120,6 +126,12 @@ def best(command: list[str], repeat: int, cwd: Path | None = None,
             subprocess.run(before, check=True, cwd=cwd, capture_output=True, env=child_env())
         runs.append(run_child(command, cwd))
     return Measured(min(r.seconds for r in runs), max(r.peak_mib for r in runs))
+
+
+def fastest(runs: list[Measured]) -> Measured:
+    """The fastest run's time and CPU, with the largest peak RSS of all runs."""
+    quick = min(runs, key=lambda r: r.seconds)
+    return Measured(quick.seconds, max(r.peak_mib for r in runs), quick.cpu_seconds)
 
 
 ARROW_FLOOR = """
@@ -149,16 +161,26 @@ def bench_prepare(workdir: Path, rows: int, repeat: int,
     project.mkdir(exist_ok=True)
     if shard_mb is not None:
         (project / "smlp.yaml").write_text(f"data: {{shard_mb: {shard_mb}}}\n")
-    floor = best([sys.executable, "-c", ARROW_FLOOR, str(raw), str(workdir / "copy.csv")],
-                 repeat)
-    ours = best([SMLP, "data", "prepare", "--input", str(raw), "--target", "y",
-                 "--id-column", "id", "--store", str(project / "store")], repeat, cwd=project)
+    floor_command = [sys.executable, "-c", ARROW_FLOOR, str(raw), str(workdir / "copy.csv")]
+    command = [SMLP, "data", "prepare", "--input", str(raw), "--target", "y", "--id-column",
+               "id", "--store", str(project / "store")]
+    floors, runs = [], []
+    load = os.getloadavg()[0]
+    for _ in range(repeat):  # interleaved: the shared machine's load hits both alike
+        floors.append(run_child(floor_command))
+        shutil.rmtree(project / "store", ignore_errors=True)
+        runs.append(run_child(command, project))
+    floor, ours = fastest(floors), fastest(runs)
     print(f"prepare {rows:,} rows ({size:.0f} MiB CSV): smlp {ours.seconds:.2f} s, "
           f"{ours.peak_mib:.0f} MiB peak; pyarrow read+write {floor.seconds:.2f} s, "
           f"{floor.peak_mib:.0f} MiB peak; time ratio {ours.seconds / floor.seconds:.2f} "
           f"(target <= 2) {'OK' if ours.seconds <= 2 * floor.seconds else 'MISSED'}; "
           f"peak {ours.peak_mib:.0f} MiB (target < 1024) "
           f"{'OK' if ours.peak_mib < 1024 else 'MISSED'}")
+    print(f"  each run (s): smlp {', '.join(f'{r.seconds:.2f}' for r in runs)}; pyarrow "
+          f"{', '.join(f'{r.seconds:.2f}' for r in floors)}; CPU (user+sys, fastest runs): smlp "
+          f"{ours.cpu_seconds:.2f} s, pyarrow {floor.cpu_seconds:.2f} s; load average "
+          f"{load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"  shards (data.shard_mb {shard_mb or 64}, largest shown): "
           + shards_written(project / "store"))
     shutil.rmtree(project, ignore_errors=True)
