@@ -96,9 +96,7 @@ def prepare(config: Config, store: Store, input_path: Path, target: str,
     """Read the user's CSV/Parquet, split, fit the schema on train, write everything."""
     load_manifest(store)  # an unreadable manifest fails here, before anything is written
     data = config.data
-    parameters = {"input": str(input_path), "target": target, "id_column": id_column,
-                  "seed": data.seed, "splits": data.splits.model_dump(),
-                  "standardize": data.standardize, "problem_type": data.problem_type}
+    parameters = prepare_parameters(config, str(input_path), target, id_column)
     command = f"smlp data prepare --input {input_path} --target {target}"
     with record_stage(store, "data", command, parameters) as record:
         from smlp.data import stream
@@ -111,9 +109,7 @@ def prepare(config: Config, store: Store, input_path: Path, target: str,
         prepared = prepare_table(table, target, id_column, data.splits, data.seed,
                                  data.standardize, source=str(input_path),
                                  problem_type=data.problem_type)
-        if prepared.dropped_rows:
-            events(Event("info", f"dropped {prepared.dropped_rows:,} rows with no {target}"))
-        say_problem(prepared.schema, events)
+        say_prepared(prepared.schema, prepared.dropped_rows, events)
         return _publish(store, prepared, record, config, events)
 
 
@@ -134,11 +130,7 @@ def _prepare_streaming(config: Config, store: Store, input_path: Path, target: s
             raise
         # The first pass hashed the file as it read it (a second read costs ~0.1 s per 80 MB).
         record.inputs["source"] = _source_artifact(input_path, streamed.source_sha256)
-        if streamed.dropped_rows:
-            events(Event("info", f"dropped {streamed.dropped_rows:,} rows with no {target}"))
-        if streamed.schema.fill_method != "median":
-            events(Event("info", f"fill values: {streamed.schema.fill_method}"))
-        say_problem(streamed.schema, events)
+        say_prepared(streamed.schema, streamed.dropped_rows, events)
         return _upload_and_publish(store, streamed.schema, streamed.shards, record, events)
 
 
@@ -152,6 +144,26 @@ def min_shards(config: Config) -> dict[str, int]:
 
 def shard_bytes(config: Config) -> int:
     return int(config.data.shard_mb * (1 << 20))
+
+
+def prepare_parameters(config: Config, input: str, target: str,
+                       id_column: str | None) -> dict[str, Any]:
+    """The parameters every ``data prepare`` records (one on SageMaker adds where it ran)."""
+    data = config.data
+    return {"input": input, "target": target, "id_column": id_column, "seed": data.seed,
+            "splits": data.splits.model_dump(), "standardize": data.standardize,
+            "problem_type": data.problem_type}
+
+
+def say_prepared(schema: Any, dropped_rows: int, events: EventSink) -> None:
+    """What every prepare (local, streamed, on SageMaker Processing) says about the data it
+    made: rows dropped for want of a target, the problem type, how fill values were found
+    when they are not exact medians."""
+    if dropped_rows:
+        events(Event("info", f"dropped {dropped_rows:,} rows with no {schema.target}"))
+    say_problem(schema, events)
+    if schema.fill_method != "median":
+        events(Event("info", f"fill values: {schema.fill_method}"))
 
 
 def say_problem(schema: Any, events: EventSink) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from smlp.config import Config
-from smlp.events import Event, EventSink, ignore
+from smlp.events import EventSink, ignore
 from smlp.manifest import DataRecord, load_manifest, record_stage
 from smlp.store import Store
 
@@ -25,6 +25,7 @@ def prepare_on_sagemaker(config: Config, store: Store, backend: Any, input_uri: 
     from smlp.errors import BackendError, ConfigError
     from smlp.fileio import sha256_bytes
     from smlp.naming import job_name
+    from smlp.stages.data import prepare_parameters
 
     if not input_uri.startswith("s3://"):
         raise ConfigError(f"--input {input_uri}: the sagemaker backend prepares data already "
@@ -40,9 +41,7 @@ def prepare_on_sagemaker(config: Config, store: Store, backend: Any, input_uri: 
         splits=(data.splits.train, data.splits.validation, data.splits.test),
         standardize=data.standardize, problem_type=data.problem_type,
         shard_mb=data.shard_mb, version=version, settings=settings)
-    parameters = {"input": input_uri, "target": target, "id_column": id_column,
-                  "seed": data.seed, "splits": data.splits.model_dump(),
-                  "standardize": data.standardize, "problem_type": data.problem_type,
+    parameters = {**prepare_parameters(config, input_uri, target, id_column),
                   "backend": "sagemaker", "instance_type": settings.instance_type,
                   "instance_count": settings.instance_count}
     command = f"smlp data prepare --input {input_uri} --target {target} --backend sagemaker"
@@ -60,18 +59,13 @@ def _publish(store: Store, result: Any, version: str, record: Any,
              events: EventSink) -> DataRecord:
     from smlp.data.schema import Schema
     from smlp.errors import IntegrityError
-    from smlp.stages.data import SPLITS, ShardInfo, publish_shards, say_problem, shard_key
+    from smlp.stages.data import SPLITS, ShardInfo, publish_shards, say_prepared, shard_key
 
     try:
         schema = Schema.model_validate_json(result.schema)
     except ValueError as exc:
         raise IntegrityError(f"the fit job's schema.json is not an smlp schema ({exc})") from None
-    plan = result.plan
-    if plan.get("dropped_rows"):
-        events(Event("info", f"dropped {plan['dropped_rows']:,} rows with no {schema.target}"))
-    say_problem(schema, events)
-    if schema.fill_method != "median":
-        events(Event("info", f"fill values: {schema.fill_method}"))
+    say_prepared(schema, result.plan.get("dropped_rows") or 0, events)
     shards = {split: [ShardInfo(key=shard_key(version, split, item["index"]),
                                 sha256=item["sha256"], size=item["size"], rows=item["rows"])
                       for item in result.shards[split]] for split in SPLITS}
