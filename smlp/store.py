@@ -117,15 +117,21 @@ class LocalStore:
     @contextmanager
     def lock(self, key: str) -> Iterator[None]:
         """Hold an exclusive lock for ``key`` (a ``.<name>.lock`` file beside it) across
-        processes, so a read-change-write of the manifest is never interleaved."""
-        from filelock import FileLock, Timeout
+        processes, so a read-change-write of the manifest is never interleaved.
 
+        ``flock`` on the lock file, as the ``filelock`` package takes it (so either waits for
+        the other); where there is no ``flock`` (Windows, some network file systems) the
+        package itself, with its fallbacks. Importing it costs ~20 modules, so not by default.
+        """
         target = self.path / key
+        path = target.parent / f".{target.name}.lock"
+        release = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(target.parent / f".{target.name}.lock", timeout=LOCK_TIMEOUT)
-            lock.acquire()
-        except Timeout:
+            release = _flock(path, LOCK_TIMEOUT)
+            if release is None:
+                release = _filelock(path, LOCK_TIMEOUT)
+        except TimeoutError:
             raise StoreError(f"{self.uri(key)}: another smlp process has held its lock for "
                              f"{LOCK_TIMEOUT} s; wait for it, or remove the .lock file if "
                              "no smlp is running") from None
@@ -134,7 +140,58 @@ class LocalStore:
         try:
             yield
         finally:
-            lock.release()
+            release()
+
+
+def _flock(path: Path, timeout: float) -> Any:
+    """Take ``flock`` on ``path`` (waiting up to ``timeout`` s, else TimeoutError); a function
+    that releases it, or None where this system or file system has no ``flock``."""
+    import errno
+    import os
+    import time
+
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK):
+                    os.close(fd)
+                    return None
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+            if time.monotonic() >= deadline:
+                raise TimeoutError(path)
+            time.sleep(0.05)
+    except BaseException:
+        os.close(fd)
+        raise
+
+    def release() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    return release
+
+
+def _filelock(path: Path, timeout: float) -> Any:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(path, timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise TimeoutError(path) from None
+    return lock.release
 
 
 class S3Store:

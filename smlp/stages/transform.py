@@ -141,17 +141,17 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
         input_uri = data.splits["test"].uri
         verify_split(store, data.splits["test"], "test split", data_command(manifest))
         options = labelled_options(options)
+        recorded = load_schema(store, data)  # read (and checked) once: encoding and classes
     else:
         local = Path(source)
         if not local.exists():
             raise DataError(f"{source}: transform input not found")
         input_uri = str(local.resolve())
-        schema = load_schema(store, data)
-        if not has_header(local, schema):
-            schema = None
-        else:
+        recorded = load_schema(store, data)
+        if has_header(local, recorded):
+            schema = recorded
             _note_missing_id(local, schema, options, events)
-    classes = _classifier_output(store, data, candidate, options, probabilities)
+    classes = _classifier_output(recorded, candidate, options, probabilities)
     name = job_name(candidate.name, "transform")
     destination = output or options.output
     output_uri = str(Path(destination).resolve()) if destination else store.uri(
@@ -188,19 +188,17 @@ def transform(config: Config, store: Store, backend: Backend, input_path: str | 
     return result
 
 
-def _classifier_output(store: Store, data: DataRecord, candidate: Candidate,
-                       options: TransformConfig, probabilities: bool) -> Any:
+def _classifier_output(schema: Schema, candidate: Candidate, options: TransformConfig,
+                       probabilities: bool) -> Any:
     """(classes, target) for classification data, checked before any job; None: regression."""
-    from smlp.stages.train import problem_of
-    from smlp.stages.transform_labels import check_filter, check_probabilities
+    if probabilities or schema.problem_type != "regression":
+        from smlp.stages.transform_labels import check_filter, check_probabilities
 
-    problem = problem_of(store, data)
-    if probabilities:
-        check_probabilities(candidate.algo, problem[0])
-    if problem[0] == "regression":
+        if probabilities:
+            check_probabilities(candidate.algo, schema.problem_type)
+        check_filter(options.output_filter)
+    if schema.problem_type == "regression":
         return None
-    check_filter(options.output_filter)
-    schema = load_schema(store, data)
     return schema.classes, schema.target
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +127,8 @@ def job_environment(job: TrainingJobSpec, job_dir: Path) -> dict[str, str]:
 def tar_model(job_dir: Path, compresslevel: int = 6) -> Path:
     """``model/`` contents at the archive root, as SageMaker tars them."""
     tar_path = job_dir / "output" / "model.tar.gz"
+    import tarfile
+
     with tarfile.open(tar_path, "w:gz", compresslevel=compresslevel) as archive:
         for path in sorted((job_dir / "model").iterdir()):
             archive.add(path, arcname=path.name)

@@ -10,8 +10,8 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 from pathlib import Path
+from types import ModuleType
 
 from smlp.errors import BackendError, IntegrityError, StoreError
 from smlp.fileio import sha256_file
@@ -33,11 +33,25 @@ def _python_version() -> tuple[int, int, int]:
 
 
 def require_safe_tar() -> None:
-    """tarfile's ``data`` filter (absolute paths, ``..``, links out, devices) needs 3.11.4."""
-    if _python_version() < SAFE_TAR_PYTHON or not hasattr(tarfile, "data_filter"):
-        version = ".".join(map(str, _python_version()))
-        raise BackendError(f"unpacking a model.tar.gz safely needs Python >= 3.11.4 (tarfile's "
-                           f"data filter); this is Python {version}: upgrade Python")
+    """tarfile's ``data`` filter (absolute paths, ``..``, links out, devices) needs 3.11.4;
+    tarfile itself is imported only to unpack (a cached model needs none)."""
+    if _python_version() < SAFE_TAR_PYTHON:
+        _unsafe_tar()
+
+
+def _safe_tarfile() -> ModuleType:
+    import tarfile
+
+    require_safe_tar()
+    if not hasattr(tarfile, "data_filter"):
+        _unsafe_tar()
+    return tarfile
+
+
+def _unsafe_tar() -> None:
+    version = ".".join(map(str, _python_version()))
+    raise BackendError(f"unpacking a model.tar.gz safely needs Python >= 3.11.4 (tarfile's "
+                       f"data filter); this is Python {version}: upgrade Python")
 
 
 def expected_model_file(algorithm: str | None) -> str | None:
@@ -64,6 +78,7 @@ def cache_intact(folder: Path) -> bool:
 def extract_model(archive: Path, uri: str, parent: Path) -> Path:
     """Unpack ``archive`` into a new folder under ``parent``, within the size and count caps,
     recording each file's sha256; any refusal is one line naming the archive."""
+    tarfile = _safe_tarfile()
     import hashlib
     import tempfile
 
