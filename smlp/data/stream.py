@@ -680,36 +680,88 @@ def _train_sums(batch: pa.RecordBatch, rows: np.ndarray, numeric: list[str],
     return numbers, texts
 
 
-def _one_hot_text(column: pa.Array, categories: list[str]) -> pa.Array:
-    """A categorical column's one-hot fields as one text column ("0,1,0"): the bytes the CSV
-    writer gives float32 0/1 fields, without formatting each field."""
+ONE_HOT_PATTERNS = 4096  # most ready-made texts a run of adjacent text columns is cut into
+
+
+@dataclass(frozen=True)
+class _TextRun:
+    """Adjacent categorical features written as one text field: one ready-made text per
+    combination of their categories (and "not among them"), the last run ending the line."""
+
+    features: list[CategoricalFeature]
+    patterns: pa.Array
+
+
+def _field_plan(schema: Schema) -> list[NumericFeature | _TextRun]:
+    """The output fields after the label: numeric features one by one, runs of categorical
+    features as one field each. A one-hot field is the bytes the CSV writer gives float32
+    0/1 values; a line ending in one has its newline in it."""
+    plan: list[Any] = []
+    run: list[CategoricalFeature] = []
+    combinations = 1
+
+    def close(last: bool) -> None:
+        nonlocal run, combinations
+        if run:
+            parts: list[list[str]] = [[]]
+            for feature in run:
+                parts = [head + [one] for head in parts
+                         for one in _one_hot(len(feature.categories))]
+            end = "\n" if last else ""
+            plan.append(_TextRun(run, strings([",".join(part) + end for part in parts])))
+        run, combinations = [], 1
+
+    for feature in schema.features:
+        if isinstance(feature, NumericFeature):
+            close(False)
+            plan.append(feature)
+            continue
+        if combinations * (len(feature.categories) + 1) > ONE_HOT_PATTERNS:
+            close(False)
+        run.append(feature)
+        combinations *= len(feature.categories) + 1
+    close(True)
+    return plan
+
+
+def _one_hot(width: int) -> list[str]:
+    """Category i's one-hot text for i < width; all zeros (unseen here, or beyond the top
+    categories) last."""
+    return [",".join("1" if j == i else "0" for j in range(width)) for i in range(width + 1)]
+
+
+def _run_text(batch: pa.RecordBatch, run: _TextRun) -> pa.Array:
     import pyarrow.compute as pc
 
-    width = len(categories)
-    patterns = [",".join("1" if j == i else "0" for j in range(width)) for i in range(width)]
-    patterns.append(",".join(["0"] * width))  # unseen here, or beyond the top categories
-    labelled = pc.fill_null(pc.cast(column, pa.string()), MISSING)
-    index = pc.fill_null(pc.index_in(labelled, value_set=strings(categories)), width)
-    return pc.take(strings(patterns), index)
+    index: np.ndarray | None = None
+    for feature in run.features:
+        width = len(feature.categories)
+        labelled = pc.fill_null(pc.cast(batch.column(feature.name), pa.string()), MISSING)
+        found = pc.fill_null(pc.index_in(labelled, value_set=strings(feature.categories)),
+                             width)
+        position = to_numpy(found).astype(np.int64)
+        index = position if index is None else index * (width + 1) + position
+    assert index is not None
+    return pc.take(run.patterns, _array(index))
 
 
-def _lines(schema: Schema, batch: pa.RecordBatch, label: np.ndarray,
+def _lines(plan: list[NumericFeature | _TextRun], batch: pa.RecordBatch, label: np.ndarray,
            source: str) -> pa.Array:
-    """The block's output lines, label first: each field cast to text as the CSV writer
-    casts it (float64 label, float32 features), one-hot groups as ready-made text."""
+    """The block's output lines, label first: each number cast to text as the CSV writer
+    casts it (float64 label, float32 features), one-hot fields as ready-made text."""
     import pyarrow.compute as pc
 
     from smlp.data.schema import _numeric
 
     fields = [pc.cast(_array(label.astype(np.float64, copy=False)), pa.string())]
-    for feature in schema.features:
-        column = batch.column(feature.name)
-        if isinstance(feature, NumericFeature):
-            numbers = _array(_numeric(column, feature, source).astype(np.float32))
+    for item in plan:
+        if isinstance(item, NumericFeature):
+            numbers = _array(_numeric(batch.column(item.name), item, source).astype(np.float32))
             fields.append(pc.cast(numbers, pa.string()))
         else:
-            fields.append(_one_hot_text(column, feature.categories))
-    fields[-1] = pc.binary_join_element_wise(fields[-1], text(""), text("\n"))
+            fields.append(_run_text(batch, item))
+    if not isinstance(plan[-1], _TextRun):
+        fields[-1] = pc.binary_join_element_wise(fields[-1], text(""), text("\n"))
     return pc.binary_join_element_wise(*fields, text(","))
 
 
@@ -720,7 +772,8 @@ def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarr
     ``prepare.write_split`` writes for the same rows, in input order). Formatting numbers as
     text is the costliest step: a block per thread, written in input order."""
     rows = dict.fromkeys(SPLITS, 0)
-    blocks = ((schema, batch, kept, split, values[where], source)
+    plan = _field_plan(schema)
+    blocks = ((plan, batch, kept, split, values[where], source)
               for batch, kept, split, where in _blocks(path, types, keep, labels))
     for lines, sizes in _in_order(_encode, blocks):
         start = 0
@@ -733,13 +786,13 @@ def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarr
     return rows
 
 
-def _encode(schema: Schema, batch: pa.RecordBatch, kept: np.ndarray, split: np.ndarray,
-            label: np.ndarray, source: str) -> tuple[pa.Array, list[int]]:
+def _encode(plan: list[NumericFeature | _TextRun], batch: pa.RecordBatch, kept: np.ndarray,
+            split: np.ndarray, label: np.ndarray, source: str) -> tuple[pa.Array, list[int]]:
     """The block's kept rows' lines grouped by split (train, validation, test), each group in
     input order, and the groups' sizes: one ``take`` of the input, no filtering of text."""
     order = np.argsort(split, kind="stable")
     sizes = np.bincount(split, minlength=len(SPLITS)).tolist()
-    return _lines(schema, batch.take(_array(kept[order])), label[order], source), sizes
+    return _lines(plan, batch.take(_array(kept[order])), label[order], source), sizes
 
 
 def _text_bytes(array: pa.Array) -> tuple[pa.Buffer, np.ndarray]:
