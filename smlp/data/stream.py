@@ -507,6 +507,9 @@ def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFra
         for writer in writers.values():
             writer.discard()
         raise
+    finally:
+        # Gone before the store's fsyncs: its pages are dropped, not written to disk first.
+        spill.unlink(missing_ok=True)
     return StreamedData(schema=schema, shards={s: w.close() for s, w in writers.items()},
                         rows=rows, dropped_rows=int(total - keep.sum()),
                         source_sha256=source_sha256)

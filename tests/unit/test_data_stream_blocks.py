@@ -80,3 +80,15 @@ def test_a_short_row_in_a_later_block_is_named_by_its_row(tmp_path: Path,
     with pytest.raises(DataError, match=r"raw.csv: not a readable CSV file \(CSV parse error: "
                                         r"Row #2501: Expected 6 columns, got 2: 2499,1\)"):
         _prepare(raw, tmp_path / "out")
+
+
+def test_the_parsed_blocks_are_removed_once_written(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass's spill goes when the shards are written, before the store syncs its
+    files to disk: its pages are dropped instead of being written out."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 4096)
+    raw = write_raw(tmp_path / "raw.csv", 3000)
+    written = _prepare(raw, tmp_path / "out")
+    assert written.source_sha256 is not None  # the typed pass, which spills, read it
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "train",
+                                                                    "validation"]
