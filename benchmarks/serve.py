@@ -192,6 +192,16 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError(f"{kind} server did not start")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far, all its threads (schedstat: ns)."""
+        total = 0
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended meanwhile
+        return total / 1e9
+
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=60)
@@ -285,8 +295,10 @@ def client_main(sets_file: Path) -> None:
     for line in sys.stdin:
         port, name, concurrency = line.split()
         requests = sets[name]
-        drive(int(port), requests[:20], min(int(concurrency), 20))  # warm the connection path
-        print(json.dumps(drive(int(port), requests, int(concurrency))), flush=True)
+        warm = requests[:20]
+        drive(int(port), warm, min(int(concurrency), len(warm)))  # warm the connection path
+        print(json.dumps({**drive(int(port), requests, int(concurrency)), "warm": len(warm)}),
+              flush=True)
 
 
 class Client:
@@ -318,8 +330,9 @@ class Client:
         self.process.wait(timeout=60)
 
 
-def transform_seconds(folder: Path, rows: list[bytes], name: str) -> float:
-    """Wall seconds of one ``smlp transform`` (the stage, in this process) of ``rows``."""
+def transform_seconds(folder: Path, rows: list[bytes], name: str) -> tuple[float, float]:
+    """Wall and CPU seconds (every thread) of one ``smlp transform`` (the stage, in this
+    process, which does nothing else meanwhile) of ``rows``."""
     from smlp.backends import get_backend
     from smlp.config import load_config
     from smlp.stages.transform import transform
@@ -329,13 +342,13 @@ def transform_seconds(folder: Path, rows: list[bytes], name: str) -> float:
     if not source.exists():
         source.write_bytes(b"".join(rows))
     os.chdir(folder)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     config = load_config(None)
     store = open_store(config.store)
     backend = get_backend(config, store)
     transform(config, store, backend, str(source), str(folder / f"out-{time.monotonic_ns()}"),
               "xgboost")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 CORES = os.cpu_count() or 1
@@ -373,7 +386,7 @@ def main() -> None:
                for i in range(args.big_requests)]
         results: dict[str, dict[str, Any]] = {}
         big_lines, first_line = b_lines(big), b_lines(big)[:1]
-        transform_big = transform_small = float("inf")
+        transform_big = transform_small = cpu_big = cpu_small = float("inf")
         kinds = ("bare", "bare-direct", "smlp")
         servers = {kind: Server(kind, folder) for kind in kinds}  # idle until used
         client = Client(folder, {"singles": singles, "big": big})
@@ -388,13 +401,15 @@ def main() -> None:
                 for concurrency in (1, 8):
                     for kind in order:
                         keep(results, f"{kind}-c{concurrency}",
-                             client.load(servers[kind].port, "singles", concurrency))
+                             measure(client, servers[kind], "singles", concurrency))
                 for concurrency in sorted({1, CORES}):
                     keep(results, f"smlp-1000-c{concurrency}",
-                         client.load(servers["smlp"].port, "big", concurrency))
-                transform_big = min(transform_big, transform_seconds(folder, big_lines, "big"))
-                transform_small = min(transform_small,
-                                      transform_seconds(folder, first_line, "one-row"))
+                         measure(client, servers["smlp"], "big", concurrency))
+                big_run = transform_seconds(folder, big_lines, "big")
+                small_run = transform_seconds(folder, first_line, "one-row")
+                transform_big = min(transform_big, big_run[0])
+                transform_small = min(transform_small, small_run[0])
+                cpu_big, cpu_small = min(cpu_big, big_run[1]), min(cpu_small, small_run[1])
         finally:
             client.close()
             for server in servers.values():
@@ -415,6 +430,11 @@ def main() -> None:
               f"p50 {run['p50_ms']:.1f} ms | ratio {ratio:.2f}"
               + (f" (goal <= 1.5, one request per core) {verdict(ratio <= 1.5)}" if judged
                  else ""))
+    cpu_per_row = (cpu_big - cpu_small) / (count - 1)
+    ours_cpu = results[f"smlp-1000-c{CORES}"]["cpu_us"] / 1000
+    print(f"  CPU per row (not judged; steady even when the machine is busy): endpoint server "
+          f"{ours_cpu:.2f} us, transform {1e6 * cpu_per_row:.2f} us (its start-up left out), "
+          f"ratio {ours_cpu / (1e6 * cpu_per_row):.2f}")
     print(f"load average (1 min) at start {START_LOAD:.2f}, at end {os.getloadavg()[0]:.2f}, "
           f"{CORES} cores")
 
@@ -429,6 +449,9 @@ def report_endpoint(args: Any, results: dict[str, dict[str, Any]]) -> None:
               f"{ours['p50_ms']:.2f} ms, p99 {ours['p99_ms']:.2f} ms | bare ASGI "
               f"{ref['rps']:,.0f} req/s, p50 {ref['p50_ms']:.2f} ms, p99 {ref['p99_ms']:.2f} ms"
               f" | throughput ratio {ratio:.2f} (goal >= 0.80) {verdict(ratio >= 0.8)}")
+        print(f"    server CPU per request: smlp {ours['cpu_us']:.0f} us, bare ASGI "
+              f"{ref['cpu_us']:.0f} us, bare ASGI with the C predict "
+              f"{results[f'bare-direct-c{concurrency}']['cpu_us']:.0f} us")
     for concurrency in (1, 8):
         ours, ref = results[f"smlp-c{concurrency}"], results[f"bare-direct-c{concurrency}"]
         print(f"  (serving overhead alone, concurrency {concurrency}: the bare app calling the "
@@ -438,9 +461,21 @@ def report_endpoint(args: Any, results: dict[str, dict[str, Any]]) -> None:
     print(f"  p99 at concurrency 1: {p99:.2f} ms (goal < 20 ms) {verdict(p99 < 20)}")
 
 
+def measure(client: Client, server: Server, name: str, concurrency: int) -> dict[str, Any]:
+    """One block, with the server's CPU time per request beside the wall-clock figures: on a
+    shared machine the other work moves wall time far more than the CPU a request takes."""
+    before = server.cpu_seconds()
+    run = client.load(server.port, name, concurrency)
+    run["cpu_us"] = 1e6 * (server.cpu_seconds() - before) / (run["requests"] + run["warm"])
+    return run
+
+
 def keep(results: dict[str, dict[str, Any]], key: str, run: dict[str, Any]) -> None:
+    """The fastest block's figures, and the least CPU per request of any block."""
+    cpu = min(run["cpu_us"], results[key]["cpu_us"]) if key in results else run["cpu_us"]
     if key not in results or run["rps"] > results[key]["rps"]:
         results[key] = run
+    results[key]["cpu_us"] = cpu
 
 
 def b_lines(bodies: list[bytes]) -> list[bytes]:
