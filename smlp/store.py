@@ -19,6 +19,7 @@ S3_CONNECT_TIMEOUT = 10  # seconds
 S3_READ_TIMEOUT = 30
 S3_ATTEMPTS = 3  # first try plus retries, botocore's standard mode
 LOCK_TIMEOUT = 120  # seconds a writer waits for another's manifest update on a local store
+COPY_LIMIT = 5 * (1 << 30)  # bytes one CopyObject copies at most (S3 API reference, CopyObject)
 # What S3 answers a conditional write that lost a race: 412 when the ETag no longer matches
 # (or If-None-Match finds the object), 409 when another conditional write to the key is in
 # flight, 404 for If-Match on a key deleted meanwhile ("Conditional writes", S3 User Guide;
@@ -312,6 +313,37 @@ class S3Store:
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    def attach_sha256(self, key: str, sha256: str, size: int) -> bool:
+        """Give an object another writer put here (a SageMaker Processing job's output, which
+        SageMaker uploads without smlp's metadata) the sha256 smlp's own writes carry, so
+        that verifying it later is a HEAD, not a download. Server-side: CopyObject onto
+        itself, MetadataDirective REPLACE (required to copy an object onto itself), its
+        encryption, key, content type and storage class kept (a copy that names none gets
+        the bucket's default encryption), only while it is still the object HEAD saw
+        (CopySourceIfMatch) and of ``size`` bytes (S3 API reference, CopyObject). False when
+        it was not done (a changed or larger-than-5-GB object, no permission): verifying it
+        then reads it, as before."""
+        head = self._head(key)
+        if head is None or head.get("ContentLength") != size or size > COPY_LIMIT:
+            return False
+        if (head.get("Metadata") or {}).get("sha256") == sha256:
+            return True
+        kept = {name: head[name] for name in ("ServerSideEncryption", "SSEKMSKeyId",
+                                              "BucketKeyEnabled", "ContentType", "StorageClass")
+                if head.get(name)}
+        source = {"Bucket": self.bucket, "Key": self._object_key(key)}
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=self._object_key(key), CopySource=source,
+                CopySourceIfMatch=head["ETag"], MetadataDirective="REPLACE",
+                Metadata={"sha256": sha256}, **kept)
+        except Exception as exc:
+            if _error_code(exc) in {"PreconditionFailed", "AccessDenied", "KMS.AccessDenied",
+                                    "AccessDeniedException"}:
+                return False
+            raise _store_error(exc, self.uri(key)) from None
+        return True
 
     def sha256(self, key: str, size: int | None = None, expected: str | None = None) -> str:
         """The sha256 smlp stored with the object, unless another tool wrote it (which drops

@@ -69,4 +69,20 @@ def _publish(store: Store, result: Any, version: str, record: Any,
     shards = {split: [ShardInfo(key=shard_key(version, split, item["index"]),
                                 sha256=item["sha256"], size=item["size"], rows=item["rows"])
                       for item in result.shards[split]] for split in SPLITS}
-    return publish_shards(store, schema, shards, record, events)
+    marked = _attach_sha256(store, [shard for listed in shards.values() for shard in listed])
+    return publish_shards(store, schema, shards, record, events, uploaded=marked)
+
+
+def _attach_sha256(store: Store, shards: list[Any]) -> set[str]:
+    """The keys of the shards that now carry the sha256 their job listed, as smlp's own
+    uploads do (``S3Store.attach_sha256``: server-side, only where the object is still the
+    size listed); verifying the others later reads them. A local store hashes its files
+    anyway: nothing to attach."""
+    attach = getattr(store, "attach_sha256", None)
+    if attach is None or not shards:
+        return set()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(shards))) as pool:
+        done = list(pool.map(lambda shard: attach(shard.key, shard.sha256, shard.size), shards))
+    return {shard.key for shard, ok in zip(shards, done, strict=True) if ok}
