@@ -51,6 +51,7 @@ from smlp.errors import DataError, SchemaMismatchError
 MIB = 1 << 20
 STREAM_BYTES = 64 * MIB  # CSV inputs above this size are prepared by streaming
 BLOCK_BYTES = 16 * MIB
+SPILL_MEMORY = 128 * MIB  # parsed blocks held in memory between passes, at most
 # Fill values are medians of a uniform sample of at most this many training values per column
 # (reservoir sampling, Vitter's algorithm R, seeded by data.seed): exact when the training
 # split has no more values than this; otherwise the sample's median is within ~0.1 % of the
@@ -206,16 +207,16 @@ def _as_float(column: pa.Array) -> np.ndarray | None:
     return to_numpy(values)
 
 
-def _scan(path: Path, target: str, id_column: str | None, source: str,
-          spill: Path) -> tuple[list[str], dict[str, _Column], pa.ChunkedArray, int, str | None]:
+def _scan(path: Path, target: str, id_column: str | None, source: str, spill: Path
+          ) -> tuple[list[str], dict[str, _Column], pa.ChunkedArray, int, _Spill | None]:
     """Pass 1: names, per-column type and counts, the typed target column, the row count, and
-    the file's sha256 (None when the file had to be read twice).
+    the parsed blocks (None when the file had to be read as text).
 
-    First with the types pyarrow infers from the first block, keeping the parsed blocks in
-    ``spill`` (Arrow IPC: the later passes read them back instead of parsing the CSV again);
-    when a later block does not fit those types (a column empty at first, integers then
-    decimals), again with every column as text, each numeric if all its values parse as
-    numbers, and no spill.
+    First with the types pyarrow infers from the first block, keeping the parsed blocks
+    (``_Spill``, in memory or in the file ``spill``: the later passes read them back instead
+    of parsing the CSV again); when a later block does not fit those types (a column empty
+    at first, integers then decimals), again with every column as text, each numeric if all
+    its values parse as numbers, and no spill.
     """
     names = _header(path)
     _check_unique_names(names, source)
@@ -261,7 +262,7 @@ class _TypesChanged(Exception):
 
 
 def _scan_typed(path: Path, names: list[str], target: str,
-                spill: Path) -> tuple[dict[str, _Column], pa.ChunkedArray, int, str]:
+                spill: Path) -> tuple[dict[str, _Column], pa.ChunkedArray, int, _Spill]:
     with _CsvBlocks(path) as blocks:
         import pyarrow.compute  # noqa: F401  (~0.2 s to import: while the first block parses)
 
@@ -269,9 +270,13 @@ def _scan_typed(path: Path, names: list[str], target: str,
         for field in schema:
             if pa.types.is_binary(field.type):
                 raise _not_utf8(path)  # pyarrow reads a column of bad UTF-8 as binary
-        with pa.OSFile(str(spill), "wb") as sink, pa.ipc.new_stream(sink, schema) as out:
-            columns, targets, rows = _scan_batches(path, blocks, names, target, out)
-        return columns, targets, rows, blocks.sha256()
+        kept = _Spill(spill, schema)
+        try:
+            columns, targets, rows = _scan_batches(path, blocks, names, target, kept)
+        finally:
+            kept.close()
+        kept.sha256 = blocks.sha256()
+        return columns, targets, rows, kept
 
 
 def _scan_batches(path: Path, blocks: Iterator[pa.RecordBatch], names: list[str], target: str,
@@ -296,10 +301,56 @@ def _scan_batches(path: Path, blocks: Iterator[pa.RecordBatch], names: list[str]
                     info.first_inf = rows + int(pc.index(infinite, True).as_py())
         targets.append(batch.column(target))
         rows += batch.num_rows
-        out.write_batch(batch)
+        out.write(batch)
     if rows == 0:
         raise DataError(f"{path}: input file has a header but no rows")
     return columns, pa.chunked_array(targets), rows
+
+
+class _Spill:
+    """Pass 1's parsed blocks, read again by passes 2 and 3: held in memory while they take
+    at most ``SPILL_MEMORY`` bytes (a CSV of ~100 MB), else all written to an Arrow IPC file
+    as they come (``path``), and read back from it (read, not memory-mapped: mapped pages
+    would count towards, and stay in, the process's resident memory)."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.sha256: str | None = None  # the CSV's, hashed as pass 1 read it
+        self._held: list[pa.RecordBatch] = []
+        self._bytes = 0
+        self._sink: Any = None
+        self._out: Any = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._out is None:
+            self._bytes += batch.nbytes
+            if self._bytes <= SPILL_MEMORY:
+                self._held.append(batch)
+                return
+            self._sink = pa.OSFile(str(self.path), "wb")
+            self._out = pa.ipc.new_stream(self._sink, self.schema)
+            for held in self._held:
+                self._out.write_batch(held)
+            self._held = []
+        self._out.write_batch(batch)
+
+    def close(self) -> None:
+        if self._out is not None and not self._sink.closed:
+            self._out.close()
+            self._sink.close()
+
+    def discard(self) -> None:
+        self.close()
+        self._held = []
+        self.path.unlink(missing_ok=True)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._out is None:
+            yield from self._held
+            return
+        with pa.OSFile(str(self.path), "rb") as source:
+            yield from pa.ipc.open_stream(source)
 
 
 def _threads() -> int:
@@ -476,10 +527,40 @@ def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFra
     keep_pandas_out()  # nothing here needs it: ~0.4 s of start-up saved
     source = str(path)
     spill = folder / "input.arrows"
-    names, columns, target_text, total, source_sha256 = _scan(path, target, id_column, source,
-                                                              spill)
-    if spill.exists():
-        path = spill  # the parsed blocks, read back by the next two passes
+    names, columns, target_text, total, parsed = _scan(path, target, id_column, source, spill)
+    try:
+        blocks = parsed if parsed is not None else path  # what the next two passes read
+        _check_columns(names, columns, total, source)
+        decided, keep, labels, values, classes = _split_labels(target_text, target,
+                                                               problem_type, splits, seed,
+                                                               source)
+        del target_text
+        features = [n for n in names if n not in {target, id_column}]
+        if not features:
+            raise SchemaMismatchError(f"{source}: no feature columns besides the target and ID")
+        types = {n: pa.float64() if columns[n].numeric else pa.string() for n in features}
+        schema = _fit(blocks, types, keep, labels, target, id_column, standardize, seed, source)
+        if decided != "regression":
+            schema = schema.model_copy(update={"problem_type": decided, "classes": classes})
+        writers = {split: ShardWriter(folder / split, int((labels == position).sum()),
+                                      (min_shards or {}).get(split, 1), shard_bytes)
+                   for position, split in enumerate(SPLITS)}
+        try:
+            rows = _write(blocks, types, keep, labels, values, schema, writers, source)
+        except BaseException:
+            for writer in writers.values():
+                writer.discard()
+            raise
+        return StreamedData(schema=schema, shards={s: w.close() for s, w in writers.items()},
+                            rows=rows, dropped_rows=int(total - keep.sum()),
+                            source_sha256=parsed.sha256 if parsed is not None else None)
+    finally:
+        if parsed is not None:  # gone before the store's fsyncs: its pages are dropped,
+            parsed.discard()  # not written to disk first
+
+
+def _check_columns(names: list[str], columns: dict[str, _Column], total: int,
+                   source: str) -> None:
     for name in names:
         info = columns[name]
         if info.nulls == total:
@@ -488,34 +569,9 @@ def prepare_csv(path: Path, target: str, id_column: str | None, splits: SplitFra
             raise DataError(f"{source}: column {name!r} has an infinite value in data row "
                             f"{info.first_inf + 1}; replace it with a number or leave the cell "
                             "empty (missing)")
-    decided, keep, labels, values, classes = _split_labels(target_text, target, problem_type,
-                                                           splits, seed, source)
-    del target_text
-    features = [n for n in names if n not in {target, id_column}]
-    if not features:
-        raise SchemaMismatchError(f"{source}: no feature columns besides the target and ID")
-    types = {n: pa.float64() if columns[n].numeric else pa.string() for n in features}
-    schema = _fit(path, types, keep, labels, target, id_column, standardize, seed, source)
-    if decided != "regression":
-        schema = schema.model_copy(update={"problem_type": decided, "classes": classes})
-    writers = {split: ShardWriter(folder / split, int((labels == position).sum()),
-                                  (min_shards or {}).get(split, 1), shard_bytes)
-               for position, split in enumerate(SPLITS)}
-    try:
-        rows = _write(path, types, keep, labels, values, schema, writers, source)
-    except BaseException:
-        for writer in writers.values():
-            writer.discard()
-        raise
-    finally:
-        # Gone before the store's fsyncs: its pages are dropped, not written to disk first.
-        spill.unlink(missing_ok=True)
-    return StreamedData(schema=schema, shards={s: w.close() for s, w in writers.items()},
-                        rows=rows, dropped_rows=int(total - keep.sum()),
-                        source_sha256=source_sha256)
 
 
-def _blocks(path: Path, types: dict[str, Any], keep: np.ndarray,
+def _blocks(path: Path | _Spill, types: dict[str, Any], keep: np.ndarray,
             labels: np.ndarray) -> Iterator[tuple[pa.RecordBatch, np.ndarray, np.ndarray, slice]]:
     """(feature batch, the positions in it of its kept rows, their split labels, their slice
     of the kept rows)."""
@@ -557,18 +613,15 @@ def _array(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
 
 
-def _typed_batches(path: Path, types: dict[str, Any]) -> Iterator[pa.RecordBatch]:
-    """The feature columns of each block, typed: from the spill of pass 1, else the CSV."""
-    if path.suffix != ".arrows":
+def _typed_batches(path: Path | _Spill, types: dict[str, Any]) -> Iterator[pa.RecordBatch]:
+    """The feature columns of each block, typed: from pass 1's spill, else the CSV."""
+    if isinstance(path, Path):
         yield from _text_batches(path, types=types)
         return
-    # Read, not memory-mapped: mapped pages would count towards (and stay in) the process's
-    # resident memory until the pass ends, growing with the input.
-    with pa.OSFile(str(path), "rb") as source:
-        for batch in pa.ipc.open_stream(source):
-            yield pa.RecordBatch.from_arrays(
-                [_as_type(batch.column(name), kind) for name, kind in types.items()],
-                names=list(types))
+    for batch in path:
+        yield pa.RecordBatch.from_arrays(
+            [_as_type(batch.column(name), kind) for name, kind in types.items()],
+            names=list(types))
 
 
 def _as_type(column: pa.Array, kind: Any) -> pa.Array:
@@ -622,7 +675,7 @@ def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
         thread.join()
 
 
-def _fit(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
+def _fit(path: Path | _Spill, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
          target: str, id_column: str | None, standardize: bool, seed: int,
          source: str) -> Schema:
     """Pass 2: fill values, scaling and categories from the training rows only (each block's
@@ -768,7 +821,7 @@ def _lines(plan: list[NumericFeature | _TextRun], batch: pa.RecordBatch, label: 
     return pc.binary_join_element_wise(*fields, text(","))
 
 
-def _write(path: Path, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
+def _write(path: Path | _Spill, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
            values: np.ndarray, schema: Schema, writers: dict[str, ShardWriter],
            source: str) -> dict[str, int]:
     """Pass 3: encode each block and append its rows to their split's shards (the bytes

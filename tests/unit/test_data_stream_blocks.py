@@ -92,3 +92,29 @@ def test_the_parsed_blocks_are_removed_once_written(tmp_path: Path,
     assert written.source_sha256 is not None  # the typed pass, which spills, read it
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test", "train",
                                                                     "validation"]
+
+
+def test_blocks_held_in_memory_or_spilled_to_a_file_give_the_same_shards(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small input's parsed blocks stay in memory between the passes; past
+    ``SPILL_MEMORY`` they all go to a file as they come (written, then read back twice)."""
+    monkeypatch.setattr(stream, "BLOCK_BYTES", 4096)
+    raw = write_raw(tmp_path / "raw.csv", 3000)
+    spilled: list[int] = []
+    write = stream._Spill.write
+
+    def noting(self: stream._Spill, batch: object) -> None:
+        write(self, batch)
+        if self.path.exists():
+            spilled.append(self.path.stat().st_size)
+
+    monkeypatch.setattr(stream._Spill, "write", noting)
+    held = _prepare(raw, tmp_path / "held")
+    assert not spilled
+    monkeypatch.setattr(stream, "SPILL_MEMORY", 20_000)
+    filed = _prepare(raw, tmp_path / "filed")
+    assert spilled and spilled[0] > 0
+    for split in held.shards:
+        assert [s.sha256 for s in filed.shards[split]] == [s.sha256 for s in held.shards[split]]
+    assert filed.schema == held.schema
+    assert not (tmp_path / "filed" / "input.arrows").exists()
