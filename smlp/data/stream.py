@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from smlp.arrays import keep_pandas_out, strings, text, to_numpy
+from smlp.arrays import keep_pandas_out, to_numpy
 from smlp.config.data import SplitFractions
 from smlp.data.prepare import (
     MIN_ROWS,
@@ -605,6 +605,16 @@ def _in_order(work: Any, items: Iterator[tuple[Any, ...]]) -> Iterator[Any]:
                 future.cancel()
 
 
+def _texts(values: list[str]) -> pa.Array:
+    """A string array from Python text, built from its buffers (``pa.array`` would import
+    numpy.ma, as for ``_array``)."""
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(value) for value in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), len(encoded),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+
+
 def _array(values: np.ndarray) -> pa.Array:
     """A numpy vector as an Arrow array without a copy (``pa.array`` would import numpy.ma,
     ~85 ms, to ask whether it is masked)."""
@@ -764,7 +774,7 @@ def _field_plan(schema: Schema) -> list[NumericFeature | _TextRun]:
                 parts = [head + [one] for head in parts
                          for one in _one_hot(len(feature.categories))]
             end = "\n" if last else ""
-            plan.append(_TextRun(run, strings([",".join(part) + end for part in parts])))
+            plan.append(_TextRun(run, _texts([",".join(part) + end for part in parts])))
         run, combinations = [], 1
 
     for feature in schema.features:
@@ -793,7 +803,7 @@ def _run_text(batch: pa.RecordBatch, run: _TextRun) -> pa.Array:
     for feature in run.features:
         width = len(feature.categories)
         labelled = pc.fill_null(pc.cast(batch.column(feature.name), pa.string()), MISSING)
-        found = pc.fill_null(pc.index_in(labelled, value_set=strings(feature.categories)),
+        found = pc.fill_null(pc.index_in(labelled, value_set=_texts(feature.categories)),
                              width)
         position = to_numpy(found).astype(np.int64)
         index = position if index is None else index * (width + 1) + position
@@ -817,8 +827,9 @@ def _lines(plan: list[NumericFeature | _TextRun], batch: pa.RecordBatch, label: 
         else:
             fields.append(_run_text(batch, item))
     if not isinstance(plan[-1], _TextRun):
-        fields[-1] = pc.binary_join_element_wise(fields[-1], text(""), text("\n"))
-    return pc.binary_join_element_wise(*fields, text(","))
+        fields[-1] = pc.binary_join_element_wise(fields[-1], _texts([""])[0],
+                                                 _texts(["\n"])[0])
+    return pc.binary_join_element_wise(*fields, _texts([","])[0])
 
 
 def _write(path: Path | _Spill, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,

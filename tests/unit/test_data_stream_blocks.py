@@ -118,3 +118,24 @@ def test_blocks_held_in_memory_or_spilled_to_a_file_give_the_same_shards(
         assert [s.sha256 for s in filed.shards[split]] == [s.sha256 for s in held.shards[split]]
     assert filed.schema == held.schema
     assert not (tmp_path / "filed" / "input.arrows").exists()
+
+
+def test_a_streamed_prepare_does_not_import_numpy_ma(tmp_path: Path) -> None:
+    """``pa.array`` of a numpy array and ``np.median`` import numpy.ma (20-85 ms of a
+    prepare's start) to ask whether an array is masked; none of ours is."""
+    import subprocess
+    import sys
+
+    raw = write_raw(tmp_path / "raw.csv", 3000)
+    (tmp_path / "out").mkdir()
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from smlp.config.data import SplitFractions\n"
+            "from smlp.data import stream\n"
+            "stream.BLOCK_BYTES = 4096\n"
+            f"stream.prepare_csv(Path({str(raw)!r}), 'y', 'id', SplitFractions(), 7, True, "
+            f"'auto', Path({str(tmp_path / 'out')!r}))\n"
+            "print('numpy.ma' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[2], check=True)
+    assert done.stdout.strip() == "False"
