@@ -84,3 +84,31 @@ def test_no_fast_path_for_what_is_not_a_booster() -> None:
     from smlp.serving.booster import fast_booster_predict
 
     assert fast_booster_predict(object(), lambda features: features) is None
+
+
+def test_deploy_serves_with_the_heap_settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What is alive when serving starts (modules, models) is out of the collector's reach,
+    so no full collection walks it again in the middle of a request."""
+    import gc
+
+    from smlp.serving import server as module
+
+    frozen: list[int] = []
+
+    class Server:
+        started = True
+        should_exit = False
+
+        def run(self) -> None:
+            frozen.append(gc.get_freeze_count())
+
+    class Endpoint:
+        stop = None
+
+    monkeypatch.setattr(module, "make_server", lambda app, host, port: Server())
+    gc.unfreeze()
+    try:
+        module.run_foreground(Endpoint(), None, "127.0.0.1", 0)
+    finally:
+        gc.unfreeze()
+    assert frozen and frozen[0] > 1000
