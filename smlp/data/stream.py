@@ -1,18 +1,24 @@
 """``data prepare`` for CSV files larger than memory should hold: three passes in blocks.
 
-1. Types and targets: every column read as text; a column is numeric when every value parses
-   as a number (what ``pyarrow.csv.read_csv`` infers over the whole file, where its streaming
-   reader would decide from the first block only). Keeps the target column, counts missing
-   cells, finds the first infinite value.
+1. Types and targets: the file cut into blocks at line ends, parsed a block per thread with
+   the types pyarrow infers from the first block (``_CsvBlocks``), hashed as it is read (the
+   manifest's record of the input). Keeps the target column, counts missing cells, finds the
+   first infinite value, and keeps the parsed blocks for the next passes (``_Spill``: in
+   memory up to ``SPILL_MEMORY``, else an Arrow IPC file). When a later block does not fit
+   the first one's types, the file is read again with every column as text; a column is
+   numeric when every value parses as a number (what ``pyarrow.csv.read_csv`` infers over
+   the whole file).
 2. Statistics over the training rows only: count, mean and variance merged block by block
    (Chan et al.'s parallel update), category counts, and for the fill value the median of a
    sample (see ``MEDIAN_SAMPLE``; the schema's ``fill_method`` records it).
 3. Encoding and writing, block by block, each row to its split's shards (smlp.data.shards).
 
-Rows go to the same split as the in-memory path puts them (the same seeded permutation, or
-the same stratified split, over the rows that have a target); within a split they keep the
-input's order. Memory is a few blocks, the target column, 9 bytes per row (split and label)
-and the samples.
+Passes 2 and 3 work on a block per thread and merge or write the results in input order, so
+the numbers and bytes do not depend on the thread count. Rows go to the same split as the
+in-memory path puts them (the same seeded permutation, or the same stratified split, over the
+rows that have a target); within a split they keep the input's order. Memory is a few blocks
+per thread, the target column, 9 bytes per row (split and label), the samples and at most
+``SPILL_MEMORY`` of parsed blocks.
 """
 
 from __future__ import annotations
