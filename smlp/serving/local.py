@@ -55,7 +55,9 @@ def serving_predictor(algorithm: str, model_dir: Path) -> Any:
     performance overhead due to task switching"): requests use the cores by running side by
     side, never by OpenMP threads per request, which contend on a busy machine (1,000 rows
     on a loaded 2-core machine: 7-20 ms with two threads, 2.3 ms with one). The predictions
-    do not depend on the thread count.
+    do not depend on the thread count. An XGBoost Booster's float32 matrices skip
+    ``inplace_predict``'s Python for the C call under it (``smlp.serving.booster``: the
+    same bits, checked against ``predict_fn`` when the model loads).
     """
     from smlp.algorithms.entry_points import load_script
 
