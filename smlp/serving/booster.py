@@ -34,7 +34,7 @@ def fast_booster_predict(model: Any, predict_fn: Callable[[Any], Any]
         lib, check = core._LIB, core._check_call  # noqa: SLF001 (the C API's own binding)
         entry = lib.XGBoosterPredictFromDense
         width = int(model.num_features())
-        handle = model.handle
+        model.handle  # noqa: B018 (a Booster has one; read per call: the closure keeps model)
     except Exception:  # another xgboost, or not a Booster: the script's path only
         return None
     float32, c_ulong = np.float32, ctypes.c_uint64
@@ -51,7 +51,8 @@ def fast_booster_predict(model: Any, predict_fn: Callable[[Any], Any]
         shape = ctypes.POINTER(c_ulong)()
         dims = c_ulong()
         values = ctypes.POINTER(ctypes.c_float)()
-        check(entry(handle, interface, _ARGS, None, byref(shape), byref(dims), byref(values)))
+        check(entry(model.handle, interface, _ARGS, None, byref(shape), byref(dims),
+                    byref(values)))
         if dims.value == 1 or (dims.value == 2 and shape[1] == 1):
             out = np.empty(shape[0], dtype=float32)  # predict_fn's 1-D answer
         elif dims.value == 2:
