@@ -14,7 +14,9 @@ maximum is that child's). Timings are the best of ``--repeat`` runs: the machine
 measure it with the same script (how the "before" numbers were taken).
 
 Prepare runs alternate with their floor's (a busy neighbour slows both alike); each run's time
-is printed, with the fastest runs' CPU time (user + system, all threads) and the load average:
+is printed, the ratio of each run to the floor run just before it (on a busy machine the two
+fastest runs may not be neighbours; the median pair is the steadier figure), the fastest runs'
+CPU time (user + system, all threads) and the load average:
 on a machine whose cores are all busy the time ratio tends to the CPU ratio, as neither
 process gets more than its share of the cores. Prepare also prints the shards each split was
 written as (``--shard-mb`` sets ``data.shard_mb``).
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,8 +180,11 @@ def bench_prepare(workdir: Path, rows: int, repeat: int,
           f"(target <= 2) {'OK' if ours.seconds <= 2 * floor.seconds else 'MISSED'}; "
           f"peak {ours.peak_mib:.0f} MiB (target < 1024) "
           f"{'OK' if ours.peak_mib < 1024 else 'MISSED'}")
+    pairs = sorted(r.seconds / f.seconds for r, f in zip(runs, floors, strict=True))
     print(f"  each run (s): smlp {', '.join(f'{r.seconds:.2f}' for r in runs)}; pyarrow "
-          f"{', '.join(f'{r.seconds:.2f}' for r in floors)}; CPU (user+sys, fastest runs): smlp "
+          f"{', '.join(f'{r.seconds:.2f}' for r in floors)}; ratio of each run to the floor "
+          f"run just before it: median {statistics.median(pairs):.2f} (of "
+          f"{', '.join(f'{x:.2f}' for x in pairs)}); CPU (user+sys, fastest runs): smlp "
           f"{ours.cpu_seconds:.2f} s, pyarrow {floor.cpu_seconds:.2f} s; load average "
           f"{load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"  shards (data.shard_mb {shard_mb or 64}, largest shown): "
