@@ -11,6 +11,40 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+# Idle OpenMP threads sleep instead of spinning (libgomp's default spins): xdist's workers and
+# the training jobs they start share the cores, and spinning threads took ~20-35% of the
+# suite's CPU. Results and thread counts are unchanged; only how an idle thread waits.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _share_botocore_data() -> None:
+    """One botocore data loader for every session in this process.
+
+    Each new boto3/botocore session parses the service models again (SageMaker's is several
+    MB of JSON; ~0.3 s a session) and tests make hundreds of sessions. The models are static
+    files, read-only once loaded; clients, credentials and stubs stay per session."""
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    class _Paths(list):  # boto3 appends its data folder once per session
+        def append(self, path: Any) -> None:
+            if path not in self:
+                super().append(path)
+
+    create = botocore.loaders.create_loader
+
+    @functools.cache
+    def shared(search_path_string: str | None = None) -> Any:
+        loader = create(search_path_string)
+        loader._search_paths = _Paths(loader.search_paths)
+        return loader
+
+    botocore.session.create_loader = shared
+
+
+_share_botocore_data()
 
 SMALL = {
     "data.rows": 1500,
