@@ -275,3 +275,44 @@ def prepare_data(config: Any, store: Any) -> Any:
     from smlp.stages.data import generate
 
     return generate(sagemaker_config(config), store)
+
+
+def snapshot_bucket(client: Any, bucket: str = BUCKET) -> list[tuple[str, bytes, dict[str, str]]]:
+    """Every object of ``bucket`` with its user metadata (the sha256 smlp's S3 store checks),
+    to put a store built once back into a later test's fresh moto bucket."""
+    keys = [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket) for item in page.get("Contents", [])]
+    objects = []
+    for key in keys:
+        reply = client.get_object(Bucket=bucket, Key=key)
+        objects.append((key, reply["Body"].read(), reply.get("Metadata", {})))
+    return objects
+
+
+def restore_bucket(client: Any, objects: list[tuple[str, bytes, dict[str, str]]],
+                   bucket: str = BUCKET) -> None:
+    for key, body, metadata in objects:
+        client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+
+
+def build_in_moto(folder: Path, build: Any) -> list[tuple[str, bytes, dict[str, str]]]:
+    """Run ``build(store)`` once, in ``folder``, against its own moto S3 bucket (as
+    ``make_store("s3")`` makes it) and return the bucket's objects (see snapshot_bucket)."""
+    import boto3
+    import pytest
+    from moto import mock_aws
+
+    from smlp.store import S3Store
+
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+            patch.setenv(key, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        patch.setattr(boto3, "DEFAULT_SESSION", None)
+        patch.chdir(folder)
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket=BUCKET)
+        build(S3Store(STORE, client=client))
+        return snapshot_bucket(client)

@@ -13,13 +13,16 @@ import pytest
 
 from smlp.backends.sagemaker import SageMakerBackend
 from smlp.backends.sagemaker.session import AwsSession
+from tests.conftest import SMALL
 from tests.integration.sagemaker_fixtures import (
     REGION,
     ROLE,
     STORE,
     SageMakerTraffic,
+    build_in_moto,
     prepare_data,
     record_sagemaker,
+    restore_bucket,
     sagemaker_config,
 )
 
@@ -36,16 +39,27 @@ def traffic(sm_store: Any, project: Path, monkeypatch: pytest.MonkeyPatch) -> Sa
     return record_sagemaker(sm_store, project / ".emulator", monkeypatch)
 
 
-@pytest.fixture
-def trained(small_config: Any, sm_store: Any) -> Any:
-    """Data and XGBoost + scikit-learn candidates in the S3 store (trained locally: both
-    artifacts serve on SageMaker too)."""
+@pytest.fixture(scope="module")
+def trained_objects(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    """Data and XGBoost + scikit-learn candidates in an S3 store (trained locally: both
+    artifacts serve on SageMaker too), built once for the module."""
     from smlp.backends.local import LocalBackend
+    from smlp.config import load_config
     from smlp.stages.train import train
 
-    prepare_data(small_config, sm_store)
-    config = small_config.model_copy(update={"store": STORE})
-    train(config, sm_store, LocalBackend(config, sm_store), ["xgboost", "sklearn-gbm"])
+    def build(store: Any) -> None:
+        small_config = load_config(None, SMALL)
+        prepare_data(small_config, store)
+        config = small_config.model_copy(update={"store": STORE})
+        train(config, store, LocalBackend(config, store), ["xgboost", "sklearn-gbm"])
+
+    return build_in_moto(tmp_path_factory.mktemp("endpoints-trained"), build)
+
+
+@pytest.fixture
+def trained(sm_store: Any, trained_objects: list[Any]) -> Any:
+    """The module's trained store, copied into this test's own moto bucket."""
+    restore_bucket(sm_store.client, trained_objects)
     return sm_store
 
 
