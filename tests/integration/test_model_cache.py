@@ -133,14 +133,12 @@ def test_unsafe_tar_pythons_are_refused(backend: LocalBackend, monkeypatch: Any)
         backend.model_dir(str(archive), sha256_file(archive), "xgboost")
 
 
-def test_transform_of_a_broken_archive_exits_with_one_line(project: Path) -> None:
+def test_transform_of_a_broken_archive_exits_with_one_line(trained: Path) -> None:
     from smlp.manifest import update_manifest
     from smlp.store import open_store
-    from tests.integration.cli_helpers import smlp, write_small_config
+    from tests.integration.cli_helpers import smlp
 
-    write_small_config(project)
-    smlp("data", "generate")
-    smlp("train", "--algo", "xgboost")
+    project = trained  # the small config, generated data, an XGBoost candidate
     store = open_store("smlp-artifacts", project)
 
     def swap(manifest: Any) -> None:

@@ -124,8 +124,8 @@ def test_prepare_and_transform_raw_input_with_header(project: Path) -> None:
     assert np.sqrt(np.mean((predictions - expected) ** 2)) < 15
 
 
-def test_transform_folder_with_filters(prepared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    smlp("train", "--algo", "xgboost")
+def test_transform_folder_with_filters(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prepared = trained  # the small config, generated data, an XGBoost candidate
     test = split_path(prepared / "smlp-artifacts", "test").read_text().splitlines()
     folder = prepared / "batch"
     folder.mkdir()

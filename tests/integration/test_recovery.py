@@ -139,16 +139,14 @@ def test_a_live_stage_and_another_hosts_stage_are_left_alone(project: Path) -> N
         "elsewhere.json", "live.json"]
 
 
-def test_a_failed_attempt_keeps_the_last_success_beside_it(project: Path) -> None:
+def test_a_failed_attempt_keeps_the_last_success_beside_it(trained: Path) -> None:
     from smlp.backends import get_backend
     from smlp.config import load_config
     from smlp.events import Event
     from smlp.stages.train import train
     from smlp.store import open_store
 
-    (project / "smlp.yaml").write_text(SMALL_YAML)
-    smlp("data", "generate")
-    smlp("train", "--algo", "xgboost")
+    project = trained  # SMALL_YAML, generated data, an XGBoost candidate
     success = manifest(project)["stages"]["train"]
 
     def ctrl_c(event: Event) -> None:
