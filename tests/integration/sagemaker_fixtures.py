@@ -295,9 +295,10 @@ def restore_bucket(client: Any, objects: list[tuple[str, bytes, dict[str, str]]]
         client.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
 
 
-def build_in_moto(folder: Path, build: Any) -> list[tuple[str, bytes, dict[str, str]]]:
+def build_in_moto(folder: Path, build: Any) -> tuple[Any, list[tuple[str, bytes, dict[str, str]]]]:
     """Run ``build(store)`` once, in ``folder``, against its own moto S3 bucket (as
-    ``make_store("s3")`` makes it) and return the bucket's objects (see snapshot_bucket)."""
+    ``make_store("s3")`` makes it); what it returned and the bucket's objects (see
+    snapshot_bucket)."""
     import boto3
     import pytest
     from moto import mock_aws
@@ -314,5 +315,5 @@ def build_in_moto(folder: Path, build: Any) -> list[tuple[str, bytes, dict[str, 
         patch.chdir(folder)
         client = boto3.client("s3", region_name=REGION)
         client.create_bucket(Bucket=BUCKET)
-        build(S3Store(STORE, client=client))
-        return snapshot_bucket(client)
+        built = build(S3Store(STORE, client=client))
+        return built, snapshot_bucket(client)

@@ -53,7 +53,7 @@ def trained_objects(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
         config = small_config.model_copy(update={"store": STORE})
         train(config, store, LocalBackend(config, store), ["xgboost", "sklearn-gbm"])
 
-    return build_in_moto(tmp_path_factory.mktemp("endpoints-trained"), build)
+    return build_in_moto(tmp_path_factory.mktemp("endpoints-trained"), build)[1]
 
 
 @pytest.fixture

@@ -23,14 +23,17 @@ from smlp.backends.sagemaker import SageMakerBackend
 from smlp.backends.sagemaker.session import AwsSession
 from smlp.errors import BackendError, ConfigError
 from smlp.events import Event
+from tests.conftest import SMALL
 from tests.data_paths import schema_key, split_key
 from tests.integration.sagemaker_fixtures import (
     REGION,
     ROLE,
     STORE,
     SageMakerTraffic,
+    build_in_moto,
     prepare_data,
     record_sagemaker,
+    restore_bucket,
     sagemaker_config,
 )
 
@@ -46,9 +49,21 @@ def traffic(sm_store: Any, project: Path, monkeypatch: pytest.MonkeyPatch) -> Sa
     return record_sagemaker(sm_store, project / ".emulator", monkeypatch)
 
 
+@pytest.fixture(scope="module")
+def prepared_objects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[Any]]:
+    """Synthetic data prepared into an S3 store once for the module: its record and objects."""
+    from smlp.config import load_config
+
+    return build_in_moto(tmp_path_factory.mktemp("prepared"),
+                         lambda store: prepare_data(load_config(None, SMALL), store))
+
+
 @pytest.fixture
-def prepared(small_config: Any, sm_store: Any) -> Any:
-    return prepare_data(small_config, sm_store)
+def prepared(sm_store: Any, prepared_objects: tuple[Any, list[Any]]) -> Any:
+    """The module's prepared data in this test's own moto bucket; its DataRecord."""
+    record, objects = prepared_objects
+    restore_bucket(sm_store.client, objects)
+    return record.model_copy(deep=True)
 
 
 def backend_for(config: Any, store: Any, **kwargs: Any) -> SageMakerBackend:
