@@ -37,8 +37,8 @@ start and end is printed, since other work on the machine moves every number.
 Measured 2026-12-02 (2 shared cores, load average 4-7 throughout), 7 runs each, alternating
 with the code before the C predict and the heap settling: one-row throughput ratio at
 concurrency 1 0.91-1.59 (before 0.68-2.28), at concurrency 8 1.03-1.82 (before 0.27-1.34),
-p99 at concurrency 1 0.53-4.75 ms; server CPU per one-row request 393-513 us (before
-555-782; the bare app 467-672, the bare app with the C predict 296-461); 1,000-row requests,
+p99 at concurrency 1 0.53-4.75 ms; server CPU per one-row request 360-526 us (before
+555-957; the bare app 467-741, the bare app with the C predict 274-461); 1,000-row requests,
 two in flight, 0.97-1.60x transform's per-row cost (before 0.97-2.70), CPU per row 1.6-2.6x
 transform's (before 2.3-2.8).
 
