@@ -54,7 +54,7 @@ COMMANDS: dict[str, Entry] = {
     "config": Entry("config_cmd", "app", "Create, check and show the configuration."),
 }
 
-_state = {"debug": False}
+_state = {"debug": False, "resume_gc": False}
 
 
 def build_command(name: str) -> Any:
@@ -176,6 +176,11 @@ class SmlpGroup(TyperGroup):
         from smlp.cli.common import err_console
         from smlp.errors import SmlpError
 
+        if _state.pop("resume_gc", False):  # see smlp.cli.entry: start-up is over
+            import gc
+
+            gc.freeze()
+            gc.enable()
         try:
             return super().invoke(ctx)
         except SmlpError as exc:
@@ -220,6 +225,12 @@ def main(
     ] = False,
 ) -> None:
     _state["debug"] = debug
+
+
+def resume_gc_at_invoke() -> None:
+    """The console script paused the cyclic collector for start-up: resume it (with start-up's
+    objects frozen) when the command is invoked. In-process callers (tests) never pause it."""
+    _state["resume_gc"] = True
 
 
 def run() -> None:
