@@ -109,6 +109,10 @@ class RowEncoder(Protocol):
     Used for input with a header (the user's original columns); keeps the engine ignorant
     of schemas and categorical encodings. The engine passes ``unseen`` only when
     ``BatchOptions.unseen_categories`` is set, so a simple encoder may leave it out.
+
+    An encoder that also has ``column_kinds()`` (``float64``/``string`` by name) and
+    ``encode_rows(columns, rows, unseen=...)`` (Python lists) lets a few plain rows skip
+    pyarrow altogether (smlp.batch.few_rows); smlp's Schema has both.
     """
 
     def column_types(self) -> dict[str, pa.DataType]:
