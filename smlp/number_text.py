@@ -54,15 +54,22 @@ def arrow_float32(cell: str) -> float | None:
     value = arrow_float64(cell)
     if value is None or value != value:
         return value
+    return value if narrows_as_arrow(value, cell) else None
+
+
+def narrows_as_arrow(value: float, cell: str | bytes) -> bool:
+    """Whether ``value`` (float(cell)) narrowed by numpy is the float32 Arrow reads from
+    ``cell``: False for a float32 subnormal or overflow, or a float64 that landed exactly on a
+    float32 midpoint the decimal was not on (Arrow's single rounding may go the other way)."""
     magnitude = abs(value)
     if magnitude and not _FLOAT32_MIN <= magnitude <= _FLOAT32_MAX:
-        return None
+        return False
     if int(frexp(magnitude)[0] * _BIT_53) & _LOW_29_BITS == _HALF:
         from decimal import Decimal  # rare: only a value on a float32 midpoint
 
-        if Decimal(cell) != Decimal(value):
-            return None
-    return value
+        text = cell.decode() if isinstance(cell, bytes) else cell
+        return Decimal(text) == Decimal(value)
+    return True
 
 
 def arrow_texts(values: Any, limit: int = QUICK_TEXT_VALUES) -> list[str] | None:

@@ -10,11 +10,9 @@ the payload back (``None``) for Arrow to do. The number formatting lives in smlp
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-from math import frexp
 from typing import TYPE_CHECKING
 
-from smlp.number_text import QUICK_TEXT_VALUES, arrow_texts
+from smlp.number_text import QUICK_TEXT_VALUES, arrow_texts, narrows_as_arrow
 
 __all__ = ["QUICK_PARSE_BYTES", "QUICK_TEXT_VALUES", "arrow_texts", "few_plain_rows"]
 
@@ -24,11 +22,6 @@ if TYPE_CHECKING:
 QUICK_PARSE_BYTES = 4096  # up to this, plain numeric rows skip Arrow's reader
 _NUMBER = rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # all of it Arrow's parser takes
 _PLAIN_LINE = re.compile(rb"(?:%s)?(?:,(?:%s)?)*" % (_NUMBER, _NUMBER))
-_FLOAT32_MIN = 2.0 ** -126  # below it float32 is subnormal: its midpoints sit elsewhere
-_FLOAT32_MAX = (2 - 2.0 ** -23) * 2.0 ** 127
-_BIT_53 = float(1 << 53)  # frexp's fraction times this: float64's 53-bit significand
-_LOW_29_BITS = (1 << 29) - 1  # what float64 has beyond float32's 24-bit significand
-_HALF = 1 << 28  # ... and those bits on a float32 midpoint
 _NAN = float("nan")
 
 
@@ -66,12 +59,8 @@ def few_plain_rows(body: bytes, width: int) -> np.ndarray | None:
             values.append(_NAN)
             continue
         value = float(field)
-        magnitude = abs(value)
-        if magnitude and not _FLOAT32_MIN <= magnitude <= _FLOAT32_MAX:
-            return None  # float32 subnormal or overflow: Arrow's own rounding
-        if int(frexp(magnitude)[0] * _BIT_53) & _LOW_29_BITS == _HALF and \
-                Decimal(field.decode()) != Decimal(value):
-            return None  # rounded onto a float32 midpoint: which side is Arrow's to say
+        if not narrows_as_arrow(value, field):
+            return None  # subnormal, overflow or on a float32 midpoint: Arrow's own rounding
         values.append(value)
     narrow = np.array(values, dtype=np.float32)  # one rounding, float64 -> float32
     return narrow.reshape(len(lines), width)
