@@ -28,7 +28,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from smlp.errors import SmlpError
-from smlp.serving.quick import arrow_texts, few_plain_rows
+from smlp.number_text import arrow_texts
+from smlp.serving.quick import few_plain_rows
 
 if TYPE_CHECKING:
     import numpy as np

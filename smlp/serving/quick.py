@@ -1,10 +1,9 @@
 """Small payloads without Arrow's per-call cost, to exactly what Arrow gives.
 
-A real-time request is usually one row. Arrow's CSV reader costs ~0.2-1 ms to set up and its
-string cast ~30 µs per call, more than the model takes for that row; ``smlp transform`` (Arrow
-throughout) fixes the values, so both shortcuts here give Arrow's result bit for bit or hand
-the payload back (``None``) for Arrow to do. The number formatting lives in smlp.number_text
-(the batch engine writes with it too); it is named here as well for the endpoint's code.
+A real-time request is usually one row. Arrow's CSV reader costs ~0.2-1 ms to set up, more
+than the model takes for that row; ``smlp transform`` (Arrow throughout) fixes the values, so
+the parse here gives Arrow's result bit for bit or hands the payload back (``None``) for
+Arrow to read. The endpoint writes numbers with smlp.number_text, as the batch engine does.
 """
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from smlp.number_text import QUICK_TEXT_VALUES, arrow_texts, narrows_as_arrow
-
-__all__ = ["QUICK_PARSE_BYTES", "QUICK_TEXT_VALUES", "arrow_texts", "few_plain_rows"]
+from smlp.number_text import narrows_as_arrow
 
 if TYPE_CHECKING:
     import numpy as np

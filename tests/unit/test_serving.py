@@ -352,7 +352,7 @@ def test_quick_text_is_arrows_cast_text() -> None:
     """A few predictions are written by numpy's shortest-digits formatter, to the text Arrow's
     cast writes (what transform writes): random float32 and float64 bit patterns, the
     positional/scientific boundaries (1e-6, 1e10) from both sides, zeros and specials."""
-    from smlp.serving.quick import QUICK_TEXT_VALUES, arrow_texts
+    from smlp.number_text import QUICK_TEXT_VALUES, arrow_texts
 
     rng = np.random.default_rng(3)
     singles = rng.integers(0, 2**32, 6000, dtype=np.uint64).astype(np.uint32).view(np.float32)
