@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from smlp.arrays import keep_pandas_out, to_numpy
+from smlp.arrays import from_numpy, keep_pandas_out, strings, text, to_numpy
 from smlp.config.data import SplitFractions
 from smlp.data.prepare import (
     MIN_ROWS,
@@ -611,24 +611,6 @@ def _in_order(work: Any, items: Iterator[tuple[Any, ...]]) -> Iterator[Any]:
                 future.cancel()
 
 
-def _texts(values: list[str]) -> pa.Array:
-    """A string array from Python text, built from its buffers (``pa.array`` would import
-    numpy.ma, as for ``_array``)."""
-    encoded = [value.encode() for value in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
-    np.cumsum([len(value) for value in encoded], out=offsets[1:])
-    return pa.Array.from_buffers(pa.string(), len(encoded),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
-
-
-def _array(values: np.ndarray) -> pa.Array:
-    """A numpy vector as an Arrow array without a copy (``pa.array`` would import numpy.ma,
-    ~85 ms, to ask whether it is masked)."""
-    values = np.ascontiguousarray(values)
-    kind = pa.from_numpy_dtype(values.dtype)
-    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
-
-
 def _typed_batches(path: Path | _Spill, types: dict[str, Any]) -> Iterator[pa.RecordBatch]:
     """The feature columns of each block, typed: from pass 1's spill, else the CSV."""
     if isinstance(path, Path):
@@ -740,7 +722,7 @@ def _train_sums(batch: pa.RecordBatch, rows: np.ndarray, numeric: list[str],
     texts: dict[str, list[tuple[str, int]]] = {}
     if not rows.size:
         return numbers, texts
-    part = batch.take(_array(rows))
+    part = batch.take(from_numpy(rows))
     for name in numeric:
         values = to_numpy(part.column(name))
         values = values[~np.isnan(values)]
@@ -780,7 +762,7 @@ def _field_plan(schema: Schema) -> list[NumericFeature | _TextRun]:
                 parts = [head + [one] for head in parts
                          for one in _one_hot(len(feature.categories))]
             end = "\n" if last else ""
-            plan.append(_TextRun(run, _texts([",".join(part) + end for part in parts])))
+            plan.append(_TextRun(run, strings([",".join(part) + end for part in parts])))
         run, combinations = [], 1
 
     for feature in schema.features:
@@ -810,12 +792,12 @@ def _run_text(batch: pa.RecordBatch, rows: np.ndarray, run: _TextRun) -> pa.Arra
     for feature in run.features:
         width = len(feature.categories)
         labelled = pc.fill_null(pc.cast(batch.column(feature.name), pa.string()), MISSING)
-        found = pc.fill_null(pc.index_in(labelled, value_set=_texts(feature.categories)),
+        found = pc.fill_null(pc.index_in(labelled, value_set=strings(feature.categories)),
                              width)
         position = to_numpy(found)[rows].astype(np.int64)
         index = position if index is None else index * (width + 1) + position
     assert index is not None
-    return pc.take(run.patterns, _array(index))
+    return pc.take(run.patterns, from_numpy(index))
 
 
 def _lines(plan: list[NumericFeature | _TextRun], batch: pa.RecordBatch, rows: np.ndarray,
@@ -828,17 +810,16 @@ def _lines(plan: list[NumericFeature | _TextRun], batch: pa.RecordBatch, rows: n
 
     from smlp.data.schema import _numeric
 
-    fields = [pc.cast(_array(label.astype(np.float64, copy=False)), pa.string())]
+    fields = [pc.cast(from_numpy(label.astype(np.float64, copy=False)), pa.string())]
     for item in plan:
         if isinstance(item, NumericFeature):
             numbers = _numeric(batch.column(item.name), item, source)[rows]
-            fields.append(pc.cast(_array(numbers.astype(np.float32)), pa.string()))
+            fields.append(pc.cast(from_numpy(numbers.astype(np.float32)), pa.string()))
         else:
             fields.append(_run_text(batch, rows, item))
     if not isinstance(plan[-1], _TextRun):
-        fields[-1] = pc.binary_join_element_wise(fields[-1], _texts([""])[0],
-                                                 _texts(["\n"])[0])
-    return pc.binary_join_element_wise(*fields, _texts([","])[0])
+        fields[-1] = pc.binary_join_element_wise(fields[-1], text(""), text("\n"))
+    return pc.binary_join_element_wise(*fields, text(","))
 
 
 def _write(path: Path | _Spill, types: dict[str, Any], keep: np.ndarray, labels: np.ndarray,
