@@ -186,7 +186,7 @@ def _source_artifact(path: Path, sha256: str | None = None) -> Any:
 
 def publish_shards(store: Store, schema: Any, shards: dict[str, list[ShardInfo]],
                    record: Any, events: EventSink = ignore,
-                   uploaded: Collection[str] = ()) -> DataRecord:
+                   present: Collection[str] = ()) -> DataRecord:
     """Record shards already written to the store as a new data version and switch the
     manifest to it (the last step: on any failure before it the recorded data stays).
 
@@ -196,9 +196,9 @@ def publish_shards(store: Store, schema: Any, shards: dict[str, list[ShardInfo]]
     (i = 0, 1, ...). ``record``: the ``StageRecord`` of the running ``data`` stage
     (``record_stage``), whose outputs get the splits and the schema. For a SageMaker
     Processing job: write the shards under ``data/<version>/`` (any fresh version name,
-    e.g. the job's), then call this. ``uploaded``: keys this process has just written to the
-    store itself (its upload raised on failure), not looked up again; every other shard
-    must be in the store (one request each on S3).
+    e.g. the job's), then call this. ``present``: keys this process has just seen in the
+    store (it uploaded them, its upload raising on failure, or it just read their metadata),
+    not looked up again; every other shard must be in the store (one request each on S3).
     """
     from smlp.errors import StoreError
     from smlp.manifest import Shard, SplitArtifact, split_sha256
@@ -206,7 +206,7 @@ def publish_shards(store: Store, schema: Any, shards: dict[str, list[ShardInfo]]
     version = _version_of(shards)
     for split, listed in shards.items():
         for shard in listed:
-            if shard.key not in uploaded and not store.exists(shard.key):
+            if shard.key not in present and not store.exists(shard.key):
                 raise StoreError(f"{store.uri(shard.key)}: {split} shard not found in the store")
     schema_bytes = schema.to_json().encode()
     splits = {}
@@ -293,7 +293,7 @@ def _upload_and_publish(store: Store, schema: Any, written: dict[str, list[Any]]
                for shard, info in zip(written[split], shards[split], strict=True)]
     _upload_all(store, uploads)
     return publish_shards(store, schema, shards, record, events,
-                          uploaded={key for _, key, _ in uploads})
+                          present={key for _, key, _ in uploads})
 
 
 def _upload_all(store: Store, uploads: list[tuple[Path, str, str]]) -> None:

@@ -70,7 +70,7 @@ def _publish(store: Store, result: Any, version: str, record: Any,
                                 sha256=item["sha256"], size=item["size"], rows=item["rows"])
                       for item in result.shards[split]] for split in SPLITS}
     marked = _attach_sha256(store, [shard for listed in shards.values() for shard in listed])
-    return publish_shards(store, schema, shards, record, events, uploaded=marked)
+    return publish_shards(store, schema, shards, record, events, present=marked)
 
 
 def _attach_sha256(store: Store, shards: list[Any]) -> set[str]:

@@ -58,7 +58,7 @@ def test_shards_written_by_someone_else_must_be_in_the_store(project: Path) -> N
     keys = [shard.key for listed in shards.values() for shard in listed]
     with pytest.raises(StoreError, match=r"test shard not found in the store"):
         stage.publish_shards(store, schema, shards, StageRecord(command="x"),
-                             uploaded=set(keys) - {missing.key})
+                             present=set(keys) - {missing.key})
 
 
 def _shards_of_a_prepare(project: Path,
